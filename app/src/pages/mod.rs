@@ -1,0 +1,5 @@
+//! The pages, one module each.
+
+pub mod home;
+pub mod not_found;
+pub mod status;

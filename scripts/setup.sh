@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs what AiCarpool needs on a fresh Debian 12 machine with rustup, node and npm, and
+# skips everything that is already there. Safe to run again: a second run installs nothing.
+#
+#   scripts/setup.sh run    what building and running needs (wasm target, cargo-leptos,
+#                           wasm-bindgen-cli, npm build tools)
+#   scripts/setup.sh test   the above plus the test services and browser (chromium,
+#                           mariadb-server, redis-server, Playwright)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODE="${1:-run}"
+CARGO_LEPTOS_VERSION="0.3.10"
+say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "[setup] need root for: $*" >&2; exit 1; fi
+}
+
+# --- Debian packages -----------------------------------------------------------------------
+apt_missing=()
+need_pkg() { # need_pkg PACKAGE COMMAND
+  if ! command -v "$2" >/dev/null 2>&1 && [ ! -x "$2" ]; then apt_missing+=("$1"); fi
+}
+need_pkg pkg-config pkg-config
+need_pkg python3 python3
+if [ "$MODE" = test ]; then
+  need_pkg chromium /usr/bin/chromium
+  need_pkg mariadb-server /usr/sbin/mariadbd
+  need_pkg redis-server /usr/bin/redis-server
+fi
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${apt_missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+fi
+
+# --- Rust targets and tools ----------------------------------------------------------------
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes on 2 cores, once)"
+  cargo install --locked "cargo-leptos@$CARGO_LEPTOS_VERSION" --features no_downloads
+fi
+
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock exactly.
+WBG_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")"
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WBG_VERSION"; then
+  say "installing wasm-bindgen-cli $WBG_VERSION (a few minutes, once)"
+  # Not --locked: one of its locked dependencies is not on the registry mirror.
+  cargo install "wasm-bindgen-cli@$WBG_VERSION"
+fi
+
+# --- npm packages (Tailwind v4 and binaryen for cargo-leptos; Playwright for browser tests) --
+npm_ci() { # npm_ci DIR: reinstalls only when package-lock.json changed since the last install
+  local dir="$1" stamp="$1/node_modules/.aicarpool-lock.sha256"
+  local want; want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "npm ci in ${dir#"$ROOT"/}"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+}
+npm_ci "$ROOT"
+if [ "$MODE" = test ]; then npm_ci "$ROOT/end2end"; fi
+
+say "tools ready ($MODE)"

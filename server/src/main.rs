@@ -1,0 +1,156 @@
+//! The `aicarpool` binary: `serve` (default), `migrate`, `admin create`.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aicarpool::config::{AdminCommand, Cli, Command, Config};
+use anyhow::Context;
+use clap::Parser;
+use server::startup;
+
+/// How long in-flight requests may run after SIGTERM.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn main() -> ExitCode {
+    // `.env` is read before any thread exists; a malformed file is a configuration error.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("aicarpool: .env: {err}");
+        return ExitCode::from(2);
+    }
+    let cli = Cli::parse();
+    init_tracing();
+
+    let mut config = match Config::from_settings(&cli.settings) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("aicarpool: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(err) = config.resolve_secrets() {
+        eprintln!("aicarpool: {err}");
+        return ExitCode::from(2);
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("aicarpool: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate(config).await,
+            Command::Admin {
+                action:
+                    AdminCommand::Create {
+                        email,
+                        password,
+                        name,
+                    },
+            } => admin_create(config, email, password, name).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("aicarpool: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .init();
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(version = aicarpool::VERSION, "AiCarpool starting");
+    for line in &config.defaults_taken {
+        tracing::info!("default: {line}");
+    }
+    let pkg = config.site_root.join("pkg").join("aicarpool.wasm");
+    if !pkg.exists() {
+        tracing::warn!(
+            "browser bundle {} is missing: pages render but will not become interactive; build \
+             with `cargo leptos build --release` or set LEPTOS_SITE_ROOT",
+            pkg.display()
+        );
+    }
+    let listen = config.listen;
+    let leptos = server::leptos_options(&config.site_root, listen);
+    let state = startup::build_state(config).await?;
+    let router = server::router(state.clone(), leptos);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("HOST/PORT: cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        "listening on http://{local} (database: {}, counters: {})",
+        state.db().backend().label(),
+        if state.redis().is_some() {
+            "Redis"
+        } else {
+            "memory"
+        },
+    );
+    server::serve(listener, router, DRAIN_TIMEOUT).await?;
+    state.db().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let db = aicarpool::db::Db::connect(&config.database)
+        .await
+        .context("DATABASE_URL: cannot open the database")?;
+    let applied = db.migrate().await.context("applying migrations")?;
+    println!(
+        "{} database is up to date ({applied} migration(s) applied now)",
+        db.backend().label()
+    );
+    db.close().await;
+    Ok(())
+}
+
+async fn admin_create(
+    config: Config,
+    email: String,
+    password: Option<String>,
+    name: Option<String>,
+) -> anyhow::Result<()> {
+    let password = match password {
+        Some(p) => p,
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("password (input is not hidden; pipe it in to avoid that):");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let db = startup::open_database(&config).await?;
+    let id = startup::create_admin(&db, &email, &password, name.as_deref()).await?;
+    println!("created administrator {email} (id {id})");
+    db.close().await;
+    Ok(())
+}

@@ -1,0 +1,712 @@
+//! The typed configuration: command-line flags and environment variables (also read from `.env`),
+//! validated once at start-up. A bad value becomes one [`ConfigError`] naming the variable.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::DbBackend;
+use crate::secret::{self, Secret, SecretOrigin};
+
+/// The `aicarpool` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "aicarpool",
+    version,
+    about = "AiCarpool: share AI service accounts across a team through one self-hosted gateway",
+    long_about = None,
+    after_help = "Every option can also be set through the environment variable shown next to it, \
+                  or in a .env file in the working directory. With nothing set, AiCarpool runs on \
+                  an SQLite file in ./data with a generated signing secret."
+)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server and gateway (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Administrative tasks.
+    Admin {
+        /// The task.
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+}
+
+/// `aicarpool admin …` tasks.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a system administrator (also completes the first-run setup).
+    Create {
+        /// The administrator's email address.
+        #[arg(long)]
+        email: String,
+        /// The password; read from the first line of standard input when omitted.
+        #[arg(long)]
+        password: Option<String>,
+        /// Display name; defaults to the part of the email before the @.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Settings as given, before validation. Every value is a string so that a bad one is reported
+/// by [`Config::from_settings`] in one line naming its variable, not by clap.
+#[derive(Debug, Default, Clone, Args)]
+pub struct Settings {
+    /// Database: `sqlite://PATH` (created if missing) or `mysql://USER:PASS@HOST:PORT/DB`
+    /// [default: sqlite://$DATA_DIR/aicarpool.db]
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Redis for counters and health shared between nodes: `redis://[:PASS@]HOST:PORT[/DB]`
+    /// or `rediss://…` [default: none, counters in memory]
+    #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Secret that signs session tokens, at least 32 characters [default: generated once and
+    /// kept in $DATA_DIR/jwt_secret]
+    #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Same as JWT_SECRET (the name an existing .env from the seed uses); JWT_SECRET wins
+    #[arg(long, env = "NEXTAUTH_SECRET", global = true, hide_env_values = true)]
+    pub nextauth_secret: Option<String>,
+    /// Public URL of this instance, used in links in mails [default: http://localhost:$PORT]
+    #[arg(long, env = "APP_URL", global = true)]
+    pub app_url: Option<String>,
+    /// Same as APP_URL (the seed's name); APP_URL wins
+    #[arg(long, env = "NEXTAUTH_URL", global = true)]
+    pub nextauth_url: Option<String>,
+    /// SMTP server host; without it mails are appended to $DATA_DIR/outbox.log
+    #[arg(long, env = "SMTP_HOST", global = true)]
+    pub smtp_host: Option<String>,
+    /// SMTP port [default: 587, or 465 when SMTP_SECURITY=tls]
+    #[arg(long, env = "SMTP_PORT", global = true)]
+    pub smtp_port: Option<String>,
+    /// SMTP user name (login is used only when it is set)
+    #[arg(long, env = "SMTP_USER", global = true)]
+    pub smtp_user: Option<String>,
+    /// SMTP password
+    #[arg(long, env = "SMTP_PASSWORD", global = true, hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// Sender of mails, `Name <address>` or `address` [default: AiCarpool <noreply@HOST of APP_URL>]
+    #[arg(long, env = "SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
+    /// SMTP connection security: `starttls`, `tls` (implicit, usually port 465) or `plain`
+    /// (no encryption, only for a relay on the same host) [default: tls on port 465, else starttls]
+    #[arg(long, env = "SMTP_SECURITY", global = true)]
+    pub smtp_security: Option<String>,
+    /// Address to listen on [default: 0.0.0.0]
+    #[arg(long, env = "HOST", global = true)]
+    pub host: Option<String>,
+    /// Port to listen on [default: 3000]
+    #[arg(long, env = "PORT", global = true)]
+    pub port: Option<String>,
+    /// Directory for the SQLite file, generated secrets and the mail outbox [default: ./data]
+    #[arg(long, env = "DATA_DIR", global = true)]
+    pub data_dir: Option<String>,
+    /// Directory with the built browser assets (`pkg/`, favicon) [default: target/site]
+    #[arg(long, env = "LEPTOS_SITE_ROOT", global = true)]
+    pub site_root: Option<String>,
+}
+
+/// A setting that failed validation: which variable, and what is wrong with it.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable (or file) at fault.
+    pub var: &'static str,
+    /// What is wrong, in words a person can act on.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            var,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (required).
+    StartTls,
+    /// TLS from the first byte.
+    Tls,
+    /// No encryption.
+    Plain,
+}
+
+/// A configured SMTP server.
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// How the connection is secured.
+    pub security: SmtpSecurity,
+    /// Login user and password, when the server needs them.
+    pub credentials: Option<(String, Secret<String>)>,
+}
+
+/// The database to use.
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    /// Which engine the URL names.
+    pub backend: DbBackend,
+    /// The URL, which may contain a password.
+    pub url: Secret<String>,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where local state lives.
+    pub data_dir: PathBuf,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// Redis, when several nodes share counters.
+    pub redis_url: Option<Secret<String>>,
+    /// Session-token signing secret; `None` until [`Config::resolve_secrets`] loads or
+    /// generates it.
+    pub jwt_secret: Option<Secret<String>>,
+    /// The public URL, without a trailing slash.
+    pub app_url: String,
+    /// SMTP, when configured.
+    pub smtp: Option<SmtpConfig>,
+    /// The sender of mails.
+    pub mail_from: String,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// Built browser assets.
+    pub site_root: PathBuf,
+    /// One line for each default that was taken, for the start-up log.
+    pub defaults_taken: Vec<String>,
+}
+
+/// Treats an empty or blank value like an unset one: seed `.env` files carry `SMTP_HOST=`.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// Validates the settings. Does no I/O; secrets from files come later in
+    /// [`Config::resolve_secrets`].
+    pub fn from_settings(s: &Settings) -> Result<Config, ConfigError> {
+        let mut defaults = Vec::new();
+
+        let data_dir = match given(&s.data_dir) {
+            Some(dir) => PathBuf::from(dir),
+            None => {
+                defaults.push("DATA_DIR not set: using ./data".to_owned());
+                PathBuf::from("data")
+            }
+        };
+
+        let host: IpAddr = match given(&s.host) {
+            Some(host) => host.parse().map_err(|_| {
+                ConfigError::new(
+                    "HOST",
+                    format!("{host:?} is not an IP address (use 0.0.0.0 for every interface, 127.0.0.1 for this machine only)"),
+                )
+            })?,
+            None => {
+                defaults.push("HOST not set: listening on every interface (0.0.0.0)".to_owned());
+                IpAddr::from([0, 0, 0, 0])
+            }
+        };
+        let port = match given(&s.port) {
+            Some(port) => parse_port("PORT", port, true)?,
+            None => {
+                defaults.push("PORT not set: using 3000".to_owned());
+                3000
+            }
+        };
+        let listen = SocketAddr::new(host, port);
+
+        let database = match given(&s.database_url) {
+            Some(url) => parse_database_url(url)?,
+            None => {
+                let path = data_dir.join("aicarpool.db");
+                defaults.push(format!(
+                    "DATABASE_URL not set: using the embedded SQLite file {}",
+                    path.display()
+                ));
+                DatabaseConfig {
+                    backend: DbBackend::Sqlite,
+                    url: Secret::new(format!("sqlite://{}", path.display())),
+                }
+            }
+        };
+
+        let redis_url = match given(&s.redis_url) {
+            Some(url) => Some(parse_redis_url(url)?),
+            None => {
+                defaults.push(
+                    "REDIS_URL not set: counters and health kept in memory (single node)"
+                        .to_owned(),
+                );
+                None
+            }
+        };
+
+        let jwt_secret = match (given(&s.jwt_secret), given(&s.nextauth_secret)) {
+            (Some(secret), _) => Some(check_secret("JWT_SECRET", secret)?),
+            (None, Some(secret)) => Some(check_secret("NEXTAUTH_SECRET", secret)?),
+            (None, None) => None,
+        };
+
+        let (app_url_var, app_url) = match (given(&s.app_url), given(&s.nextauth_url)) {
+            (Some(url), _) => ("APP_URL", Some(url)),
+            (None, Some(url)) => ("NEXTAUTH_URL", Some(url)),
+            (None, None) => ("APP_URL", None),
+        };
+        let app_url = match app_url {
+            Some(url) => parse_app_url(app_url_var, url)?,
+            None => {
+                let url = format!("http://localhost:{port}");
+                defaults.push(format!(
+                    "APP_URL not set: links in mails will point to {url}"
+                ));
+                url
+            }
+        };
+
+        let smtp = parse_smtp(s)?;
+        if smtp.is_none() {
+            defaults.push(format!(
+                "SMTP_HOST not set: mails are appended to {}",
+                data_dir.join("outbox.log").display()
+            ));
+        }
+        let mail_from = match given(&s.smtp_from) {
+            Some(from) => {
+                check_mailbox(from).map_err(|problem| ConfigError::new("SMTP_FROM", problem))?;
+                from.to_owned()
+            }
+            None => {
+                let host = url::Url::parse(&app_url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .filter(|h| h.contains('.'))
+                    .unwrap_or_else(|| "localhost.localdomain".to_owned());
+                format!("AiCarpool <noreply@{host}>")
+            }
+        };
+
+        let site_root = match given(&s.site_root) {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from("target/site"),
+        };
+
+        Ok(Config {
+            data_dir,
+            database,
+            redis_url,
+            jwt_secret,
+            app_url,
+            smtp,
+            mail_from,
+            listen,
+            site_root,
+            defaults_taken: defaults,
+        })
+    }
+
+    /// Creates the data directory (mode 0700) and loads or generates the signing secret there
+    /// when none was configured.
+    pub fn resolve_secrets(&mut self) -> Result<(), ConfigError> {
+        create_private_dir(&self.data_dir).map_err(|e| {
+            ConfigError::new(
+                "DATA_DIR",
+                format!("cannot create {}: {e}", self.data_dir.display()),
+            )
+        })?;
+        if self.jwt_secret.is_none() {
+            let path = self.data_dir.join("jwt_secret");
+            let (secret, origin) = secret::load_or_generate(&path).map_err(|e| {
+                ConfigError::new(
+                    "JWT_SECRET",
+                    format!("not set, and {} is unusable: {e}", path.display()),
+                )
+            })?;
+            self.defaults_taken.push(match origin {
+                SecretOrigin::Generated => format!(
+                    "JWT_SECRET not set: generated a new one in {} (mode 0600)",
+                    path.display()
+                ),
+                SecretOrigin::Loaded => format!(
+                    "JWT_SECRET not set: using the one kept in {}",
+                    path.display()
+                ),
+            });
+            self.jwt_secret = Some(secret);
+        }
+        Ok(())
+    }
+
+    /// The SQLite file path when the database is SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        match self.database.backend {
+            DbBackend::Sqlite => Some(sqlite_path(self.database.url.expose())),
+            DbBackend::Mysql => None,
+        }
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// The file path in an `sqlite://` or `sqlite:` URL, without query parameters.
+pub fn sqlite_path(url: &str) -> PathBuf {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    PathBuf::from(rest.split('?').next().unwrap_or(rest))
+}
+
+fn parse_port(var: &'static str, value: &str, allow_zero: bool) -> Result<u16, ConfigError> {
+    match value.parse::<u16>() {
+        Ok(0) if !allow_zero => Err(ConfigError::new(var, "0 is not a usable port")),
+        Ok(port) => Ok(port),
+        Err(_) => Err(ConfigError::new(
+            var,
+            format!("{value:?} is not a port number (1-65535)"),
+        )),
+    }
+}
+
+fn parse_database_url(url: &str) -> Result<DatabaseConfig, ConfigError> {
+    if url.starts_with("sqlite:") {
+        if sqlite_path(url).as_os_str().is_empty() {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "the sqlite URL names no file (use sqlite://./data/aicarpool.db)",
+            ));
+        }
+        return Ok(DatabaseConfig {
+            backend: DbBackend::Sqlite,
+            url: Secret::new(url.to_owned()),
+        });
+    }
+    let parsed = url::Url::parse(url).map_err(|e| {
+        ConfigError::new(
+            "DATABASE_URL",
+            format!("not a URL ({e}); use sqlite://PATH or mysql://USER:PASS@HOST:PORT/DB"),
+        )
+    })?;
+    match parsed.scheme() {
+        "mysql" | "mariadb" => {
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err(ConfigError::new(
+                    "DATABASE_URL",
+                    "the mysql URL names no host",
+                ));
+            }
+            if parsed.path().trim_start_matches('/').is_empty() {
+                return Err(ConfigError::new(
+                    "DATABASE_URL",
+                    "the mysql URL names no database (…/DBNAME)",
+                ));
+            }
+            let url = if parsed.scheme() == "mariadb" {
+                format!("mysql{}", &url["mariadb".len()..])
+            } else {
+                url.to_owned()
+            };
+            Ok(DatabaseConfig {
+                backend: DbBackend::Mysql,
+                url: Secret::new(url),
+            })
+        }
+        other => Err(ConfigError::new(
+            "DATABASE_URL",
+            format!(
+                "unsupported scheme {other:?}; use sqlite://PATH or mysql://USER:PASS@HOST:PORT/DB"
+            ),
+        )),
+    }
+}
+
+fn parse_redis_url(url: &str) -> Result<Secret<String>, ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        ConfigError::new(
+            "REDIS_URL",
+            format!("not a URL ({e}); use redis://HOST:PORT"),
+        )
+    })?;
+    match parsed.scheme() {
+        "redis" | "rediss" if parsed.host_str().is_some_and(|h| !h.is_empty()) => {
+            Ok(Secret::new(url.to_owned()))
+        }
+        "redis" | "rediss" => Err(ConfigError::new("REDIS_URL", "the URL names no host")),
+        other => Err(ConfigError::new(
+            "REDIS_URL",
+            format!("unsupported scheme {other:?}; use redis:// or rediss://"),
+        )),
+    }
+}
+
+fn check_secret(var: &'static str, secret: &str) -> Result<Secret<String>, ConfigError> {
+    if secret.chars().count() < 32 {
+        Err(ConfigError::new(
+            var,
+            "must be at least 32 characters (generate one with: openssl rand -hex 32)",
+        ))
+    } else {
+        Ok(Secret::new(secret.to_owned()))
+    }
+}
+
+fn parse_app_url(var: &'static str, url: &str) -> Result<String, ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        ConfigError::new(
+            var,
+            format!("{url:?} is not a URL ({e}); use https://carpool.example.com"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ConfigError::new(
+            var,
+            format!("{url:?} must be an http:// or https:// URL with a host"),
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn parse_smtp(s: &Settings) -> Result<Option<SmtpConfig>, ConfigError> {
+    let Some(host) = given(&s.smtp_host) else {
+        return Ok(None);
+    };
+    if host.contains(['/', ' ']) {
+        return Err(ConfigError::new(
+            "SMTP_HOST",
+            format!("{host:?} is not a host name"),
+        ));
+    }
+    let port = given(&s.smtp_port)
+        .map(|p| parse_port("SMTP_PORT", p, false))
+        .transpose()?;
+    let security = match given(&s.smtp_security)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("starttls") => SmtpSecurity::StartTls,
+        Some("tls" | "ssl") => SmtpSecurity::Tls,
+        Some("plain" | "none") => SmtpSecurity::Plain,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "SMTP_SECURITY",
+                format!("{other:?} is not one of starttls, tls, plain"),
+            ));
+        }
+        None if port == Some(465) => SmtpSecurity::Tls,
+        None => SmtpSecurity::StartTls,
+    };
+    let port = port.unwrap_or(match security {
+        SmtpSecurity::Tls => 465,
+        SmtpSecurity::StartTls | SmtpSecurity::Plain => 587,
+    });
+    let credentials = match (given(&s.smtp_user), s.smtp_password.as_deref()) {
+        (Some(user), Some(password)) if !password.is_empty() => {
+            Some((user.to_owned(), Secret::new(password.to_owned())))
+        }
+        (Some(_), _) => {
+            return Err(ConfigError::new(
+                "SMTP_PASSWORD",
+                "SMTP_USER is set but SMTP_PASSWORD is empty",
+            ));
+        }
+        (None, _) => None,
+    };
+    Ok(Some(SmtpConfig {
+        host: host.to_owned(),
+        port,
+        security,
+        credentials,
+    }))
+}
+
+fn check_mailbox(from: &str) -> Result<(), String> {
+    lettre::message::Mailbox::from_str(from)
+        .map(|_| ())
+        .map_err(|e| {
+            format!("{from:?} is not a mail address ({e}); use \"AiCarpool <noreply@example.com>\"")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let mut args = vec!["aicarpool".to_owned()];
+        for (flag, value) in pairs {
+            args.push(format!("--{flag}={value}"));
+        }
+        Cli::try_parse_from(args).unwrap().settings
+    }
+
+    #[test]
+    fn nothing_set_runs_on_embedded_defaults() {
+        let config = Config::from_settings(&Settings::default()).unwrap();
+        assert_eq!(config.database.backend, DbBackend::Sqlite);
+        assert_eq!(
+            config.sqlite_path(),
+            Some(PathBuf::from("data/aicarpool.db"))
+        );
+        assert_eq!(config.listen, "0.0.0.0:3000".parse().unwrap());
+        assert_eq!(config.app_url, "http://localhost:3000");
+        assert!(config.redis_url.is_none() && config.smtp.is_none() && config.jwt_secret.is_none());
+        let log = config.defaults_taken.join("\n");
+        for var in [
+            "DATA_DIR",
+            "DATABASE_URL",
+            "PORT",
+            "HOST",
+            "REDIS_URL",
+            "APP_URL",
+            "SMTP_HOST",
+        ] {
+            assert!(log.contains(var), "{var} missing from {log}");
+        }
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let config = Config::from_settings(&settings(&[("smtp-host", ""), ("port", " ")])).unwrap();
+        assert!(config.smtp.is_none());
+        assert_eq!(config.listen.port(), 3000);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("port", "abc", "PORT"),
+            ("port", "70000", "PORT"),
+            ("host", "localhost:3000", "HOST"),
+            ("database-url", "postgres://x/y", "DATABASE_URL"),
+            ("database-url", "mysql://localhost", "DATABASE_URL"),
+            ("database-url", "not a url", "DATABASE_URL"),
+            ("redis-url", "http://localhost", "REDIS_URL"),
+            ("jwt-secret", "short", "JWT_SECRET"),
+            ("nextauth-secret", "short", "NEXTAUTH_SECRET"),
+            ("app-url", "ftp://x", "APP_URL"),
+            ("nextauth-url", "nope", "NEXTAUTH_URL"),
+            ("smtp-from", "not an address", "SMTP_FROM"),
+        ];
+        for (flag, value, var) in cases {
+            let err = Config::from_settings(&settings(&[(flag, value)])).unwrap_err();
+            assert_eq!(err.var, *var, "{flag}={value}: {err}");
+            assert!(!err.to_string().contains('\n'), "one line: {err}");
+        }
+        let err = Config::from_settings(&settings(&[
+            ("smtp-host", "mail.example.com"),
+            ("smtp-port", "0"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.var, "SMTP_PORT");
+        let err = Config::from_settings(&settings(&[
+            ("smtp-host", "m.example.com"),
+            ("smtp-security", "ssl3"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.var, "SMTP_SECURITY");
+        let err = Config::from_settings(&settings(&[
+            ("smtp-host", "m.example.com"),
+            ("smtp-user", "u"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.var, "SMTP_PASSWORD");
+    }
+
+    #[test]
+    fn seed_names_are_accepted_and_new_names_win() {
+        let secret = "s".repeat(32);
+        let config = Config::from_settings(&settings(&[
+            ("nextauth-secret", &secret),
+            ("nextauth-url", "https://carpool.example.com/"),
+        ]))
+        .unwrap();
+        assert_eq!(config.jwt_secret.unwrap().expose(), &secret);
+        assert_eq!(config.app_url, "https://carpool.example.com");
+        assert_eq!(config.mail_from, "AiCarpool <noreply@carpool.example.com>");
+
+        let config = Config::from_settings(&settings(&[
+            ("nextauth-url", "https://old.example.com"),
+            ("app-url", "https://new.example.com"),
+        ]))
+        .unwrap();
+        assert_eq!(config.app_url, "https://new.example.com");
+    }
+
+    #[test]
+    fn database_urls_pick_the_backend() {
+        let config = Config::from_settings(&settings(&[(
+            "database-url",
+            "mysql://u:p@127.0.0.1:3306/carpool",
+        )]))
+        .unwrap();
+        assert_eq!(config.database.backend, DbBackend::Mysql);
+        assert!(
+            !format!("{config:?}").contains("u:p@"),
+            "the password must not print"
+        );
+        let config = Config::from_settings(&settings(&[(
+            "database-url",
+            "sqlite:///var/lib/x.db?mode=rwc",
+        )]))
+        .unwrap();
+        assert_eq!(config.sqlite_path(), Some(PathBuf::from("/var/lib/x.db")));
+    }
+
+    #[test]
+    fn smtp_security_follows_the_port() {
+        let config = Config::from_settings(&settings(&[
+            ("smtp-host", "smtp.example.com"),
+            ("smtp-port", "465"),
+        ]))
+        .unwrap();
+        let smtp = config.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.security), (465, SmtpSecurity::Tls));
+        let config =
+            Config::from_settings(&settings(&[("smtp-host", "smtp.example.com")])).unwrap();
+        let smtp = config.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.security), (587, SmtpSecurity::StartTls));
+    }
+
+    #[test]
+    fn resolve_secrets_creates_a_private_data_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("nested/data");
+        let mut config =
+            Config::from_settings(&settings(&[("data-dir", dir.to_str().unwrap())])).unwrap();
+        config.resolve_secrets().unwrap();
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(config.jwt_secret.unwrap().expose().len(), 64);
+    }
+}

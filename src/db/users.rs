@@ -1,0 +1,160 @@
+//! Users and the first-run setup state.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Db, DbError, now_ms, on_pool};
+
+/// A user's system-wide role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SystemRole {
+    /// Runs the instance: system accounts, every group.
+    Admin,
+    /// Everyone else; group roles come from memberships.
+    User,
+}
+
+impl SystemRole {
+    /// The value stored in `users.role`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::User => "user",
+        }
+    }
+}
+
+/// A row of `users`.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserRow {
+    /// Primary key.
+    pub id: i64,
+    /// Normalised (lower-case) email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// `admin` or `user`.
+    pub role: String,
+    /// Preferred language tag for mails.
+    pub locale: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// What is needed to create a user; the password is already hashed.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// Normalised email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// System role.
+    pub role: SystemRole,
+    /// Language tag.
+    pub locale: String,
+}
+
+/// Inserts a user and returns its id. The id is read back by the unique email because
+/// SQLite and MySQL report generated ids differently and MySQL has no `RETURNING`.
+macro_rules! insert_user {
+    ($conn:expr, $user:expr, $now:expr) => {{
+        sqlx::query(
+            "INSERT INTO users (email, name, password_hash, role, locale, created_at, updated_at, \
+             password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&$user.email)
+        .bind(&$user.name)
+        .bind(&$user.password_hash)
+        .bind($user.role.as_str())
+        .bind(&$user.locale)
+        .bind($now)
+        .bind($now)
+        .bind($now)
+        .execute(&mut *$conn)
+        .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+            .bind(&$user.email)
+            .fetch_one(&mut *$conn)
+            .await?;
+        id
+    }};
+}
+
+/// Number of users.
+pub async fn count(db: &Db) -> Result<i64, DbError> {
+    let n: i64 = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?
+    });
+    Ok(n)
+}
+
+/// True once the first admin exists (through the setup form or `admin create`).
+pub async fn setup_completed(db: &Db) -> Result<bool, DbError> {
+    let completed: Option<i64> = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT setup_completed_at FROM instance WHERE id = 1")
+            .fetch_optional(pool)
+            .await?
+            .flatten()
+    });
+    Ok(completed.is_some())
+}
+
+/// Finds a user by normalised email.
+pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRow>, DbError> {
+    let sql = "SELECT id, email, name, password_hash, role, locale, created_at FROM users WHERE email = ?";
+    let row = on_pool!(db, pool => {
+        sqlx::query_as::<_, UserRow>(sql).bind(email).fetch_optional(pool).await?
+    });
+    Ok(row)
+}
+
+/// Creates the first administrator, atomically: the instance row is claimed with a conditional
+/// update inside the transaction, so of two racing submissions exactly one creates a user and
+/// the other gets `Ok(None)`. Also `Ok(None)` once any user exists.
+pub async fn create_first_admin(db: &Db, user: &NewUser) -> Result<Option<i64>, DbError> {
+    let now = now_ms();
+    let id = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE instance SET setup_completed_at = ? WHERE id = 1 AND setup_completed_at IS NULL",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await?;
+        if claimed != 1 || existing != 0 {
+            tx.rollback().await?;
+            None
+        } else {
+            let id = insert_user!(tx, user, now);
+            tx.commit().await?;
+            Some(id)
+        }
+    });
+    Ok(id)
+}
+
+/// Creates a system administrator from the command line and marks the setup as done.
+/// A taken email is [`DbError::Conflict`].
+pub async fn create_admin(db: &Db, user: &NewUser) -> Result<i64, DbError> {
+    let now = now_ms();
+    let id = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let id = insert_user!(tx, user, now);
+        sqlx::query(
+            "UPDATE instance SET setup_completed_at = ? WHERE id = 1 AND setup_completed_at IS NULL",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        id
+    });
+    Ok(id)
+}

@@ -1,0 +1,29 @@
+//! AiCarpool core: the types the browser and the server share, and behind the `ssr` feature
+//! everything that only runs on the server (configuration, database store, auth, mail, state).
+//!
+//! The wasm bundle depends on this crate without `ssr`, so the modules above the `ssr` line
+//! must stay free of tokio, sqlx, fred, lettre, argon2 and reqwest.
+
+pub mod api;
+pub mod i18n;
+pub mod validate;
+
+#[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod redis;
+#[cfg(feature = "ssr")]
+pub mod secret;
+#[cfg(feature = "ssr")]
+pub mod setup;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+/// The version of this build, shown on the status page and in `--version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

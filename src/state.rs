@@ -1,0 +1,93 @@
+//! The application state: built once at start-up, cheap to clone (one `Arc`), shared by the
+//! axum handlers and, through the Leptos context, by the server functions.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::api::{CounterBackend, InstanceStatus};
+use crate::config::Config;
+use crate::db::{Db, DbError, users};
+use crate::mail::Mailer;
+use crate::setup::SetupGate;
+
+/// Everything a request may need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    db: Db,
+    mailer: Mailer,
+    redis: Option<fred::clients::Client>,
+    setup: SetupGate,
+    started: Instant,
+}
+
+impl AppState {
+    /// Assembles the state from its parts.
+    pub fn new(
+        config: Config,
+        db: Db,
+        mailer: Mailer,
+        redis: Option<fred::clients::Client>,
+        setup: SetupGate,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                db,
+                mailer,
+                redis,
+                setup,
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The database pool.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The mailer.
+    pub fn mailer(&self) -> &Mailer {
+        &self.inner.mailer
+    }
+
+    /// The Redis client, in distributed mode.
+    pub fn redis(&self) -> Option<&fred::clients::Client> {
+        self.inner.redis.as_ref()
+    }
+
+    /// The first-run gate.
+    pub fn setup(&self) -> &SetupGate {
+        &self.inner.setup
+    }
+
+    /// What the status page shows.
+    pub async fn status(&self) -> Result<InstanceStatus, DbError> {
+        let users = users::count(self.db()).await?;
+        let setup_done = users::setup_completed(self.db()).await?;
+        Ok(InstanceStatus {
+            version: crate::VERSION.to_owned(),
+            database: self.db().backend(),
+            counters: if self.inner.redis.is_some() {
+                CounterBackend::Redis
+            } else {
+                CounterBackend::Memory
+            },
+            mail: self.inner.mailer.transport(),
+            setup_required: users == 0 && !setup_done,
+            users,
+            uptime_secs: self.inner.started.elapsed().as_secs(),
+        })
+    }
+}
