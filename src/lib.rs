@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod i18n;
+pub mod model;
 pub mod validate;
 
 #[cfg(feature = "ssr")]
@@ -15,7 +16,19 @@ pub mod config;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
+pub mod error;
+#[cfg(feature = "ssr")]
+pub mod groups;
+#[cfg(feature = "ssr")]
+pub mod identity;
+#[cfg(feature = "ssr")]
+pub mod invites;
+#[cfg(feature = "ssr")]
 pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod outbox;
+#[cfg(feature = "ssr")]
+pub mod ratelimit;
 #[cfg(feature = "ssr")]
 pub mod redis;
 #[cfg(feature = "ssr")]

@@ -2,12 +2,15 @@
 //! axum handlers and, through the Leptos context, by the server functions.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use crate::api::{CounterBackend, InstanceStatus};
 use crate::config::Config;
 use crate::db::{Db, DbError, users};
 use crate::mail::Mailer;
+use crate::ratelimit::FailureLimiter;
 use crate::setup::SetupGate;
 
 /// Everything a request may need.
@@ -24,6 +27,27 @@ struct Inner {
     redis: Option<fred::clients::Client>,
     setup: SetupGate,
     started: Instant,
+    login_limits: LoginLimits,
+    mail_wake: Notify,
+}
+
+/// Failed-login throttles.
+#[derive(Debug)]
+pub struct LoginLimits {
+    /// Per account (email): 5 failures in 15 minutes.
+    pub account: FailureLimiter,
+    /// Per client address: 20 failures in 15 minutes.
+    pub client: FailureLimiter,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        let window = Duration::from_secs(15 * 60);
+        Self {
+            account: FailureLimiter::new(5, window),
+            client: FailureLimiter::new(20, window),
+        }
+    }
 }
 
 impl AppState {
@@ -43,6 +67,8 @@ impl AppState {
                 redis,
                 setup,
                 started: Instant::now(),
+                login_limits: LoginLimits::default(),
+                mail_wake: Notify::new(),
             }),
         }
     }
@@ -70,6 +96,16 @@ impl AppState {
     /// The first-run gate.
     pub fn setup(&self) -> &SetupGate {
         &self.inner.setup
+    }
+
+    /// Failed-login throttles.
+    pub fn login_limits(&self) -> &LoginLimits {
+        &self.inner.login_limits
+    }
+
+    /// Wakes the mail sender (after a mail was queued).
+    pub fn mail_wake(&self) -> &Notify {
+        &self.inner.mail_wake
     }
 
     /// What the status page shows.

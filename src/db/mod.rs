@@ -2,6 +2,10 @@
 //! grouped by domain (`users`, …). SQL that both engines accept is written once and run through
 //! [`on_pool!`]; where the dialects differ, each engine gets its own statement.
 
+pub mod groups;
+pub mod invites;
+pub mod outbox;
+pub mod sessions;
 pub mod users;
 
 use std::str::FromStr;
@@ -156,6 +160,24 @@ impl Db {
     /// Closes every connection (at shutdown, after in-flight work has finished).
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await);
+    }
+}
+
+/// The id of the row an `INSERT` created, whichever engine ran it.
+pub(crate) trait InsertId {
+    /// The generated id.
+    fn insert_id(&self) -> i64;
+}
+
+impl InsertId for sqlx::sqlite::SqliteQueryResult {
+    fn insert_id(&self) -> i64 {
+        self.last_insert_rowid()
+    }
+}
+
+impl InsertId for sqlx::mysql::MySqlQueryResult {
+    fn insert_id(&self) -> i64 {
+        i64::try_from(self.last_insert_id()).unwrap_or(i64::MAX)
     }
 }
 

@@ -57,11 +57,10 @@ pub struct NewUser {
     pub locale: String,
 }
 
-/// Inserts a user and returns its id. The id is read back by the unique email because
-/// SQLite and MySQL report generated ids differently and MySQL has no `RETURNING`.
+/// Inserts a user inside a transaction and returns its id.
 macro_rules! insert_user {
     ($conn:expr, $user:expr, $now:expr) => {{
-        sqlx::query(
+        let result = sqlx::query(
             "INSERT INTO users (email, name, password_hash, role, locale, created_at, updated_at, \
              password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
@@ -75,11 +74,7 @@ macro_rules! insert_user {
         .bind($now)
         .execute(&mut *$conn)
         .await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
-            .bind(&$user.email)
-            .fetch_one(&mut *$conn)
-            .await?;
-        id
+        $crate::db::InsertId::insert_id(&result)
     }};
 }
 
@@ -157,4 +152,55 @@ pub async fn create_admin(db: &Db, user: &NewUser) -> Result<i64, DbError> {
         id
     });
     Ok(id)
+}
+
+/// Finds a user by id.
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<UserRow>, DbError> {
+    let row = on_pool!(db, pool => {
+        sqlx::query_as::<_, UserRow>(
+            "SELECT id, email, name, password_hash, role, locale, created_at FROM users WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row)
+}
+
+/// Registers a normal user; a taken email is [`DbError::Conflict`].
+pub async fn create_user(db: &Db, user: &NewUser) -> Result<i64, DbError> {
+    let now = now_ms();
+    let id = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let id = insert_user!(tx, user, now);
+        tx.commit().await?;
+        id
+    });
+    Ok(id)
+}
+
+/// Changes name and language.
+pub async fn update_profile(db: &Db, id: i64, name: &str, locale: &str) -> Result<(), DbError> {
+    let now = now_ms();
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE users SET name = ?, locale = ?, updated_at = ? WHERE id = ?")
+            .bind(name).bind(locale).bind(now).bind(id)
+            .execute(pool).await?;
+    });
+    Ok(())
+}
+
+/// Replaces the password hash and revokes every session of the user, in one transaction.
+pub async fn set_password(db: &Db, id: i64, password_hash: &str, now: i64) -> Result<(), DbError> {
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?")
+            .bind(password_hash).bind(now).bind(now).bind(id)
+            .execute(&mut *tx).await?;
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+            .bind(now).bind(id)
+            .execute(&mut *tx).await?;
+        tx.commit().await?;
+    });
+    Ok(())
 }
