@@ -36,6 +36,12 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
 fi
 
+# A real SMTP server for the mail tests (aiosmtpd, from PyPI).
+if [ "$MODE" = test ] && ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  say "installing aiosmtpd (SMTP server for the mail tests)"
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
+fi
+
 # --- Rust targets and tools ----------------------------------------------------------------
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"

@@ -1,6 +1,7 @@
 //! The axum side of AiCarpool: [`router`] assembles the operational endpoints, the Leptos pages
 //! and server functions, the static assets and the layers; [`serve`] runs it until a signal.
 
+pub mod api;
 mod ops;
 pub mod startup;
 
@@ -100,6 +101,7 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/lang/{code}", get(ops::set_language))
+        .nest("/api", api::routes())
         .nest_service("/pkg", pkg)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let leptos = leptos.clone();
@@ -131,21 +133,32 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
 }
 
 /// Serves `router` on `listener` until SIGTERM or SIGINT, then lets in-flight requests finish
-/// (up to `drain` long) before returning.
+/// (up to `drain` long) before returning. The signal handlers are installed before the
+/// "listening" line is logged, so a signal sent as soon as the server says it listens is
+/// always a graceful stop.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     drain: Duration,
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let local = listener.local_addr()?;
     let listener = listener.tap_io(|tcp| {
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::warn!(%err, "could not set TCP_NODELAY");
         }
     });
+    tracing::info!("listening on http://{local}");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received: shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received: shutting down"),
+        }
         let _ = stop_tx.send(());
     });
     let server = std::pin::pin!(server.into_future());
@@ -158,30 +171,5 @@ pub async fn serve(
             tracing::warn!("in-flight requests did not finish within {drain:?}; stopping anyway");
             Ok(())
         }
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(%err, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received: shutting down"),
-        () = term => tracing::info!("SIGTERM received: shutting down"),
     }
 }

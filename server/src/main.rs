@@ -95,21 +95,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let leptos = server::leptos_options(&config.site_root, listen);
     let state = startup::build_state(config).await?;
+    let mail_sender =
+        aicarpool::outbox::spawn(state.clone(), aicarpool::outbox::RetryPolicy::default());
     let router = server::router(state.clone(), leptos);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("HOST/PORT: cannot listen on {listen}"))?;
-    let local = listener.local_addr()?;
     tracing::info!(
-        "listening on http://{local} (database: {}, counters: {})",
-        state.db().backend().label(),
-        if state.redis().is_some() {
+        database = state.db().backend().label(),
+        counters = if state.redis().is_some() {
             "Redis"
         } else {
             "memory"
         },
+        "ready"
     );
     server::serve(listener, router, DRAIN_TIMEOUT).await?;
+    // Queued mails stay in the outbox table and go out after the next start.
+    mail_sender.abort();
     state.db().close().await;
     tracing::info!("stopped");
     Ok(())

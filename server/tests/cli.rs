@@ -115,9 +115,16 @@ fn migrate_creates_the_embedded_database_and_a_private_secret() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let migrations =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/sqlite"))
+            .unwrap()
+            .count();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains("SQLite database is up to date (1 migration(s)")
+        stdout.contains(&format!(
+            "SQLite database is up to date ({migrations} migration(s)"
+        )),
+        "{stdout}"
     );
     assert!(dir.path().join("data/aicarpool.db").exists());
     let secret = dir.path().join("data/jwt_secret");

@@ -1,5 +1,6 @@
 //! Carpool groups and their members.
 
+use super::BeginWrite;
 use super::{Db, DbError, InsertId, on_pool};
 
 /// A group with the caller's role and the member count.
@@ -41,7 +42,7 @@ pub async fn create(
     now: i64,
 ) -> Result<i64, DbError> {
     let id = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let result = sqlx::query("INSERT INTO carpool_groups (name, description, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
             .bind(name).bind(description).bind(owner_id).bind(now).bind(now)
             .execute(&mut *tx).await?;
@@ -124,7 +125,7 @@ pub async fn update(
 /// Deletes a group; members, invitations and links go with it.
 pub async fn delete(db: &Db, id: i64) -> Result<bool, DbError> {
     let n = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         // Explicit deletes: SQLite only cascades with foreign keys on, and this keeps both
         // engines identical whatever their settings.
         for sql in [
@@ -167,7 +168,7 @@ pub async fn members(db: &Db, group_id: i64) -> Result<Vec<MemberRow>, DbError> 
 /// `Ok(false)` when the member does not exist, `Err(Conflict)` for the last owner.
 pub async fn set_role(db: &Db, group_id: i64, user_id: i64, role: &str) -> Result<bool, DbError> {
     let changed = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let n = sqlx::query("UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?")
             .bind(role).bind(group_id).bind(user_id).execute(&mut *tx).await?.rows_affected();
         let owners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE group_id = ? AND role = 'owner'")
@@ -185,7 +186,7 @@ pub async fn set_role(db: &Db, group_id: i64, user_id: i64, role: &str) -> Resul
 /// Removes a member (or lets one leave), unless they are the last owner.
 pub async fn remove_member(db: &Db, group_id: i64, user_id: i64) -> Result<bool, DbError> {
     let removed = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let n = sqlx::query("DELETE FROM group_members WHERE group_id = ? AND user_id = ?")
             .bind(group_id).bind(user_id).execute(&mut *tx).await?.rows_affected();
         let owners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE group_id = ? AND role = 'owner'")
@@ -209,7 +210,7 @@ pub async fn transfer_ownership(
     to: i64,
 ) -> Result<bool, DbError> {
     let done = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let n = sqlx::query("UPDATE group_members SET role = 'owner' WHERE group_id = ? AND user_id = ?")
             .bind(group_id).bind(to).execute(&mut *tx).await?.rows_affected();
         if n != 1 {

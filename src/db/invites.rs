@@ -2,6 +2,7 @@
 //! acceptance claims the invitation (or one use of the link) with a conditional update inside
 //! the transaction that adds the membership, so each token works exactly as often as allowed.
 
+use super::BeginWrite;
 use super::outbox::{NewMail, enqueue};
 use super::{Db, DbError, InsertId, on_pool};
 
@@ -80,7 +81,7 @@ pub async fn create_invitation(
     now: i64,
 ) -> Result<i64, DbError> {
     let id = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         sqlx::query("UPDATE invitations SET revoked_at = ? WHERE group_id = ? AND email = ? AND accepted_at IS NULL AND revoked_at IS NULL")
             .bind(now).bind(inv.group_id).bind(&inv.email).execute(&mut *tx).await?;
         let mail_id = enqueue!(tx, mail, now);
@@ -164,7 +165,7 @@ pub async fn renew_invitation(
     now: i64,
 ) -> Result<bool, DbError> {
     let renewed = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let mail_id = enqueue!(tx, mail, now);
         let n = sqlx::query(
             "UPDATE invitations SET token_hash = ?, expires_at = ?, mail_id = ? \
@@ -200,7 +201,7 @@ pub async fn accept_invitation(
     now: i64,
 ) -> Result<AcceptOutcome, DbError> {
     let outcome = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let member: Option<String> = sqlx::query_scalar("SELECT role FROM group_members WHERE group_id = ? AND user_id = ?")
             .bind(group_id).bind(user_id).fetch_optional(&mut *tx).await?;
         if member.is_some() {
@@ -301,7 +302,7 @@ pub async fn accept_link(
     now: i64,
 ) -> Result<AcceptOutcome, DbError> {
     let outcome = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let member: Option<String> = sqlx::query_scalar("SELECT role FROM group_members WHERE group_id = ? AND user_id = ?")
             .bind(group_id).bind(user_id).fetch_optional(&mut *tx).await?;
         if member.is_some() {

@@ -163,6 +163,42 @@ impl Db {
     }
 }
 
+/// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout instead of failing
+/// with "database is locked" when a read lock cannot be upgraded; MySQL locks rows as it goes.
+pub(crate) trait BeginWrite {
+    /// The engine.
+    type Database: sqlx::Database;
+    /// Begins the transaction.
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>,
+    > + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>,
+    > + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for MySqlPool {
+    type Database = sqlx::MySql;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<sqlx::Transaction<'static, sqlx::MySql>, sqlx::Error>,
+    > + Send {
+        self.begin()
+    }
+}
+
 /// The id of the row an `INSERT` created, whichever engine ran it.
 pub(crate) trait InsertId {
     /// The generated id.

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::BeginWrite;
 use super::{Db, DbError, now_ms, on_pool};
 
 /// A user's system-wide role.
@@ -112,7 +113,7 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRow>, DbEr
 pub async fn create_first_admin(db: &Db, user: &NewUser) -> Result<Option<i64>, DbError> {
     let now = now_ms();
     let id = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let claimed = sqlx::query(
             "UPDATE instance SET setup_completed_at = ? WHERE id = 1 AND setup_completed_at IS NULL",
         )
@@ -140,7 +141,7 @@ pub async fn create_first_admin(db: &Db, user: &NewUser) -> Result<Option<i64>, 
 pub async fn create_admin(db: &Db, user: &NewUser) -> Result<i64, DbError> {
     let now = now_ms();
     let id = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let id = insert_user!(tx, user, now);
         sqlx::query(
             "UPDATE instance SET setup_completed_at = ? WHERE id = 1 AND setup_completed_at IS NULL",
@@ -171,7 +172,7 @@ pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<UserRow>, DbError> {
 pub async fn create_user(db: &Db, user: &NewUser) -> Result<i64, DbError> {
     let now = now_ms();
     let id = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let id = insert_user!(tx, user, now);
         tx.commit().await?;
         id
@@ -193,7 +194,7 @@ pub async fn update_profile(db: &Db, id: i64, name: &str, locale: &str) -> Resul
 /// Replaces the password hash and revokes every session of the user, in one transaction.
 pub async fn set_password(db: &Db, id: i64, password_hash: &str, now: i64) -> Result<(), DbError> {
     on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         sqlx::query("UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?")
             .bind(password_hash).bind(now).bind(now).bind(id)
             .execute(&mut *tx).await?;

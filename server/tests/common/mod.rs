@@ -136,3 +136,78 @@ pub async fn fresh_mysql_database() -> String {
     let (server, _) = base.rsplit_once('/').expect("URL with a database");
     format!("{server}/{name}")
 }
+
+/// A JSON API request, authenticated with a bearer token when one is given.
+pub fn api(
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    match body {
+        Some(json) => builder
+            .header("content-type", "application/json")
+            .body(Body::from(json.to_string()))
+            .expect("request"),
+        None => builder.body(Body::empty()).expect("request"),
+    }
+}
+
+/// Sends a request and returns the status and the JSON body (`Null` when empty).
+pub async fn call(
+    router: &Router,
+    request: Request<Body>,
+) -> (http::StatusCode, serde_json::Value) {
+    let response = send(router, request).await;
+    let status = response.status();
+    let body = text(response).await;
+    let json = if body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body))
+    };
+    (status, json)
+}
+
+/// A password hash computed once per test binary, so creating users costs no argon2 time.
+pub async fn shared_hash() -> String {
+    static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    HASH.get_or_init(|| async {
+        aicarpool::auth::hash_password("correct horse battery".into())
+            .await
+            .expect("hash")
+    })
+    .await
+    .clone()
+}
+
+/// Creates a user directly in the store (after completing setup) and opens a session; returns
+/// (user id, bearer token).
+pub async fn user_with_session(state: &AppState, email: &str, system_admin: bool) -> (i64, String) {
+    use aicarpool::db::users::{self, NewUser, SystemRole};
+    let new = NewUser {
+        email: email.into(),
+        name: email.split('@').next().unwrap_or("x").into(),
+        password_hash: shared_hash().await,
+        role: if system_admin {
+            SystemRole::Admin
+        } else {
+            SystemRole::User
+        },
+        locale: "en".into(),
+    };
+    let id = if system_admin {
+        users::create_admin(state.db(), &new).await
+    } else {
+        users::create_user(state.db(), &new).await
+    }
+    .expect("user");
+    let token = aicarpool::identity::open_session(state, id, None)
+        .await
+        .expect("session");
+    (id, token)
+}

@@ -1,0 +1,71 @@
+//! The JSON API under `/api` (the seed's paths): accounts and sessions, groups and members,
+//! invitations. Handlers only translate HTTP to the `aicarpool` services and back.
+
+mod error;
+mod handlers;
+pub mod session;
+
+use axum::Router;
+use axum::extract::FromRequest;
+use axum::routing::{get, post, put};
+
+pub use error::ApiError;
+
+use crate::ServerState;
+
+/// A JSON body whose rejections answer in the API's error shape.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Body<T>(pub T);
+
+/// Path parameters whose rejections answer in the API's error shape.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Params<T>(pub T);
+
+/// The `/api` routes.
+pub fn routes() -> Router<ServerState> {
+    use handlers::*;
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/me", get(me).put(update_me))
+        .route("/auth/password", post(change_password))
+        .route("/groups", get(list_groups).post(create_group))
+        .route(
+            "/groups/{id}",
+            get(get_group).put(update_group).delete(delete_group),
+        )
+        .route("/groups/{id}/members", get(list_members))
+        .route(
+            "/groups/{id}/members/{user_id}",
+            put(change_role).delete(remove_member),
+        )
+        .route("/groups/{id}/leave", post(leave_group))
+        .route("/groups/{id}/transfer", post(transfer_ownership))
+        .route("/groups/{id}/invite", post(invite))
+        .route(
+            "/groups/{id}/invitations",
+            get(list_invitations).post(invite),
+        )
+        .route(
+            "/groups/{id}/invitations/{inv}",
+            axum::routing::delete(revoke_invitation),
+        )
+        .route(
+            "/groups/{id}/invitations/{inv}/resend",
+            post(resend_invitation),
+        )
+        .route(
+            "/groups/{id}/invite-links",
+            get(list_links).post(create_link),
+        )
+        .route(
+            "/groups/{id}/invite-links/{link}",
+            axum::routing::delete(revoke_link),
+        )
+        .route("/invitations/{token}", get(preview_invitation))
+        .route("/invitations/{token}/accept", post(accept_invitation))
+        .fallback(not_found)
+}

@@ -1,0 +1,339 @@
+//! Invitation mail through a real SMTP server (aiosmtpd, started here on a free loopback port):
+//! the mail arrives with a plain-text and an HTML part in the inviter's language, its link
+//! works end to end; with the server down the invitation waits in the outbox and goes out
+//! once the server is up.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aicarpool::config::{Config, Settings};
+use aicarpool::outbox::{RetryPolicy, run_once};
+use common::*;
+use http::StatusCode;
+use serde_json::json;
+
+/// A real SMTP server process that stores what it receives in a maildir.
+struct SmtpServer {
+    child: Child,
+    maildir: PathBuf,
+}
+
+impl SmtpServer {
+    fn start(port: u16, maildir: &Path) -> SmtpServer {
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (installed by scripts/setup.sh test)");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not start on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpServer {
+            child,
+            maildir: maildir.to_owned(),
+        }
+    }
+
+    /// The raw messages received so far.
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        entries
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect()
+    }
+
+    fn wait_for_message(&self) -> Vec<u8> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(m) = self.messages().pop() {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "no mail arrived");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn smtp_config(dir: &Path, port: u16) -> Config {
+    let settings = Settings {
+        data_dir: Some(dir.display().to_string()),
+        host: Some("127.0.0.1".into()),
+        port: Some("0".into()),
+        app_url: Some("https://carpool.example.com".into()),
+        smtp_host: Some("127.0.0.1".into()),
+        smtp_port: Some(port.to_string()),
+        smtp_security: Some("plain".into()),
+        smtp_from: Some("AiCarpool <noreply@carpool.example.com>".into()),
+        site_root: Some(dir.join("site").display().to_string()),
+        ..Settings::default()
+    };
+    let mut config = Config::from_settings(&settings).unwrap();
+    config.resolve_secrets().unwrap();
+    config
+}
+
+fn token_in(text: &str) -> String {
+    let start = text
+        .find("https://carpool.example.com/invite/")
+        .expect("accept link in the mail")
+        + "https://carpool.example.com/invite/".len();
+    text[start..start + 64].to_owned()
+}
+
+#[tokio::test]
+async fn an_invitation_arrives_by_smtp_and_its_link_leads_into_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &dir.path().join("maildir"));
+    let state = state_with_token(smtp_config(dir.path(), port)).await;
+    let router = router_for(&state);
+    let (_, owner) = user_with_session(&state, "owner@example.com", true).await;
+    let (s, _) = call(
+        &router,
+        api(
+            "PUT",
+            "/api/auth/me",
+            Some(&owner),
+            Some(json!({"name": "王小明", "locale": "zh-CN"})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, group) = call(
+        &router,
+        api(
+            "POST",
+            "/api/groups",
+            Some(&owner),
+            Some(json!({"name": "Claude 拼车"})),
+        ),
+    )
+    .await;
+    let group = group["id"].as_i64().unwrap();
+    let (s, inv) = call(
+        &router,
+        api(
+            "POST",
+            &format!("/api/groups/{group}/invite"),
+            Some(&owner),
+            Some(json!({"email": "Ada@Example.com", "role": "admin"})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{inv}");
+    assert_eq!(inv["email"], "ada@example.com");
+    assert!(inv["expires_at"].as_i64().unwrap() > 0);
+
+    assert_eq!(run_once(&state, RetryPolicy::default()).await, 1);
+    let raw = smtp.wait_for_message();
+    let message = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .expect("a parseable mail");
+    assert_eq!(
+        message.to().unwrap().first().unwrap().address().unwrap(),
+        "ada@example.com"
+    );
+    let subject = message.subject().unwrap();
+    assert!(
+        subject.contains("王小明") && subject.contains("Claude 拼车"),
+        "Chinese, the inviter's language: {subject}"
+    );
+    let text = message.body_text(0).expect("a plain-text part");
+    assert!(message.body_html(0).is_some(), "an HTML part");
+    assert!(text.contains("管理员"), "the role, in Chinese: {text}");
+    let token = token_in(&text);
+
+    // Follow the link: preview, register with the invited address, accept.
+    let (s, preview) = call(
+        &router,
+        api("GET", &format!("/api/invitations/{token}"), None, None),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (
+            preview["group_name"].as_str(),
+            preview["state"].as_str(),
+            preview["role"].as_str()
+        ),
+        (Some("Claude 拼车"), Some("pending"), Some("admin"))
+    );
+    let (s, reg) = call(&router, api("POST", "/api/auth/register", None, Some(json!({"email": "ada@example.com", "password": "ada's long password", "name": "Ada"})))).await;
+    assert_eq!(s, StatusCode::CREATED, "{reg}");
+    let ada = reg["token"].as_str().unwrap().to_owned();
+    let (s, joined) = call(
+        &router,
+        api(
+            "POST",
+            &format!("/api/invitations/{token}/accept"),
+            Some(&ada),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{joined}");
+    let (_, me) = call(&router, api("GET", "/api/auth/me", Some(&ada), None)).await;
+    assert_eq!(
+        me["groups"],
+        json!([{"id": group, "name": "Claude 拼车", "role": "admin"}])
+    );
+    // Single use: the accepted invitation is gone.
+    let (s, body) = call(
+        &router,
+        api(
+            "POST",
+            &format!("/api/invitations/{token}/accept"),
+            Some(&ada),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::GONE, "{body}");
+    let (_, list) = call(
+        &router,
+        api(
+            "GET",
+            &format!("/api/groups/{group}/invitations"),
+            Some(&owner),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(list[0]["state"], "accepted");
+    assert_eq!(list[0]["delivery"]["state"], "sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_smtp_server_down_the_invitation_waits_and_is_delivered_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let state = state_with_token(smtp_config(dir.path(), port)).await;
+    let router = router_for(&state);
+    let (_, owner) = user_with_session(&state, "owner@example.com", true).await;
+    let (_, group) = call(
+        &router,
+        api(
+            "POST",
+            "/api/groups",
+            Some(&owner),
+            Some(json!({"name": "Late mail"})),
+        ),
+    )
+    .await;
+    let group = group["id"].as_i64().unwrap();
+    let (s, _) = call(
+        &router,
+        api(
+            "POST",
+            &format!("/api/groups/{group}/invite"),
+            Some(&owner),
+            Some(json!({"email": "bob@example.com"})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    let policy = RetryPolicy {
+        base: Duration::from_millis(100),
+        max: Duration::from_millis(400),
+    };
+    assert_eq!(
+        run_once(&state, policy).await,
+        0,
+        "nothing can be sent while the server is down"
+    );
+    let (_, list) = call(
+        &router,
+        api(
+            "GET",
+            &format!("/api/groups/{group}/invitations"),
+            Some(&owner),
+            None,
+        ),
+    )
+    .await;
+    let delivery = &list[0]["delivery"];
+    assert_eq!(delivery["state"], "pending", "{list}");
+    assert_eq!(delivery["attempts"], 1);
+    assert!(
+        delivery["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "the failure is shown: {delivery}"
+    );
+    assert_eq!(list[0]["state"], "pending", "the invitation itself is kept");
+
+    let smtp = SmtpServer::start(port, &dir.path().join("maildir"));
+    let worker = aicarpool::outbox::spawn(state.clone(), policy);
+    let raw = smtp.wait_for_message();
+    worker.abort();
+    let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(
+        message.subject(),
+        Some("owner invited you to Late mail on AiCarpool")
+    );
+    let token = token_in(&message.body_text(0).unwrap());
+    let (s, preview) = call(
+        &router,
+        api("GET", &format!("/api/invitations/{token}"), None, None),
+    )
+    .await;
+    assert_eq!(
+        (s, preview["state"].as_str()),
+        (StatusCode::OK, Some("pending"))
+    );
+    let (_, list) = call(
+        &router,
+        api(
+            "GET",
+            &format!("/api/groups/{group}/invitations"),
+            Some(&owner),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(list[0]["delivery"]["state"], "sent", "{list}");
+    assert_eq!(smtp.messages().len(), 1, "delivered once, not twice");
+}
