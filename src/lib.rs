@@ -37,6 +37,8 @@ pub mod secret;
 pub mod setup;
 #[cfg(feature = "ssr")]
 pub mod state;
+#[cfg(feature = "ssr")]
+pub mod web;
 
 /// The version of this build, shown on the status page and in `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
