@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::hooks::use_location;
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use crate::i18n::{I18n, initial_locale, use_i18n};
 use crate::pages::{home::HomePage, not_found::NotFoundPage, status::StatusPage};
@@ -55,8 +55,11 @@ pub fn App() -> impl IntoView {
                 <Header />
                 <main class="mx-auto w-full max-w-5xl flex-1 px-4 py-10">
                     <Routes fallback=NotFoundPage>
-                        <Route path=path!("/") view=HomePage />
-                        <Route path=path!("/status") view=StatusPage />
+                        // PartiallyBlocked: blocking resources are rendered into the HTML
+                        // itself, so pages work without JavaScript (out-of-order streaming
+                        // would need a script to put them in place).
+                        <Route path=path!("/") view=HomePage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/status") view=StatusPage ssr=SsrMode::PartiallyBlocked />
                     </Routes>
                 </main>
                 <footer class="border-t border-slate-200 py-4 text-center text-xs text-slate-500 dark:border-slate-800">
