@@ -82,7 +82,10 @@ async fn home_page_is_server_rendered_with_assets_and_the_setup_form() {
     assert!(!html.contains(TOKEN), "the token never reaches the page");
     // In place inside <main>, not streamed into a <template> that needs a script to show.
     let main = &html[html.find("<main").unwrap()..html.find("</main>").unwrap()];
-    assert!(main.contains(r#"id="setup-form""#), "works without JavaScript: {main}");
+    assert!(
+        main.contains(r#"id="setup-form""#),
+        "works without JavaScript: {main}"
+    );
 }
 
 #[tokio::test]
