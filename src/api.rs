@@ -111,6 +111,24 @@ pub enum ApiError {
     /// The request did not reach the server or its answer was unreadable.
     #[error("network error: {0}")]
     Transport(String),
+    /// A refusal of the account, group or invitation services (built on the server from their
+    /// error), with the stable code the browser translates and the English words as a fallback.
+    #[error("{message}")]
+    Service {
+        /// `invalid_credentials`, `rate_limited`, `unauthenticated`, `forbidden`, `not_found`,
+        /// `conflict`, `gone` or `invalid`.
+        code: String,
+        /// The refusal in English; may be empty (after a plain form post only the code survives).
+        message: String,
+        /// For `invalid`: the form field at fault.
+        field: Option<String>,
+        /// For `invalid`: what is wrong with that field, when it breaks one of the shared rules.
+        reason: Option<FieldError>,
+        /// For `rate_limited`: seconds until attempts are accepted again.
+        retry_after_secs: Option<u64>,
+        /// The HTTP status it was sent with (0 when rebuilt from a page's query).
+        status: u16,
+    },
 }
 
 impl ApiError {
@@ -123,6 +141,15 @@ impl ApiError {
             Self::Unavailable => 503,
             Self::Internal => 500,
             Self::Transport(_) => 502,
+            Self::Service { status, .. } => *status,
+        }
+    }
+
+    /// The stable code of a service refusal (`None` for the other variants).
+    pub fn service_code(&self) -> Option<&str> {
+        match self {
+            Self::Service { code, .. } => Some(code),
+            _ => None,
         }
     }
 }

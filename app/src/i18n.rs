@@ -1,10 +1,17 @@
-//! Every user-visible string of the UI, in zh-CN and en. A locale is one `Texts` value, so a
-//! string missing from one language is a compile error, not a blank in the page.
+//! Every user-visible string of the UI, in zh-CN and en. A locale is one `Texts` value (one file
+//! each), so a string missing from one language is a compile error, not a blank in the page.
 
 use aicarpool::api::{ApiError, CounterBackend, MailTransport};
 use aicarpool::i18n::Locale;
+use aicarpool::model::{DeliveryView, GroupRole};
 use aicarpool::validate::FieldError;
 use leptos::prelude::*;
+
+mod en;
+mod zh_cn;
+
+pub use en::EN;
+pub use zh_cn::ZH_CN;
 
 /// The strings of one language.
 pub struct Texts {
@@ -56,111 +63,113 @@ pub struct Texts {
     pub fe_too_short: fn(usize) -> String,
     pub fe_too_long: fn(usize) -> String,
     pub uptime: fn(u64) -> String,
+    pub working: &'static str,
+    pub save: &'static str,
+    pub saved: &'static str,
+    pub remove: &'static str,
+    pub revoke: &'static str,
+    pub actions: &'static str,
+    pub state: &'static str,
+    pub expires: &'static str,
+    pub never: &'static str,
+    pub unlimited: &'static str,
+    pub you: &'static str,
+    pub copy: &'static str,
+    pub copied: &'static str,
+    pub copy_failed: &'static str,
+    pub link_shown_once: &'static str,
+    pub nav_groups: &'static str,
+    pub nav_profile: &'static str,
+    pub sign_in: &'static str,
+    pub register: &'static str,
+    pub sign_out: &'static str,
+    pub sign_in_needed_title: &'static str,
+    pub sign_in_needed_body: &'static str,
+    pub login_title: &'static str,
+    pub no_account: &'static str,
+    pub have_account: &'static str,
+    pub register_title: &'static str,
+    pub register_intro: &'static str,
+    pub name_generic: &'static str,
+    pub current_password: &'static str,
+    pub new_password: &'static str,
+    pub groups_title: &'static str,
+    pub groups_empty: &'static str,
+    pub create_group: &'static str,
+    pub group_name: &'static str,
+    pub group_description: &'static str,
+    pub member_count: fn(i64) -> String,
+    pub your_role: &'static str,
+    pub not_a_member_admin: &'static str,
+    pub role_label: &'static str,
+    pub role_member: &'static str,
+    pub role_admin: &'static str,
+    pub role_owner: &'static str,
+    pub edit_group: &'static str,
+    pub members: &'static str,
+    pub joined: &'static str,
+    pub make_owner: &'static str,
+    pub leave_group: &'static str,
+    pub danger_zone: &'static str,
+    pub delete_group: &'static str,
+    pub delete_group_warning: &'static str,
+    pub delete_group_confirm: &'static str,
+    pub delete_group_for_good: &'static str,
+    pub invitations: &'static str,
+    pub invite_email: &'static str,
+    pub send_invitation: &'static str,
+    pub invitation_link_for: &'static str,
+    pub invitation_link: &'static str,
+    pub no_invitations: &'static str,
+    pub delivery: &'static str,
+    pub new_link: &'static str,
+    pub inv_pending: &'static str,
+    pub inv_accepted: &'static str,
+    pub inv_revoked: &'static str,
+    pub inv_expired: &'static str,
+    pub link_active: &'static str,
+    pub link_exhausted: &'static str,
+    pub delivery_sent: &'static str,
+    pub delivery_queued: &'static str,
+    pub delivery_retrying: fn(i64, &str) -> String,
+    pub invite_links: &'static str,
+    pub invite_links_intro: &'static str,
+    pub max_uses: &'static str,
+    pub expires_in_hours: &'static str,
+    pub create_link: &'static str,
+    pub invite_link: &'static str,
+    pub uses: &'static str,
+    pub no_links: &'static str,
+    pub invite_heading: fn(&str, &str) -> String,
+    pub invited_email: &'static str,
+    pub invite_sign_in_first: &'static str,
+    pub invite_have_account: &'static str,
+    pub invite_new_account: &'static str,
+    pub invite_wrong_account: fn(&str, &str) -> String,
+    pub invite_accept_as: fn(&str) -> String,
+    pub accept_invitation: &'static str,
+    pub unusable_accepted: &'static str,
+    pub unusable_revoked: &'static str,
+    pub unusable_expired: &'static str,
+    pub unusable_exhausted: &'static str,
+    pub invite_not_found_title: &'static str,
+    pub invite_not_found_body: &'static str,
+    pub profile_title: &'static str,
+    pub profile_details: &'static str,
+    pub change_password: &'static str,
+    pub password_changed: &'static str,
+    pub password_change_note: &'static str,
+    pub err_credentials: &'static str,
+    pub err_rate_limited: fn(u64) -> String,
+    pub err_unauthenticated: &'static str,
+    pub err_current_password: &'static str,
+    pub err_forbidden: &'static str,
+    pub err_not_found: &'static str,
+    pub err_conflict: &'static str,
+    pub err_gone: &'static str,
+    pub err_invalid: &'static str,
+    pub with_detail: fn(&str, &str) -> String,
 }
-
-/// English.
-pub static EN: Texts = Texts {
-    app_name: "AiCarpool",
-    tagline: "Share AI accounts across your team, fairly and visibly",
-    nav_home: "Overview",
-    nav_status: "Status",
-    nav_label: "Main navigation",
-    language: "Language",
-    loading: "Loading…",
-    setup_title: "Welcome to AiCarpool",
-    setup_intro: "No administrator exists yet. Create the first one to take charge of this instance.",
-    setup_token: "Setup token",
-    setup_token_help: "Printed in the server log at start-up (look for “setup token:”). It proves you run this server.",
-    email: "Email",
-    name: "Display name",
-    password: "Password",
-    password_confirm: "Repeat password",
-    show_password: "Show",
-    hide_password: "Hide",
-    setup_submit: "Create administrator",
-    setup_submitting: "Creating…",
-    ready_title: "AiCarpool is ready",
-    ready_intro: "The first administrator exists. Signing in, groups and keys come next.",
-    status_title: "Instance status",
-    status_version: "Version",
-    status_database: "Database",
-    status_counters: "Counters",
-    status_mail: "Mail",
-    status_users: "Users",
-    status_uptime: "Uptime",
-    counters_memory: "in memory (single node)",
-    counters_redis: "Redis (shared by all nodes)",
-    mail_smtp: "SMTP",
-    mail_outbox: "outbox log (no SMTP configured)",
-    setup_pending_note: "Waiting for the first administrator: open the overview page to finish setup.",
-    not_found_title: "Page not found",
-    not_found_body: "There is nothing at this address.",
-    back_home: "Back to the overview",
-    err_token: "The setup token is wrong. Copy it from the server log.",
-    err_setup_done: "This instance is already set up.",
-    err_unavailable: "The database is not reachable right now. Try again in a moment.",
-    err_internal: "Something went wrong on the server; its log has the details.",
-    err_network: "The server could not be reached. Check your connection and try again.",
-    fe_required: "Required.",
-    fe_email: "Enter an email address like ada@example.com.",
-    fe_control: "Remove the control characters.",
-    fe_mismatch: "The passwords differ.",
-    fe_too_short: |n| format!("At least {n} characters."),
-    fe_too_long: |n| format!("At most {n} characters."),
-    uptime: |s| format!("{}h {}m {}s", s / 3600, s % 3600 / 60, s % 60),
-};
-
-/// Simplified Chinese.
-pub static ZH_CN: Texts = Texts {
-    app_name: "AiCarpool 拼车",
-    tagline: "团队共享 AI 账号，公平透明",
-    nav_home: "概览",
-    nav_status: "状态",
-    nav_label: "主导航",
-    language: "语言",
-    loading: "加载中…",
-    setup_title: "欢迎使用 AiCarpool 拼车",
-    setup_intro: "尚无管理员。请创建第一个管理员来管理本实例。",
-    setup_token: "初始化令牌",
-    setup_token_help: "服务启动时打印在日志中（查找 “setup token:”），用来证明你是本服务器的运行者。",
-    email: "邮箱",
-    name: "显示名称",
-    password: "密码",
-    password_confirm: "再次输入密码",
-    show_password: "显示",
-    hide_password: "隐藏",
-    setup_submit: "创建管理员",
-    setup_submitting: "正在创建…",
-    ready_title: "AiCarpool 拼车已就绪",
-    ready_intro: "第一个管理员已创建。登录、拼车组和密钥即将推出。",
-    status_title: "实例状态",
-    status_version: "版本",
-    status_database: "数据库",
-    status_counters: "计数器",
-    status_mail: "邮件",
-    status_users: "用户数",
-    status_uptime: "运行时长",
-    counters_memory: "内存（单节点）",
-    counters_redis: "Redis（多节点共享）",
-    mail_smtp: "SMTP",
-    mail_outbox: "发件日志（未配置 SMTP）",
-    setup_pending_note: "等待创建第一个管理员：请打开概览页完成初始化。",
-    not_found_title: "页面不存在",
-    not_found_body: "这个地址没有内容。",
-    back_home: "返回概览",
-    err_token: "初始化令牌不正确，请从服务器日志中复制。",
-    err_setup_done: "本实例已完成初始化。",
-    err_unavailable: "数据库暂时无法访问，请稍后再试。",
-    err_internal: "服务器出错了，详情见服务器日志。",
-    err_network: "无法连接服务器，请检查网络后重试。",
-    fe_required: "必填。",
-    fe_email: "请输入邮箱地址，例如 ada@example.com。",
-    fe_control: "请删除控制字符。",
-    fe_mismatch: "两次输入的密码不一致。",
-    fe_too_short: |n| format!("至少 {n} 个字符。"),
-    fe_too_long: |n| format!("最多 {n} 个字符。"),
-    uptime: |s| format!("{} 小时 {} 分 {} 秒", s / 3600, s % 3600 / 60, s % 60),
-};
 
 /// The strings of a locale.
 pub fn texts(locale: Locale) -> &'static Texts {
@@ -192,6 +201,111 @@ impl Texts {
             ApiError::Unavailable => self.err_unavailable.to_owned(),
             ApiError::Internal => self.err_internal.to_owned(),
             ApiError::Transport(_) => self.err_network.to_owned(),
+            ApiError::Service {
+                code,
+                message,
+                field,
+                reason,
+                retry_after_secs,
+                ..
+            } => match (code.as_str(), field.as_deref(), reason) {
+                ("invalid_credentials", ..) => self.err_credentials.to_owned(),
+                ("rate_limited", ..) => (self.err_rate_limited)(retry_after_secs.unwrap_or(60)),
+                ("unauthenticated", ..) => self.err_unauthenticated.to_owned(),
+                ("not_found", ..) => self.err_not_found.to_owned(),
+                ("invalid", Some("current_password"), Some(FieldError::Mismatch)) => {
+                    self.err_current_password.to_owned()
+                }
+                ("invalid", Some(field), Some(reason)) => {
+                    format!("{}: {}", self.field_label(field), self.field_error(reason))
+                }
+                ("invalid", ..) => self.with_detail(self.err_invalid, message),
+                ("forbidden", ..) => self.with_detail(self.err_forbidden, message),
+                ("conflict", ..) => self.with_detail(self.err_conflict, message),
+                ("gone", ..) => self.with_detail(self.err_gone, message),
+                _ => self.with_detail(self.err_internal, message),
+            },
+        }
+    }
+
+    /// A generic sentence made specific by the server's English detail, when there is one.
+    fn with_detail(&self, generic: &str, detail: &str) -> String {
+        if detail.is_empty() {
+            generic.to_owned()
+        } else {
+            (self.with_detail)(generic, detail)
+        }
+    }
+
+    /// The label of a form field the services name in a refusal.
+    pub fn field_label(&self, field: &str) -> &'static str {
+        match field {
+            "email" => self.email,
+            "password" => self.password,
+            "password_confirm" | "new_password_confirm" => self.password_confirm,
+            "current_password" => self.current_password,
+            "new_password" => self.new_password,
+            "description" => self.group_description,
+            "role" => self.role_label,
+            "max_uses" => self.max_uses,
+            "expires_in_hours" => self.expires_in_hours,
+            _ => self.name_generic,
+        }
+    }
+
+    /// A group role in words.
+    pub fn role(&self, role: GroupRole) -> &'static str {
+        match role {
+            GroupRole::Member => self.role_member,
+            GroupRole::Admin => self.role_admin,
+            GroupRole::Owner => self.role_owner,
+        }
+    }
+
+    /// The state of an email invitation in words.
+    pub fn invitation_state(&self, state: &str) -> String {
+        match state {
+            "pending" => self.inv_pending,
+            "accepted" => self.inv_accepted,
+            "revoked" => self.inv_revoked,
+            "expired" => self.inv_expired,
+            other => return other.to_owned(),
+        }
+        .to_owned()
+    }
+
+    /// The state of an invite link in words.
+    pub fn link_state(&self, state: &str) -> String {
+        match state {
+            "active" => self.link_active,
+            "revoked" => self.inv_revoked,
+            "expired" => self.inv_expired,
+            "exhausted" => self.link_exhausted,
+            other => return other.to_owned(),
+        }
+        .to_owned()
+    }
+
+    /// Where an invitation mail is: sent, queued, or retrying with the last error.
+    pub fn delivery_state(&self, delivery: &DeliveryView) -> String {
+        match delivery {
+            DeliveryView::Sent { .. } => self.delivery_sent.to_owned(),
+            DeliveryView::Pending { attempts: 0, .. } => self.delivery_queued.to_owned(),
+            DeliveryView::Pending {
+                attempts,
+                last_error,
+                ..
+            } => (self.delivery_retrying)(*attempts, last_error.as_deref().unwrap_or("")),
+        }
+    }
+
+    /// Why an invitation in `state` cannot be accepted.
+    pub fn invite_unusable(&self, state: &str) -> &'static str {
+        match state {
+            "accepted" => self.unusable_accepted,
+            "revoked" => self.unusable_revoked,
+            "exhausted" => self.unusable_exhausted,
+            _ => self.unusable_expired,
         }
     }
 
@@ -314,5 +428,52 @@ mod tests {
         );
         assert_eq!((ZH_CN.fe_too_short)(8), "至少 8 个字符。");
         assert_eq!((EN.uptime)(3723), "1h 2m 3s");
+    }
+
+    #[test]
+    fn service_refusals_are_explained_in_the_readers_language() {
+        let conflict = |message: &str| ApiError::Service {
+            code: "conflict".into(),
+            message: message.into(),
+            field: None,
+            reason: None,
+            retry_after_secs: None,
+            status: 409,
+        };
+        assert_eq!(
+            EN.api_error(&conflict("you are already a member of this group")),
+            "You are already a member of this group."
+        );
+        assert_eq!(
+            EN.api_error(&conflict("ada@example.com is already a member")),
+            "ada@example.com is already a member."
+        );
+        assert_eq!(
+            ZH_CN.api_error(&conflict("you are already a member")),
+            "与当前状态冲突。（you are already a member）"
+        );
+        // After a plain form post only the code is left: the generic sentence.
+        assert_eq!(ZH_CN.api_error(&conflict("")), "与当前状态冲突。");
+        let limited = ApiError::Service {
+            code: "rate_limited".into(),
+            message: String::new(),
+            field: None,
+            reason: None,
+            retry_after_secs: Some(42),
+            status: 429,
+        };
+        assert_eq!(
+            EN.api_error(&limited),
+            "Too many failed attempts. Try again in 42 s."
+        );
+        let invalid = ApiError::Service {
+            code: "invalid".into(),
+            message: "new_password: must be at least 8 characters".into(),
+            field: Some("new_password".into()),
+            reason: Some(FieldError::TooShort { min: 8 }),
+            retry_after_secs: None,
+            status: 422,
+        };
+        assert_eq!(ZH_CN.api_error(&invalid), "新密码: 至少 8 个字符。");
     }
 }

@@ -2,10 +2,12 @@
 //! pages, and the server functions they call. Compiled twice: with `ssr` into the server, with
 //! `hydrate` into the wasm bundle.
 
+pub mod components;
 pub mod error;
 pub mod i18n;
 pub mod pages;
 pub mod server;
+pub mod session;
 
 use aicarpool::i18n::Locale;
 use leptos::prelude::*;
@@ -15,7 +17,14 @@ use leptos_router::hooks::use_location;
 use leptos_router::{SsrMode, path};
 
 use crate::i18n::{I18n, initial_locale, use_i18n};
+use crate::pages::auth::{LoginPage, RegisterPage};
+use crate::pages::group::GroupPage;
+use crate::pages::groups::GroupsPage;
+use crate::pages::invite::InvitePage;
+use crate::pages::profile::ProfilePage;
 use crate::pages::{home::HomePage, not_found::NotFoundPage, status::StatusPage};
+use crate::server::account::Logout;
+use crate::session::{Session, on_success, use_session};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -43,6 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let i18n = I18n::provide(initial_locale());
+    Session::provide();
     // Set once the wasm has taken over the server-rendered page; browser tests wait for it.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -55,11 +65,17 @@ pub fn App() -> impl IntoView {
                 <Header />
                 <main class="mx-auto w-full max-w-5xl flex-1 px-4 py-10">
                     <Routes fallback=NotFoundPage>
-                        // PartiallyBlocked: blocking resources are rendered into the HTML
-                        // itself, so pages work without JavaScript (out-of-order streaming
+                        // InOrder: every Suspense is awaited and rendered into the HTML
+                        // in place, so pages work without JavaScript (out-of-order streaming
                         // would need a script to put them in place).
-                        <Route path=path!("/") view=HomePage ssr=SsrMode::PartiallyBlocked />
-                        <Route path=path!("/status") view=StatusPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder />
+                        <Route path=path!("/status") view=StatusPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/register") view=RegisterPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/groups") view=GroupsPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/groups/:id") view=GroupPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::InOrder />
+                        <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::InOrder />
                     </Routes>
                 </main>
                 <footer class="border-t border-slate-200 py-4 text-center text-xs text-slate-500 dark:border-slate-800">
@@ -70,11 +86,14 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The top bar: brand, navigation, language switch.
+/// Classes of a navigation link (`aria-current` marks the page it leads to).
+const NAV_LINK: &str = "rounded-md px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 hover:text-slate-900 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700 dark:text-slate-300 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-slate-800 dark:aria-[current=page]:text-white";
+
+/// The top bar: brand, navigation, who is signed in, language switch.
 #[component]
 fn Header() -> impl IntoView {
     let i18n = use_i18n();
-    let link = "rounded-md px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 hover:text-slate-900 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700 dark:text-slate-300 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-slate-800 dark:aria-[current=page]:text-white";
+    let session = use_session();
     view! {
         <header class="border-b border-slate-200 bg-white/80 backdrop-blur dark:border-slate-800 dark:bg-slate-900/80">
             <div class="mx-auto flex max-w-5xl flex-wrap items-center gap-4 px-4 py-3">
@@ -82,13 +101,58 @@ fn Header() -> impl IntoView {
                     <span aria-hidden="true" class="inline-flex h-8 w-8 items-center justify-center rounded-lg bg-indigo-600 text-white">"AI"</span>
                     <span>{move || i18n.t().app_name}</span>
                 </a>
-                <nav aria-label=move || i18n.t().nav_label class="flex gap-1">
-                    <A href="/" exact=true attr:class=link>{move || i18n.t().nav_home}</A>
-                    <A href="/status" attr:class=link>{move || i18n.t().nav_status}</A>
+                <nav aria-label=move || i18n.t().nav_label class="flex flex-wrap gap-1">
+                    <A href="/" exact=true attr:class=NAV_LINK>{move || i18n.t().nav_home}</A>
+                    <A href="/status" attr:class=NAV_LINK>{move || i18n.t().nav_status}</A>
                 </nav>
-                <LocaleSwitch />
+                <div class="ml-auto flex flex-wrap items-center gap-2">
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            match session.user.await {
+                                Ok(Some(me)) => view! { <SignedIn name=me.user.name /> }.into_any(),
+                                _ => view! { <SignedOut /> }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                    <LocaleSwitch />
+                </div>
             </div>
         </header>
+    }
+}
+
+/// The header's part for a signed-in user: their pages, their name, the logout button.
+#[component]
+fn SignedIn(name: String) -> impl IntoView {
+    let i18n = use_i18n();
+    let session = use_session();
+    let logout = ServerAction::<Logout>::new();
+    on_success(logout, move |()| session.refresh());
+    view! {
+        <A href="/groups" attr:id="nav-groups" attr:class=NAV_LINK>{move || i18n.t().nav_groups}</A>
+        <A href="/profile" attr:id="nav-profile" attr:class=NAV_LINK>{move || i18n.t().nav_profile}</A>
+        <span id="current-user" class="px-2 text-sm font-medium">{name}</span>
+        <ActionForm action=logout>
+            <input type="hidden" name="next" value="/" />
+            <button
+                id="logout"
+                type="submit"
+                disabled=move || logout.pending().get()
+                class="rounded-md px-3 py-2 text-sm text-slate-600 hover:bg-slate-100 disabled:opacity-60 dark:text-slate-300 dark:hover:bg-slate-800"
+            >
+                {move || i18n.t().sign_out}
+            </button>
+        </ActionForm>
+    }
+}
+
+/// The header's part for a visitor: sign in, register.
+#[component]
+fn SignedOut() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <A href="/login" attr:id="nav-login" attr:class=NAV_LINK>{move || i18n.t().sign_in}</A>
+        <A href="/register" attr:id="nav-register" attr:class=NAV_LINK>{move || i18n.t().register}</A>
     }
 }
 
@@ -99,7 +163,7 @@ fn LocaleSwitch() -> impl IntoView {
     let i18n = use_i18n();
     let location = use_location();
     view! {
-        <div role="group" aria-label=move || i18n.t().language class="ml-auto flex gap-1 text-sm">
+        <div role="group" aria-label=move || i18n.t().language class="flex gap-1 text-sm">
             {Locale::ALL
                 .into_iter()
                 .map(|locale| {
@@ -129,7 +193,7 @@ fn LocaleSwitch() -> impl IntoView {
 }
 
 /// Percent-encodes a path for use as a query value (paths here are ASCII route paths).
-fn encode_path(path: &str) -> String {
+pub(crate) fn encode_path(path: &str) -> String {
     path.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {

@@ -1,7 +1,15 @@
 //! Server functions: the browser's calls into the server. Each one reads the [`AppState`]
-//! from the Leptos context and goes through the `aicarpool` store, never SQL of its own.
+//! from the Leptos context and goes through the `aicarpool` services, never SQL of its own.
+//! The instance status and first-run setup live here; accounts, groups and invitations in the
+//! submodules.
 //!
 //! [`AppState`]: aicarpool::state::AppState
+
+pub mod account;
+pub mod groups;
+pub mod invites;
+#[cfg(feature = "ssr")]
+mod ssr;
 
 use aicarpool::api::InstanceStatus;
 use leptos::prelude::*;
@@ -32,82 +40,4 @@ pub async fn create_first_admin(
     password_confirm: String,
 ) -> Result<(), AppError> {
     ssr::create_first_admin(token, email, name, password, password_confirm).await
-}
-
-#[cfg(feature = "ssr")]
-mod ssr {
-    use aicarpool::api::{ApiError, SetupField};
-    use aicarpool::auth;
-    use aicarpool::db::users::{self, NewUser, SystemRole};
-    use aicarpool::state::AppState;
-    use aicarpool::validate;
-    use leptos::prelude::use_context;
-
-    use crate::error::AppError;
-    use crate::error::respond::fail;
-    use crate::i18n::initial_locale;
-
-    /// The state the server put in the Leptos context.
-    pub fn app_state() -> Result<AppState, AppError> {
-        use_context::<AppState>().ok_or_else(|| {
-            tracing::error!("AppState missing from the Leptos context");
-            fail(ApiError::Internal)
-        })
-    }
-
-    fn invalid(field: SetupField) -> impl Fn(validate::FieldError) -> AppError {
-        move |error| fail(ApiError::InvalidField { field, error })
-    }
-
-    pub async fn create_first_admin(
-        token: String,
-        email: String,
-        name: String,
-        password: String,
-        password_confirm: String,
-    ) -> Result<(), AppError> {
-        let state = app_state()?;
-        // The token is checked before anything else, so a stranger learns nothing, not even
-        // whether their email would have been accepted.
-        if !state.setup().check(&token) {
-            let done = users::setup_completed(state.db()).await.unwrap_or(false);
-            return Err(fail(if done || !state.setup().is_open() {
-                ApiError::SetupAlreadyDone
-            } else {
-                ApiError::SetupTokenInvalid
-            }));
-        }
-        let email = validate::email(&email).map_err(invalid(SetupField::Email))?;
-        let name = validate::display_name(&name).map_err(invalid(SetupField::Name))?;
-        validate::password(&password).map_err(invalid(SetupField::Password))?;
-        validate::password_confirm(&password, &password_confirm)
-            .map_err(invalid(SetupField::PasswordConfirm))?;
-
-        let password_hash = auth::hash_password(password).await.map_err(|e| {
-            tracing::error!(error = %e, "hashing the first admin's password failed");
-            fail(ApiError::Internal)
-        })?;
-        let user = NewUser {
-            email,
-            name,
-            password_hash,
-            role: SystemRole::Admin,
-            locale: initial_locale().code().to_owned(),
-        };
-        match users::create_first_admin(state.db(), &user).await {
-            Ok(Some(id)) => {
-                state.setup().close();
-                tracing::info!(user_id = id, email = %user.email, "first-run setup complete: administrator created");
-                Ok(())
-            }
-            Ok(None) => {
-                state.setup().close();
-                Err(fail(ApiError::SetupAlreadyDone))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "creating the first admin failed");
-                Err(fail(ApiError::Unavailable))
-            }
-        }
-    }
 }

@@ -1,12 +1,13 @@
 //! `/`: the first-run setup form while no administrator exists, the instance status after.
 
 use aicarpool::api::{ApiError, SetupField};
-use aicarpool::validate::{self, FieldError};
+use aicarpool::validate;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::components::Field;
 use crate::error::error_from_code;
-use crate::i18n::{Texts, use_i18n};
+use crate::i18n::use_i18n;
 use crate::pages::status::StatusCard;
 use crate::server::{CreateFirstAdmin, get_instance_status};
 
@@ -41,64 +42,6 @@ pub fn HomePage() -> impl IntoView {
                 }
             })}
         </Suspense>
-    }
-}
-
-/// One labelled input with its live validation message.
-#[component]
-fn Field(
-    /// The label, per locale.
-    label: fn(&Texts) -> &'static str,
-    /// The form field name (the server function's argument).
-    name: &'static str,
-    /// `type` of the input.
-    #[prop(into)]
-    input_type: Signal<&'static str>,
-    /// `autocomplete` hint.
-    autocomplete: &'static str,
-    /// The value as typed.
-    value: RwSignal<String>,
-    /// Validation of the value.
-    check: Signal<Result<(), FieldError>>,
-    /// Extra help under the input.
-    #[prop(optional)]
-    help: Option<fn(&Texts) -> &'static str>,
-    /// Anything placed after the input (the show-password button).
-    #[prop(optional)]
-    children: Option<Children>,
-) -> impl IntoView {
-    let i18n = use_i18n();
-    let touched = RwSignal::new(false);
-    let error = move || {
-        if touched.get() {
-            check.get().err().map(|e| i18n.t().field_error(&e))
-        } else {
-            None
-        }
-    };
-    let id = format!("setup-{name}");
-    let error_id = format!("{id}-error");
-    view! {
-        <div>
-            <label for=id.clone() class="block text-sm font-medium">{move || label(i18n.t())}</label>
-            <div class="mt-1 flex gap-2">
-                <input
-                    id=id
-                    name=name
-                    type=move || input_type.get()
-                    autocomplete=autocomplete
-                    required
-                    aria-invalid=move || error().is_some().to_string()
-                    aria-describedby=error_id.clone()
-                    class="block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30 aria-[invalid=true]:border-red-500 dark:border-slate-600 dark:bg-slate-900"
-                    on:input=move |ev| value.set(event_target_value(&ev))
-                    on:blur=move |_| touched.set(true)
-                />
-                {children.map(|c| c())}
-            </div>
-            {help.map(|help| view! { <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">{move || help(i18n.t())}</p> })}
-            <p id=error_id class="mt-1 min-h-4 text-xs text-red-600 dark:text-red-400">{error}</p>
-        </div>
     }
 }
 
@@ -153,6 +96,7 @@ fn SetupForm(action: ServerAction<CreateFirstAdmin>) -> impl IntoView {
                 <ActionForm action=action>
                     <div class="space-y-4">
                         <Field
+                            form="setup"
                             label=|t| t.setup_token
                             name="token"
                             input_type="text"
@@ -162,6 +106,7 @@ fn SetupForm(action: ServerAction<CreateFirstAdmin>) -> impl IntoView {
                             help=|t| t.setup_token_help
                         />
                         <Field
+                            form="setup"
                             label=|t| t.email
                             name="email"
                             input_type="email"
@@ -170,6 +115,7 @@ fn SetupForm(action: ServerAction<CreateFirstAdmin>) -> impl IntoView {
                             check=Signal::derive(move || validate::email(&email.get()).map(|_| ()))
                         />
                         <Field
+                            form="setup"
                             label=|t| t.name
                             name="name"
                             input_type="text"
@@ -178,6 +124,7 @@ fn SetupForm(action: ServerAction<CreateFirstAdmin>) -> impl IntoView {
                             check=Signal::derive(move || validate::display_name(&name.get()).map(|_| ()))
                         />
                         <Field
+                            form="setup"
                             label=|t| t.password
                             name="password"
                             input_type=password_type
@@ -196,6 +143,7 @@ fn SetupForm(action: ServerAction<CreateFirstAdmin>) -> impl IntoView {
                             </button>
                         </Field>
                         <Field
+                            form="setup"
                             label=|t| t.password_confirm
                             name="password_confirm"
                             input_type=password_type

@@ -13,7 +13,7 @@ pub fn NotFoundPage() -> impl IntoView {
     }
     let i18n = use_i18n();
     view! {
-        <section class="mx-auto max-w-xl py-16 text-center">
+        <section id="not-found" class="mx-auto max-w-xl py-16 text-center">
             <h1 class="text-3xl font-semibold">{move || i18n.t().not_found_title}</h1>
             <p class="mt-4 text-slate-600 dark:text-slate-300">{move || i18n.t().not_found_body}</p>
             <a class="mt-8 inline-block text-indigo-600 hover:underline dark:text-indigo-400" href="/">
