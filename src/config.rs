@@ -106,6 +106,10 @@ pub struct Settings {
     /// (no encryption, only for a relay on the same host) [default: tls on port 465, else starttls]
     #[arg(long, env = "SMTP_SECURITY", global = true)]
     pub smtp_security: Option<String>,
+    /// PEM file with the certificate authority (or the self-signed certificate) of the SMTP
+    /// server, for a server whose certificate public roots do not vouch for [default: public roots]
+    #[arg(long, env = "SMTP_CA_FILE", global = true)]
+    pub smtp_ca_file: Option<String>,
     /// Address to listen on [default: 0.0.0.0]
     #[arg(long, env = "HOST", global = true)]
     pub host: Option<String>,
@@ -161,6 +165,8 @@ pub struct SmtpConfig {
     pub security: SmtpSecurity,
     /// Login user and password, when the server needs them.
     pub credentials: Option<(String, Secret<String>)>,
+    /// Extra trusted certificate (PEM file) for the server's TLS.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The database to use.
@@ -539,11 +545,19 @@ fn parse_smtp(s: &Settings) -> Result<Option<SmtpConfig>, ConfigError> {
         }
         (None, _) => None,
     };
+    let ca_file = given(&s.smtp_ca_file).map(PathBuf::from);
+    if ca_file.is_some() && security == SmtpSecurity::Plain {
+        return Err(ConfigError::new(
+            "SMTP_CA_FILE",
+            "is set but SMTP_SECURITY=plain uses no TLS",
+        ));
+    }
     Ok(Some(SmtpConfig {
         host: host.to_owned(),
         port,
         security,
         credentials,
+        ca_file,
     }))
 }
 

@@ -131,10 +131,38 @@ impl Mailer {
 }
 
 fn smtp_transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
-    let builder = match smtp.security {
-        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
-        SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?,
-        SmtpSecurity::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let builder = match (&smtp.ca_file, smtp.security) {
+        (_, SmtpSecurity::Plain) => {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        }
+        (None, SmtpSecurity::Tls) => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
+        (None, SmtpSecurity::StartTls) => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?
+        }
+        (Some(ca_file), security) => {
+            let pem = std::fs::read(ca_file).map_err(|e| {
+                MailError::Invalid(format!(
+                    "SMTP_CA_FILE: cannot read {}: {e}",
+                    ca_file.display()
+                ))
+            })?;
+            let cert = Certificate::from_pem(&pem).map_err(|e| {
+                MailError::Invalid(format!(
+                    "SMTP_CA_FILE: {} is not a PEM certificate: {e}",
+                    ca_file.display()
+                ))
+            })?;
+            let params = TlsParameters::builder(smtp.host.clone())
+                .add_root_certificate(cert)
+                .build_rustls()?;
+            let tls = if security == SmtpSecurity::Tls {
+                Tls::Wrapper(params)
+            } else {
+                Tls::Required(params)
+            };
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host).tls(tls)
+        }
     };
     let builder = builder
         .port(smtp.port)

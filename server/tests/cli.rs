@@ -29,6 +29,7 @@ const ENV_VARS: &[&str] = &[
     "SMTP_PASSWORD",
     "SMTP_FROM",
     "SMTP_SECURITY",
+    "SMTP_CA_FILE",
     "HOST",
     "PORT",
     "DATA_DIR",

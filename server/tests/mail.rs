@@ -29,16 +29,16 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start(port: u16, maildir: &Path) -> SmtpServer {
+        Self::start_with(port, maildir, &[])
+    }
+
+    /// With extra aiosmtpd flags (`--tlscert`/`--tlskey` for STARTTLS, `--smtpscert`/`--smtpskey`
+    /// for implicit TLS).
+    fn start_with(port: u16, maildir: &Path, flags: &[String]) -> SmtpServer {
         let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(flags)
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -166,7 +166,20 @@ async fn an_invitation_arrives_by_smtp_and_its_link_leads_into_the_group() {
     assert_eq!(inv["email"], "ada@example.com");
     assert!(inv["expires_at"].as_i64().unwrap() > 0);
 
-    assert_eq!(run_once(&state, RetryPolicy::default()).await, 1);
+    // The sender retries a failed attempt (a busy machine can make the first one time out),
+    // exactly as in production; a mail that never goes out fails the test after 20 s.
+    let fast = RetryPolicy {
+        base: Duration::from_millis(100),
+        max: Duration::from_millis(100),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while run_once(&state, fast).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the invitation mail was never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let raw = smtp.wait_for_message();
     let message = mail_parser::MessageParser::default()
         .parse(&raw)
@@ -336,4 +349,173 @@ async fn with_the_smtp_server_down_the_invitation_waits_and_is_delivered_later()
     .await;
     assert_eq!(list[0]["delivery"]["state"], "sent", "{list}");
     assert_eq!(smtp.messages().len(), 1, "delivered once, not twice");
+}
+
+/// A private certificate authority and a `localhost` server certificate it signed, as
+/// (ca cert, server cert, server key) paths.
+fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=AiCarpool test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+fn tls_config(dir: &Path, port: u16, security: &str, ca_file: Option<&Path>) -> Config {
+    let settings = Settings {
+        data_dir: Some(dir.display().to_string()),
+        host: Some("127.0.0.1".into()),
+        port: Some("0".into()),
+        app_url: Some("https://carpool.example.com".into()),
+        smtp_host: Some("localhost".into()),
+        smtp_port: Some(port.to_string()),
+        smtp_security: Some(security.into()),
+        smtp_ca_file: ca_file.map(|p| p.display().to_string()),
+        site_root: Some(dir.join("site").display().to_string()),
+        ..Settings::default()
+    };
+    let mut config = Config::from_settings(&settings).unwrap();
+    config.resolve_secrets().unwrap();
+    config
+}
+
+async fn invite_one(state: &aicarpool::state::AppState) -> i64 {
+    let router = router_for(state);
+    let (_, owner) = user_with_session(state, "owner@example.com", true).await;
+    let (_, group) = call(
+        &router,
+        api(
+            "POST",
+            "/api/groups",
+            Some(&owner),
+            Some(json!({"name": "TLS"})),
+        ),
+    )
+    .await;
+    let group = group["id"].as_i64().unwrap();
+    let (s, _) = call(
+        &router,
+        api(
+            "POST",
+            &format!("/api/groups/{group}/invite"),
+            Some(&owner),
+            Some(json!({"email": "tls@example.com"})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    group
+}
+
+#[tokio::test]
+async fn starttls_and_implicit_tls_are_verified_against_the_configured_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(dir.path());
+    let policy = RetryPolicy {
+        base: Duration::from_millis(50),
+        max: Duration::from_millis(50),
+    };
+    for (security, cert_flag, key_flag) in [
+        ("starttls", "--tlscert", "--tlskey"),
+        ("tls", "--smtpscert", "--smtpskey"),
+    ] {
+        let port = free_port();
+        let flags = vec![
+            cert_flag.to_owned(),
+            cert.display().to_string(),
+            key_flag.to_owned(),
+            key.display().to_string(),
+        ];
+        let smtp = SmtpServer::start_with(
+            port,
+            &dir.path().join(format!("maildir-{security}")),
+            &flags,
+        );
+
+        // Public roots do not vouch for a self-signed certificate: nothing is sent.
+        let untrusted = tempfile::tempdir().unwrap();
+        let state = state_with_token(tls_config(untrusted.path(), port, security, None)).await;
+        invite_one(&state).await;
+        assert_eq!(
+            run_once(&state, policy).await,
+            0,
+            "{security}: an unverified certificate must be refused"
+        );
+        assert!(smtp.messages().is_empty());
+
+        // With the CA configured, the mail goes out over TLS.
+        let trusted = tempfile::tempdir().unwrap();
+        let state = state_with_token(tls_config(trusted.path(), port, security, Some(&ca))).await;
+        invite_one(&state).await;
+        assert_eq!(
+            run_once(&state, policy).await,
+            1,
+            "{security}: sent with the configured CA"
+        );
+        let raw = smtp.wait_for_message();
+        let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(
+            message.subject(),
+            Some("owner invited you to TLS on AiCarpool")
+        );
+    }
 }
