@@ -7,8 +7,11 @@
 pub mod api;
 pub mod i18n;
 pub mod model;
+pub mod timefmt;
 pub mod validate;
 
+#[cfg(feature = "ssr")]
+pub mod accounts;
 #[cfg(feature = "ssr")]
 pub mod auth;
 #[cfg(feature = "ssr")]
@@ -18,6 +21,8 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod error;
 #[cfg(feature = "ssr")]
+pub mod gateway;
+#[cfg(feature = "ssr")]
 pub mod groups;
 #[cfg(feature = "ssr")]
 pub mod identity;
@@ -25,6 +30,8 @@ pub mod identity;
 pub mod invites;
 #[cfg(feature = "ssr")]
 pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod member_keys;
 #[cfg(feature = "ssr")]
 pub mod outbox;
 #[cfg(feature = "ssr")]
@@ -37,6 +44,8 @@ pub mod secret;
 pub mod setup;
 #[cfg(feature = "ssr")]
 pub mod state;
+#[cfg(feature = "ssr")]
+pub mod vault;
 #[cfg(feature = "ssr")]
 pub mod web;
 

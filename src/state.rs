@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use crate::api::{CounterBackend, InstanceStatus};
 use crate::config::Config;
 use crate::db::{Db, DbError, users};
+use crate::gateway::Gateway;
 use crate::mail::Mailer;
 use crate::ratelimit::FailureLimiter;
 use crate::setup::SetupGate;
@@ -29,6 +30,7 @@ struct Inner {
     started: Instant,
     login_limits: LoginLimits,
     mail_wake: Notify,
+    gateway: Gateway,
 }
 
 /// Failed-login throttles.
@@ -59,8 +61,17 @@ impl AppState {
         redis: Option<fred::clients::Client>,
         setup: SetupGate,
     ) -> Self {
+        let master_key = config.gateway.master_key.clone().unwrap_or_else(|| {
+            // Only tests build a state without resolving secrets: an ephemeral key will do.
+            tracing::warn!(
+                "no master key resolved: upstream keys saved now will not decrypt after a restart"
+            );
+            crate::secret::Secret::new(crate::gateway::keys::generate())
+        });
+        let gateway = Gateway::new(db.clone(), &master_key, config.gateway.clone());
         Self {
             inner: Arc::new(Inner {
+                gateway,
                 config,
                 db,
                 mailer,
@@ -71,6 +82,11 @@ impl AppState {
                 mail_wake: Notify::new(),
             }),
         }
+    }
+
+    /// The chat proxy.
+    pub fn gateway(&self) -> &Gateway {
+        &self.inner.gateway
     }
 
     /// The validated configuration.

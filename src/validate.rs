@@ -38,6 +38,9 @@ pub enum FieldError {
     /// The two passwords differ.
     #[error("does not match the password")]
     Mismatch,
+    /// Any other rule, explained.
+    #[error("{0}")]
+    Rule(String),
 }
 
 /// Checks an email address and returns it normalised (trimmed, lower-cased) for storage, so

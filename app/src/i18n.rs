@@ -189,6 +189,7 @@ impl Texts {
             FieldError::TooLong { max } => (self.fe_too_long)(*max),
             FieldError::ControlChars => self.fe_control.to_owned(),
             FieldError::Mismatch => self.fe_mismatch.to_owned(),
+            FieldError::Rule(rule) => rule.clone(),
         }
     }
 

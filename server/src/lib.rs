@@ -2,7 +2,9 @@
 //! and server functions, the static assets and the layers; [`serve`] runs it until a signal.
 
 pub mod api;
+pub mod mock_upstream;
 mod ops;
+pub mod proxy;
 pub mod startup;
 
 use std::net::SocketAddr;
@@ -102,6 +104,7 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/lang/{code}", get(ops::set_language))
         .nest("/api", api::routes())
+        .merge(proxy::routes())
         .nest_service("/pkg", pkg)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let leptos = leptos.clone();

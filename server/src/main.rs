@@ -1,12 +1,13 @@
-//! The `aicarpool` binary: `serve` (default), `migrate`, `admin create`.
+//! The `aicarpool` binary: `serve` (default), `migrate`, `admin create`, `mock-upstream`.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use aicarpool::config::{AdminCommand, Cli, Command, Config};
 use anyhow::Context;
-use clap::Parser;
+use clap::{Args, CommandFactory, FromArgMatches};
 use server::startup;
 
 /// How long in-flight requests may run after SIGTERM.
@@ -20,7 +21,21 @@ fn main() -> ExitCode {
         eprintln!("aicarpool: .env: {err}");
         return ExitCode::from(2);
     }
-    let cli = Cli::parse();
+    // `mock-upstream` is a test tool: it needs no configuration, so it is added here rather
+    // than to the product's `Command`s and dispatched before any configuration is read.
+    let matches = Cli::command()
+        .subcommand(
+            MockUpstreamArgs::augment_args(clap::Command::new("mock-upstream")).about(
+                "Run a mock AI provider (OpenAI, Anthropic and Responses APIs, with fault \
+                 injection) for SDK tests and benchmarks",
+            ),
+        )
+        .get_matches();
+    if let Some(("mock-upstream", sub)) = matches.subcommand() {
+        let args = MockUpstreamArgs::from_arg_matches(sub).unwrap_or_else(|err| err.exit());
+        return mock_upstream(args);
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     init_tracing();
 
     let mut config = match Config::from_settings(&cli.settings) {
@@ -97,6 +112,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = startup::build_state(config).await?;
     let mail_sender =
         aicarpool::outbox::spawn(state.clone(), aicarpool::outbox::RetryPolicy::default());
+    let catalog_watcher = startup::spawn_catalog_watcher(state.clone());
     let router = server::router(state.clone(), leptos);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -113,6 +129,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     server::serve(listener, router, DRAIN_TIMEOUT).await?;
     // Queued mails stay in the outbox table and go out after the next start.
     mail_sender.abort();
+    catalog_watcher.abort();
+    // Every request has finished: write the usage records still queued.
+    state.gateway().close().await;
     state.db().close().await;
     tracing::info!("stopped");
     Ok(())
@@ -156,4 +175,61 @@ async fn admin_create(
     println!("created administrator {email} (id {id})");
     db.close().await;
     Ok(())
+}
+
+/// `aicarpool mock-upstream` options.
+#[derive(Debug, Args)]
+struct MockUpstreamArgs {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// API key clients must send (Authorization: Bearer, or x-api-key)
+    #[arg(long, default_value = "mock-key")]
+    api_key: String,
+}
+
+/// Serves a mock upstream until SIGTERM or SIGINT. Stdout carries exactly one line, the
+/// address, so a parent process can read it; nothing is logged.
+fn mock_upstream(args: MockUpstreamArgs) -> ExitCode {
+    use server::mock_upstream::{MockOptions, MockUpstream};
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("aicarpool: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: anyhow::Result<()> = runtime.block_on(async move {
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let options = MockOptions {
+            listen: args.listen,
+            api_key: args.api_key,
+            ..MockOptions::default()
+        };
+        let mock = MockUpstream::start(options)
+            .await
+            .with_context(|| format!("--listen: cannot listen on {}", args.listen))?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "mock upstream listening on {}", mock.base_url())?;
+        stdout.flush()?;
+        drop(stdout);
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        mock.shutdown().await;
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("aicarpool: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -55,6 +55,24 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(config, db, mailer, redis, setup))
 }
 
+/// How often a node checks whether another node changed accounts or bindings.
+const CATALOG_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keeps the gateway's routing catalog in step with changes made on other nodes (a cheap
+/// fingerprint query every two seconds; a reload only when it moved).
+pub fn spawn_catalog_watcher(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CATALOG_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.gateway().refresh_if_changed().await {
+                tracing::warn!("could not refresh the routing catalog: {e}");
+            }
+        }
+    })
+}
+
 /// Why `admin create` refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminCreateError {

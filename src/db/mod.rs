@@ -2,10 +2,13 @@
 //! grouped by domain (`users`, …). SQL that both engines accept is written once and run through
 //! [`on_pool!`]; where the dialects differ, each engine gets its own statement.
 
+pub mod accounts;
 pub mod groups;
 pub mod invites;
+pub mod keys;
 pub mod outbox;
 pub mod sessions;
+pub mod usage;
 pub mod users;
 
 use std::str::FromStr;

@@ -1,7 +1,9 @@
 //! The JSON API under `/api` (the seed's paths): accounts and sessions, groups and members,
-//! invitations. Handlers only translate HTTP to the `aicarpool` services and back.
+//! invitations, upstream accounts and member keys, and the seed's proxy aliases
+//! `/api/chat/completions` and `/api/models`. Handlers only translate HTTP to the `aicarpool` services and back.
 
 mod error;
+mod gateway;
 mod handlers;
 pub mod session;
 
@@ -65,6 +67,38 @@ pub fn routes() -> Router<ServerState> {
             "/groups/{id}/invite-links/{link}",
             axum::routing::delete(revoke_link),
         )
+        .route(
+            "/accounts",
+            get(gateway::list_accounts).post(gateway::create_account),
+        )
+        .route(
+            "/accounts/{id}",
+            get(gateway::get_account)
+                .put(gateway::update_account)
+                .delete(gateway::delete_account),
+        )
+        .route("/accounts/{id}/test", post(gateway::test_account))
+        .route(
+            "/groups/{id}/accounts",
+            get(gateway::list_bindings).post(gateway::bind_account),
+        )
+        .route(
+            "/groups/{id}/accounts/{account_id}",
+            axum::routing::delete(gateway::unbind_account),
+        )
+        .route(
+            "/groups/{id}/keys",
+            get(gateway::list_keys).post(gateway::create_key),
+        )
+        .route(
+            "/groups/{id}/keys/{key_id}",
+            axum::routing::delete(gateway::revoke_key),
+        )
+        .route(
+            "/chat/completions",
+            post(crate::proxy::chat_completions).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/models", get(crate::proxy::models))
         .route("/invitations/{token}", get(preview_invitation))
         .route("/invitations/{token}/accept", post(accept_invitation))
         .fallback(not_found)

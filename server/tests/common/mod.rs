@@ -5,6 +5,8 @@
     reason = "each test binary uses a different part of the support module"
 )]
 
+pub mod gateway;
+
 use std::path::Path;
 
 use aicarpool::config::{Config, Settings};

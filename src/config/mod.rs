@@ -10,6 +10,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::api::DbBackend;
 use crate::secret::{self, Secret, SecretOrigin};
 
+mod gateway;
+pub use gateway::GatewayConfig;
+
 /// The `aicarpool` command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -122,6 +125,20 @@ pub struct Settings {
     /// Directory with the built browser assets (`pkg/`, favicon) [default: target/site]
     #[arg(long, env = "LEPTOS_SITE_ROOT", global = true)]
     pub site_root: Option<String>,
+    /// Key that encrypts the upstream accounts' API keys at rest, at least 32 characters; every
+    /// node of a cluster needs the same one [default: generated once and kept in
+    /// $DATA_DIR/master_key]
+    #[arg(long, env = "MASTER_KEY", global = true, hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Largest request body the proxy accepts, in bytes or with k / m [default: 32m]
+    #[arg(long, env = "MAX_BODY_BYTES", global = true)]
+    pub max_body_bytes: Option<String>,
+    /// Seconds a streamed request waits for the upstream's first byte [default: 120]
+    #[arg(long, env = "UPSTREAM_FIRST_BYTE_TIMEOUT", global = true)]
+    pub upstream_first_byte_timeout: Option<String>,
+    /// Seconds a whole upstream request may take [default: 900]
+    #[arg(long, env = "UPSTREAM_TIMEOUT", global = true)]
+    pub upstream_timeout: Option<String>,
 }
 
 /// A setting that failed validation: which variable, and what is wrong with it.
@@ -200,6 +217,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Built browser assets.
     pub site_root: PathBuf,
+    /// The chat proxy.
+    pub gateway: GatewayConfig,
     /// One line for each default that was taken, for the start-up log.
     pub defaults_taken: Vec<String>,
 }
@@ -319,6 +338,8 @@ impl Config {
             None => PathBuf::from("target/site"),
         };
 
+        let gateway = GatewayConfig::from_settings(s, &mut defaults)?;
+
         Ok(Config {
             data_dir,
             database,
@@ -329,6 +350,7 @@ impl Config {
             mail_from,
             listen,
             site_root,
+            gateway,
             defaults_taken: defaults,
         })
     }
@@ -361,6 +383,16 @@ impl Config {
                 ),
             });
             self.jwt_secret = Some(secret);
+        }
+        if self.gateway.master_key.is_none() {
+            let path = self.data_dir.join("master_key");
+            let (secret, _) = secret::load_or_generate(&path).map_err(|e| {
+                ConfigError::new(
+                    "MASTER_KEY",
+                    format!("not set, and {} is unusable: {e}", path.display()),
+                )
+            })?;
+            self.gateway.master_key = Some(secret);
         }
         Ok(())
     }

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod gateway;
+pub use gateway::*;
+
 /// A user's role inside one carpool group. Ordered: `Member < Admin < Owner`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

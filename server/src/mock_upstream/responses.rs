@@ -1,0 +1,208 @@
+//! `POST /v1/responses` in the OpenAI Responses wire format, whole or as typed events with
+//! sequence numbers from `response.created` to `response.completed`.
+
+use serde_json::{Value, json};
+
+use super::openai::{model, tool_choice};
+use super::service::{ApiError, Reply};
+use super::state::Shared;
+use super::stream::{Piece, sse};
+use super::tokens::{
+    Answer, Prompt, TOOL_ARGUMENTS, Usage, answer, argument_fragments, text_of, unix_now,
+};
+
+fn prompt(body: &Value) -> Prompt {
+    let items: Vec<Value> = match body.get("input") {
+        Some(Value::String(text)) => vec![json!({"role": "user", "content": text})],
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    let role = |item: &Value| {
+        item.get("role")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut system: Vec<String> = body
+        .get("instructions")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    let mut others = Vec::new();
+    for item in &items {
+        if matches!(role(item).as_str(), "system" | "developer") {
+            system.push(text_of(item.get("content").unwrap_or(&Value::Null)));
+        } else {
+            others.push(item);
+        }
+    }
+    let system = system.join(" ");
+    let tools: Vec<Value> = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    Prompt {
+        total_words: Prompt::count(&system, &others, &tools),
+        system,
+        last_user_text: items
+            .iter()
+            .rev()
+            .find(|i| role(i) == "user")
+            .map(|i| text_of(i.get("content").unwrap_or(&Value::Null)))
+            .unwrap_or_default(),
+        ends_with_user_text: items.last().is_some_and(|i| role(i) == "user"),
+        tools: tools
+            .iter()
+            .filter_map(|t| t.get("name").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect(),
+        tool_choice: tool_choice(body),
+        max_tokens: body.get("max_output_tokens").and_then(Value::as_u64),
+        cache_requested: body.get("prompt_cache_key").is_some(),
+    }
+}
+
+/// Answers `POST /v1/responses`.
+pub(crate) fn create(shared: &Shared, body: &Value) -> Result<Reply, ApiError> {
+    let model = model(body)?;
+    let prompt = prompt(body);
+    let (answer, usage) = answer(&prompt, |system| shared.cache_hit(system));
+    let id = format!("resp_mock{}", shared.next_id());
+    let item_id = format!("msg_mock{}", shared.next_id());
+    let call_id = format!("call_mock{}", shared.next_id());
+    let created = unix_now();
+    let truncated = matches!(
+        answer,
+        Answer::Text {
+            truncated: true,
+            ..
+        }
+    );
+    let response = |status: &str, output: Value, usage: Value| {
+        json!({
+            "id": id, "object": "response", "created_at": created, "status": status,
+            "error": null,
+            "incomplete_details": if status == "incomplete" {
+                json!({"reason": "max_output_tokens"})
+            } else {
+                Value::Null
+            },
+            "instructions": body.get("instructions").cloned().unwrap_or(Value::Null),
+            "max_output_tokens": body.get("max_output_tokens").cloned().unwrap_or(Value::Null),
+            "model": model, "output": output, "parallel_tool_calls": true,
+            "previous_response_id": body.get("previous_response_id").cloned().unwrap_or(Value::Null),
+            "reasoning": {"effort": null, "summary": null}, "store": true, "temperature": 1.0,
+            "text": {"format": {"type": "text"}},
+            "tool_choice": body.get("tool_choice").cloned().unwrap_or_else(|| json!("auto")),
+            "tools": body.get("tools").cloned().unwrap_or_else(|| json!([])),
+            "top_p": 1.0, "truncation": "disabled", "usage": usage, "user": null, "metadata": {},
+        })
+    };
+    let done_item = match &answer {
+        Answer::Text { text, .. } => json!({
+            "id": item_id, "type": "message", "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+        }),
+        Answer::ToolCall { name } => json!({
+            "id": item_id, "type": "function_call", "status": "completed",
+            "arguments": TOOL_ARGUMENTS, "call_id": call_id, "name": name,
+        }),
+    };
+    let final_status = if truncated { "incomplete" } else { "completed" };
+    let finished = response(final_status, json!([done_item]), usage_json(&usage));
+    if body.get("stream").and_then(Value::as_bool) != Some(true) {
+        return Ok(Reply::Json(finished));
+    }
+
+    let mut sequence = 0u64;
+    let mut event = |kind: &str, mut data: Value| {
+        data["type"] = json!(kind);
+        data["sequence_number"] = json!(sequence);
+        sequence += 1;
+        sse(Some(kind), &data)
+    };
+    let started = response("in_progress", json!([]), Value::Null);
+    let mut pieces = vec![
+        Piece::Head(event("response.created", json!({"response": started}))),
+        Piece::Head(event("response.in_progress", json!({"response": started}))),
+    ];
+    let at = json!({"item_id": item_id, "output_index": 0, "content_index": 0});
+    let with = |extra: Value| {
+        let mut value = at.clone();
+        if let (Some(map), Value::Object(extra)) = (value.as_object_mut(), extra) {
+            map.extend(extra);
+        }
+        value
+    };
+    match &answer {
+        Answer::Text { text, .. } => {
+            let part = |text: &str| json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
+            let item = json!({"id": item_id, "type": "message", "status": "in_progress",
+                              "role": "assistant", "content": []});
+            pieces.push(Piece::Head(event(
+                "response.output_item.added",
+                json!({"output_index": 0, "item": item}),
+            )));
+            pieces.push(Piece::Head(event(
+                "response.content_part.added",
+                with(json!({"part": part("")})),
+            )));
+            for word in Answer::deltas(text) {
+                pieces.push(Piece::Delta(event(
+                    "response.output_text.delta",
+                    with(json!({"delta": word, "logprobs": []})),
+                )));
+            }
+            pieces.push(Piece::Tail(event(
+                "response.output_text.done",
+                with(json!({"text": text, "logprobs": []})),
+            )));
+            pieces.push(Piece::Tail(event(
+                "response.content_part.done",
+                with(json!({"part": part(text)})),
+            )));
+        }
+        Answer::ToolCall { name } => {
+            let item = json!({"id": item_id, "type": "function_call", "status": "in_progress",
+                              "arguments": "", "call_id": call_id, "name": name});
+            pieces.push(Piece::Head(event(
+                "response.output_item.added",
+                json!({"output_index": 0, "item": item}),
+            )));
+            for fragment in argument_fragments() {
+                pieces.push(Piece::Delta(event(
+                    "response.function_call_arguments.delta",
+                    json!({"item_id": item_id, "output_index": 0, "delta": fragment}),
+                )));
+            }
+            pieces.push(Piece::Tail(event(
+                "response.function_call_arguments.done",
+                json!({"item_id": item_id, "output_index": 0, "name": name,
+                       "arguments": TOOL_ARGUMENTS}),
+            )));
+        }
+    }
+    pieces.push(Piece::Tail(event(
+        "response.output_item.done",
+        json!({"output_index": 0, "item": done_item}),
+    )));
+    let last = if truncated {
+        "response.incomplete"
+    } else {
+        "response.completed"
+    };
+    pieces.push(Piece::Tail(event(last, json!({"response": finished}))));
+    Ok(Reply::Stream(pieces))
+}
+
+fn usage_json(usage: &Usage) -> Value {
+    json!({
+        "input_tokens": usage.input,
+        "input_tokens_details": {"cached_tokens": usage.cache_read},
+        "output_tokens": usage.output,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": usage.input + usage.output,
+    })
+}

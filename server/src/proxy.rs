@@ -1,0 +1,189 @@
+//! The chat proxy's HTTP surface: `/v1/chat/completions`, `/v1/messages`,
+//! `/v1/messages/count_tokens`, `/v1/responses`, `/v1/models` (and the seed's
+//! `/api/chat/completions`, `/api/models`). The handlers only take the key, the headers and
+//! the capped body off the request and hand them to the gateway; errors answer in the
+//! caller's dialect.
+
+use aicarpool::gateway::error::ErrorKind;
+use aicarpool::gateway::{Dialect, Endpoint, GatewayError, ProxyBody, ProxyRequest, ProxyResponse};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use crate::ServerState;
+
+/// The `/v1` routes.
+pub fn routes() -> Router<ServerState> {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
+        .route("/v1/responses", post(responses))
+        .route("/v1/models", get(models))
+        .route("/v1/{*rest}", any(unknown_route))
+        // The gateway applies its own, configurable cap (MAX_BODY_BYTES).
+        .layer(DefaultBodyLimit::disable())
+}
+
+/// `POST /v1/chat/completions`.
+pub async fn chat_completions(State(state): State<ServerState>, req: Request) -> Response {
+    proxy(&state, Endpoint::ChatCompletions, req).await
+}
+
+/// `POST /v1/messages`.
+pub async fn messages(State(state): State<ServerState>, req: Request) -> Response {
+    proxy(&state, Endpoint::Messages, req).await
+}
+
+/// `POST /v1/messages/count_tokens`.
+pub async fn count_tokens(State(state): State<ServerState>, req: Request) -> Response {
+    proxy(&state, Endpoint::CountTokens, req).await
+}
+
+/// `POST /v1/responses`.
+pub async fn responses(State(state): State<ServerState>, req: Request) -> Response {
+    proxy(&state, Endpoint::Responses, req).await
+}
+
+/// `GET /v1/models`: the models the key may use.
+pub async fn models(State(state): State<ServerState>, headers: HeaderMap) -> Response {
+    let gateway = state.app.gateway();
+    let dialect = if headers.contains_key("anthropic-version") {
+        Dialect::Anthropic
+    } else {
+        Dialect::OpenAi
+    };
+    match gateway.authenticate(api_key(&headers)).await {
+        Ok(member) => into_response(gateway.models(&member).await),
+        Err(err) => into_response(ProxyResponse::error(&err, dialect)),
+    }
+}
+
+async fn unknown_route(req: Request) -> Response {
+    let err = GatewayError::new(
+        ErrorKind::NotFound,
+        "unknown_route",
+        format!(
+            "{} {} is not an endpoint of this gateway; it serves POST /v1/chat/completions, \
+             /v1/messages, /v1/messages/count_tokens, /v1/responses and GET /v1/models",
+            req.method(),
+            req.uri().path()
+        ),
+    );
+    into_response(ProxyResponse::error(&err, Dialect::OpenAi))
+}
+
+/// The member key from `x-api-key` (Claude Code) or `Authorization: Bearer` (OpenAI and
+/// current Anthropic SDKs).
+fn api_key(headers: &HeaderMap) -> Option<&str> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    text("x-api-key")
+        .filter(|k| !k.trim().is_empty())
+        .or_else(|| {
+            text(header::AUTHORIZATION.as_str()).map(|v| {
+                let v = v.trim();
+                match v.get(..7) {
+                    Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
+                    _ => v,
+                }
+            })
+        })
+}
+
+async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Response {
+    let gateway = state.app.gateway();
+    let dialect = endpoint.dialect();
+    let fail = |err: GatewayError| into_response(ProxyResponse::error(&err, dialect));
+    let (parts, body) = req.into_parts();
+    let member = match gateway.authenticate(api_key(&parts.headers)).await {
+        Ok(member) => member,
+        Err(err) => return fail(err),
+    };
+    if let Some(kind) = parts.headers.get(header::CONTENT_TYPE) {
+        let kind = kind.to_str().unwrap_or_default().to_ascii_lowercase();
+        let essence = kind.split(';').next().unwrap_or_default().trim();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return fail(GatewayError::new(
+                ErrorKind::UnsupportedMediaType,
+                "unsupported_media_type",
+                format!(
+                    "the body must be JSON sent with Content-Type: application/json (got {essence})"
+                ),
+            ));
+        }
+    }
+    let cap = gateway.config().max_body_bytes;
+    let too_large = || {
+        GatewayError::new(
+            ErrorKind::TooLarge,
+            "request_too_large",
+            format!(
+                "the request body is larger than this gateway accepts ({} bytes, MAX_BODY_BYTES); send smaller images or fewer messages",
+                cap
+            ),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > cap) {
+        return fail(too_large());
+    }
+    let body: Bytes = match axum::body::to_bytes(body, cap).await {
+        Ok(body) => body,
+        Err(err) => {
+            let over = std::error::Error::source(&err)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || err.to_string().contains("length limit");
+            return fail(if over {
+                too_large()
+            } else {
+                GatewayError::invalid("body", "the request body could not be read completely")
+            });
+        }
+    };
+    let request_id = parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let response = gateway
+        .handle(
+            member,
+            ProxyRequest {
+                endpoint,
+                headers: parts.headers,
+                query: parts.uri.query().map(str::to_owned),
+                body,
+                request_id,
+            },
+        )
+        .await;
+    into_response(response)
+}
+
+/// The axum response for a gateway answer.
+pub fn into_response(answer: ProxyResponse) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = match answer.body {
+        ProxyBody::Json(bytes) => Body::from(bytes),
+        ProxyBody::Stream(stream) => Body::from_stream(stream),
+    };
+    let mut response = (status, body).into_response();
+    for (name, value) in answer.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}

@@ -1,0 +1,808 @@
+//! The chat proxy end to end: a real gateway on a loopback port in front of the mock provider,
+//! called over HTTP as SDKs do. Every dialect, streaming and not, across dialects, the error
+//! cases, and the usage record each request leaves.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::gateway::{self, sse_events};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use server::mock_upstream::{Fault, MockRoute};
+
+fn chat(model: &str, text: &str) -> Value {
+    json!({"model": model, "messages": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": text},
+    ]})
+}
+
+fn messages(model: &str, text: &str) -> Value {
+    json!({"model": model, "max_tokens": 100, "system": "be brief",
+           "messages": [{"role": "user", "content": text}]})
+}
+
+#[tokio::test]
+async fn chat_completion_is_served_and_recorded() {
+    let gw = gateway::start().await;
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hello there"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["x-aicarpool-account-id"],
+        gw.openai_account.to_string()
+    );
+    assert_eq!(res.headers()["x-aicarpool-attempts"], "1");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "mock reply: hello there"
+    );
+    let usage = &body["usage"];
+    // The mock counts words: "be brief hello there" = 4 in, "mock reply: hello there" = 4 out.
+    assert_eq!(usage["prompt_tokens"], 4);
+    assert_eq!(usage["completion_tokens"], 4);
+
+    // The upstream got the account's key, never the member key.
+    let seen = gw.mock.last_request().unwrap();
+    assert_eq!(seen.header("authorization"), Some("Bearer mock-key"));
+    assert_eq!(seen.body["model"], "gpt-4o-mini");
+
+    let rows = gw.usage(1).await;
+    let r = &rows[0];
+    assert_eq!((r.status, r.input_tokens, r.output_tokens), (200, 4, 4));
+    assert_eq!(r.account_id, Some(gw.openai_account));
+    assert_eq!(r.endpoint, "chat_completions");
+    assert_eq!(r.model_requested, "gpt-4o-mini");
+    assert!(!r.streamed && r.attempts == 1 && r.ttfb_ms.is_some());
+}
+
+#[tokio::test]
+async fn aliases_resolve_to_the_upstream_model() {
+    let gw = gateway::start().await;
+    let res = gw
+        .post("/v1/chat/completions", &chat("fast", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(gw.mock.last_request().unwrap().body["model"], "gpt-4o-mini");
+    let rows = gw.usage(1).await;
+    assert_eq!(rows[0].model_requested, "fast");
+    assert_eq!(rows[0].model_served.as_deref(), Some("gpt-4o-mini"));
+}
+
+#[tokio::test]
+async fn chat_stream_relays_chunks_and_usage_exactly() {
+    let gw = gateway::start().await;
+    let mut body = chat("gpt-4o-mini", "one two three");
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let res = gw.post("/v1/chat/completions", &body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let text = res.text().await.unwrap();
+    let events = sse_events(&text);
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let content: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(content, "mock reply: one two three");
+    let usage_chunk = chunks.last().unwrap();
+    assert_eq!(usage_chunk["choices"], json!([]));
+    assert_eq!(usage_chunk["usage"]["completion_tokens"], 5);
+
+    // Without include_usage the client gets no usage chunk, but the record still has usage.
+    body["stream_options"] = json!({"include_usage": false});
+    let text = gw
+        .post("/v1/chat/completions", &body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("\"usage\":{"), "{text}");
+    // The gateway asked the upstream for usage anyway.
+    assert_eq!(
+        gw.mock.last_request().unwrap().body["stream_options"]["include_usage"],
+        true
+    );
+    let rows = gw.usage(2).await;
+    for r in &rows {
+        assert!(r.streamed);
+        assert_eq!((r.input_tokens, r.output_tokens, r.status), (5, 5, 200));
+    }
+}
+
+#[tokio::test]
+async fn anthropic_messages_native_and_streamed_with_exact_events() {
+    let gw = gateway::start().await;
+    let res = gw
+        .http
+        .post(format!("{}/v1/messages?beta=true", gw.base))
+        .header("x-api-key", &gw.key)
+        .header("anthropic-version", "2023-06-01")
+        .header("anthropic-beta", "prompt-caching-2024-07-31")
+        .json(&messages("claude-sonnet-4-5", "hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["content"][0]["text"], "mock reply: hello");
+    let seen = gw.mock.last_request().unwrap();
+    assert_eq!(seen.header("x-api-key"), Some("mock-key"));
+    assert_eq!(seen.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(
+        seen.header("anthropic-beta"),
+        Some("prompt-caching-2024-07-31")
+    );
+    assert_eq!(seen.query.as_deref(), Some("beta=true"));
+
+    let mut body = messages("claude-sonnet-4-5", "a b c");
+    body["stream"] = json!(true);
+    let text = gw
+        .post("/v1/messages", &body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let names: Vec<String> = sse_events(&text)
+        .into_iter()
+        .filter_map(|(n, _)| n)
+        .collect();
+    let mut expected = vec!["message_start", "content_block_start", "ping"];
+    expected.extend(std::iter::repeat_n("content_block_delta", 5));
+    expected.extend(["content_block_stop", "message_delta", "message_stop"]);
+    assert_eq!(names, expected);
+    let rows = gw.usage(2).await;
+    assert_eq!((rows[1].input_tokens, rows[1].output_tokens), (5, 5));
+}
+
+#[tokio::test]
+async fn chat_clients_reach_anthropic_accounts_through_translation() {
+    let gw = gateway::start().await;
+    let res = gw
+        .post("/v1/chat/completions", &chat("claude-sonnet-4-5", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["choices"][0]["message"]["content"], "mock reply: hi");
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    let seen = gw.mock.last_request().unwrap();
+    assert_eq!(seen.route, MockRoute::Messages);
+    assert_eq!(seen.body["system"], "be brief");
+    assert_eq!(seen.body["max_tokens"], 4096);
+
+    let mut streamed = chat("claude-sonnet-4-5", "x y");
+    streamed["stream"] = json!(true);
+    let text = gw
+        .post("/v1/chat/completions", &streamed)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events = sse_events(&text);
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    let content: String = events
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(content, "mock reply: x y");
+    let rows = gw.usage(2).await;
+    assert_eq!(rows[1].output_tokens, 4);
+    assert_eq!(rows[1].provider.as_deref(), Some("anthropic"));
+}
+
+#[tokio::test]
+async fn anthropic_clients_reach_openai_accounts_with_tools() {
+    let gw = gateway::start().await;
+    let body = json!({
+        "model": "gpt-4o-mini", "max_tokens": 50,
+        "tools": [{"name": "get_weather", "description": "weather",
+                   "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+        "messages": [{"role": "user", "content": "what is the weather"}],
+    });
+    let res = gw.post("/v1/messages", &body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let msg: Value = res.json().await.unwrap();
+    assert_eq!(msg["stop_reason"], "tool_use");
+    let tool = msg["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "tool_use")
+        .unwrap();
+    assert_eq!(tool["name"], "get_weather");
+    assert_eq!(tool["input"], json!({"city": "Paris"}));
+    assert_eq!(
+        gw.mock.last_request().unwrap().route,
+        MockRoute::ChatCompletions
+    );
+
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let text = gw
+        .post("/v1/messages", &streamed)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events = sse_events(&text);
+    assert_eq!(events.first().unwrap().0.as_deref(), Some("message_start"));
+    assert_eq!(events.last().unwrap().0.as_deref(), Some("message_stop"));
+    let json_parts: String = events
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|e| e["delta"]["partial_json"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&json_parts).unwrap(),
+        json!({"city": "Paris"})
+    );
+}
+
+#[tokio::test]
+async fn responses_api_native_and_translated() {
+    let gw = gateway::start().await;
+    let body = json!({"model": "gpt-4o-mini", "input": "hello", "instructions": "be brief"});
+    let res = gw.post("/v1/responses", &body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(r["object"], "response");
+    assert_eq!(gw.mock.last_request().unwrap().route, MockRoute::Responses);
+
+    let mut claude = body.clone();
+    claude["model"] = json!("claude-sonnet-4-5");
+    let r: Value = gw
+        .post("/v1/responses", &claude)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["object"], "response");
+    assert_eq!(r["output"][0]["content"][0]["text"], "mock reply: hello");
+    assert_eq!(gw.mock.last_request().unwrap().route, MockRoute::Messages);
+
+    claude["stream"] = json!(true);
+    let text = gw
+        .post("/v1/responses", &claude)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let types: Vec<String> = sse_events(&text)
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(types.first().map(String::as_str), Some("response.created"));
+    assert_eq!(types.last().map(String::as_str), Some("response.completed"));
+    assert!(types.iter().any(|t| t == "response.output_text.delta"));
+    let rows = gw.usage(3).await;
+    assert!(
+        rows.iter()
+            .all(|r| r.endpoint == "responses" && r.status == 200)
+    );
+    assert!(rows[2].output_tokens > 0 && rows[2].input_tokens > 0);
+}
+
+#[tokio::test]
+async fn count_tokens_and_models() {
+    let gw = gateway::start().await;
+    let res = gw
+        .post(
+            "/v1/messages/count_tokens",
+            &json!({"model": "claude-sonnet-4-5",
+        "messages": [{"role": "user", "content": "one two three"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["input_tokens"], 3);
+    assert_eq!(
+        gw.mock.last_request().unwrap().route,
+        MockRoute::CountTokens
+    );
+    // An OpenAI-only model gets a local estimate.
+    let v: Value = gw
+        .post(
+            "/v1/messages/count_tokens",
+            &json!({"model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "one two three"}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v["input_tokens"].as_u64().unwrap() > 0);
+
+    let list: Value = gw
+        .http
+        .get(format!("{}/v1/models", gw.base))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["claude-sonnet-4-5", "fast", "gpt-4o-mini"]);
+    // The seed's alias path.
+    let res = gw
+        .http
+        .get(format!("{}/api/models", gw.base))
+        .header("x-api-key", &gw.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = gw
+        .http
+        .post(format!("{}/api/chat/completions", gw.base))
+        .bearer_auth(&gw.key)
+        .json(&chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // A key restricted to one model sees and uses only that one.
+    let narrow = gw
+        .new_key(
+            &gw.admin.clone(),
+            json!({"name": "narrow", "models": ["fast"]}),
+        )
+        .await;
+    let list: Value = gw
+        .http
+        .get(format!("{}/v1/models", gw.base))
+        .bearer_auth(&narrow)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    let res = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.base))
+        .bearer_auth(&narrow)
+        .json(&chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let err: Value = res.json().await.unwrap();
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains("fast"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_first_chunk_reaches_the_client_before_the_upstream_finishes() {
+    let gw = gateway::start().await;
+    gw.mock.set_fault(Fault::hold_after_first_chunk().times(1));
+    let mut body = chat("gpt-4o-mini", "long answer please");
+    body["stream"] = json!(true);
+    let res = gw.post("/v1/chat/completions", &body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut stream = res.bytes_stream();
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("the first chunk arrived while the upstream was still holding")
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("assistant"));
+    assert_eq!(gw.mock.stats().held, 1, "the upstream has not finished yet");
+    gw.mock.release();
+    let mut rest = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        rest.extend_from_slice(&chunk.unwrap());
+    }
+    assert!(String::from_utf8_lossy(&rest).contains("[DONE]"));
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_the_upstream_and_is_recorded() {
+    let gw = gateway::start().await;
+    gw.mock
+        .set_fault(Fault::chunk_delay(Duration::from_millis(200)).times(1));
+    let mut body = chat("gpt-4o-mini", "w w w w w w w w w w w w w w w w w w w w");
+    body["stream"] = json!(true);
+    let res = gw.post("/v1/chat/completions", &body).send().await.unwrap();
+    let mut stream = res.bytes_stream();
+    stream.next().await.unwrap().unwrap();
+    assert_eq!(gw.mock.stats().in_flight, 1);
+    drop(stream);
+    let mut cancelled = false;
+    for _ in 0..100 {
+        if gw.mock.stats().in_flight == 0 {
+            cancelled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        cancelled,
+        "the upstream request was still running after the client left"
+    );
+    let rows = gw.usage(1).await;
+    assert_eq!(rows[0].status, 499);
+    assert_eq!(rows[0].error_class.as_deref(), Some("client_closed"));
+}
+
+#[tokio::test]
+async fn an_upstream_dying_mid_stream_ends_with_a_protocol_error_event() {
+    let gw = gateway::start().await;
+    gw.mock.set_fault(Fault::drop_mid_stream_after(2).times(2));
+    let mut body = messages("claude-sonnet-4-5", "a b c d e f g h");
+    body["stream"] = json!(true);
+    let text = gw
+        .post("/v1/messages", &body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events = sse_events(&text);
+    let (name, data) = events.last().unwrap();
+    assert_eq!(name.as_deref(), Some("error"), "{text}");
+    let err: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(err["type"], "error");
+    assert!(
+        !events
+            .iter()
+            .any(|(n, _)| n.as_deref() == Some("message_stop"))
+    );
+
+    let mut body = chat("gpt-4o-mini", "a b c d e f g h");
+    body["stream"] = json!(true);
+    let text = gw
+        .post("/v1/chat/completions", &body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let last: Value = serde_json::from_str(&sse_events(&text).last().unwrap().1).unwrap();
+    assert!(last["error"]["message"].is_string(), "{text}");
+    let rows = gw.usage(2).await;
+    for r in rows {
+        assert_eq!(r.error_class.as_deref(), Some("upstream_stream_error"));
+        assert!(r.output_tokens > 0, "the delivered part is billed");
+    }
+}
+
+#[tokio::test]
+async fn keys_are_checked_in_each_dialect() {
+    let gw = gateway::start().await;
+    let url = format!("{}/v1/chat/completions", gw.base);
+    let res = gw
+        .http
+        .post(&url)
+        .json(&chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "invalid_api_key");
+    let res = gw
+        .http
+        .post(format!("{}/v1/messages", gw.base))
+        .header("x-api-key", "acp_nope")
+        .json(&messages("claude-sonnet-4-5", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["type"], "error");
+    assert_eq!(err["error"]["type"], "authentication_error");
+
+    // Revocation takes effect on the next request.
+    let (_, keys) = gw
+        .api("GET", &format!("/api/groups/{}/keys", gw.group_id), None)
+        .await;
+    let id = keys[0]["id"].as_i64().unwrap();
+    assert!(
+        keys.to_string()
+            .contains(&keys[0]["last4"].as_str().unwrap().to_string())
+    );
+    assert!(
+        !keys.to_string().contains(&gw.key),
+        "the key itself is never listed"
+    );
+    let ok = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let (status, _) = gw
+        .api(
+            "DELETE",
+            &format!("/api/groups/{}/keys/{id}", gw.group_id),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let err: Value = res.json().await.unwrap();
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors() {
+    let gw = gateway::start_with(|c| c.gateway.max_body_bytes = 4096).await;
+    let url = format!("{}/v1/chat/completions", gw.base);
+    let send = |body: &'static str, ct: &'static str| {
+        gw.http
+            .post(&url)
+            .bearer_auth(&gw.key)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    let res = send("{not json", "application/json").await.unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+    let res = send(r#"{"messages": []}"#, "application/json")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["param"],
+        "model"
+    );
+    let res = send(r#"{"model": "gpt-4o-mini"}"#, "application/json")
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["param"],
+        "messages"
+    );
+    let res = send("model=x", "application/x-www-form-urlencoded")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let big = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x".repeat(5000)}]});
+    let res = gw.post("/v1/chat/completions", &big).send().await.unwrap();
+    assert_eq!(res.status(), 413);
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-5-ultra", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let err: Value = res.json().await.unwrap();
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("gpt-5-ultra") && message.contains("claude-sonnet-4-5"),
+        "{message}"
+    );
+    // Anthropic's required max_tokens, in Anthropic's shape.
+    let res = gw
+        .post(
+            "/v1/messages",
+            &json!({"model": "claude-sonnet-4-5",
+        "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["type"], "invalid_request_error");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_tokens")
+    );
+    // Unknown /v1 routes answer JSON, not an HTML page.
+    let res = gw
+        .http
+        .get(format!("{}/v1/embeddingz", gw.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.json::<Value>().await.unwrap()["error"]["message"].is_string());
+}
+
+#[tokio::test]
+async fn upstream_failures_fail_over_or_answer_without_leaking_secrets() {
+    let gw = gateway::start().await;
+    // A second account for the same model: a 500 on the first moves on to the other.
+    let second = gw.add_account(json!({"name": "openai-backup", "provider": "openai",
+        "base_url": gw.mock.openai_base_url(), "api_key": gw.mock.api_key(), "models": ["gpt-4o-mini"]})).await;
+    gw.mock.set_fault(Fault::status(500).times(1));
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-aicarpool-attempts"], "2");
+    assert!(second > 0);
+
+    // The provider refuses the key on every account: a 502 that names no secret.
+    gw.mock.set_fault(Fault::status(401).times(2));
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains("mock-key"), "{text}");
+    // The account carries the error for its managers.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, account) = gw
+        .api("GET", &format!("/api/accounts/{}", gw.openai_account), None)
+        .await;
+    assert!(
+        account["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("401"),
+        "{account}"
+    );
+
+    // Rate-limited everywhere: 429 with the provider's retry-after.
+    gw.mock
+        .set_fault(Fault::status(429).retry_after(7).times(2));
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    assert_eq!(res.headers()["retry-after"], "7");
+
+    // A bad request upstream is the client's problem: no failover, the message passes on.
+    gw.mock.set_fault(Fault::status(400).times(2));
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(gw.mock.faults().len(), 1, "only one attempt was made");
+    gw.mock.clear_faults();
+
+    // Timeouts and resets move on too; with nothing left, 502/504 in the caller's dialect.
+    gw.mock.set_fault(Fault::reset().times(2));
+    let res = gw
+        .post("/v1/messages", &messages("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+    assert_eq!(res.json::<Value>().await.unwrap()["type"], "error");
+}
+
+#[tokio::test]
+async fn upstream_keys_are_encrypted_at_rest_and_never_returned() {
+    let gw = gateway::start().await;
+    let (status, account) = gw.api("POST", "/api/accounts", Some(json!({
+        "name": "secret", "provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
+        "api_key": "sk-very-secret-value-1234", "proxy_url": "socks5h://user:hunter2@127.0.0.1:1080"}))).await;
+    assert_eq!(status, 201, "{account}");
+    assert_eq!(account["api_key_hint"], "…1234");
+    assert_eq!(account["proxy_url"], "socks5h://user:****@127.0.0.1:1080");
+    let (_, list) = gw.api("GET", "/api/accounts", None).await;
+    let text = list.to_string();
+    assert!(!text.contains("very-secret") && !text.contains("hunter2"));
+    let aicarpool::db::Db::Sqlite(pool) = gw.state.db() else {
+        unreachable!()
+    };
+    let stored: (String, String) = sqlx::query_as(
+        "SELECT api_key_enc, proxy_url_enc FROM upstream_accounts WHERE name = 'secret'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(
+        stored.0.starts_with("v1:")
+            && !stored.0.contains("secret")
+            && !stored.1.contains("hunter2")
+    );
+    // The connection test reports the failure in words.
+    let id = account["id"].as_i64().unwrap();
+    let (status, test) = gw
+        .api("POST", &format!("/api/accounts/{id}/test"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(test["ok"], false);
+    assert!(test["error"].is_string());
+    let (_, test) = gw
+        .api(
+            "POST",
+            &format!("/api/accounts/{}/test", gw.openai_account),
+            None,
+        )
+        .await;
+    assert_eq!(test["ok"], true, "{test}");
+    assert!(
+        test["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "gpt-4o-mini")
+    );
+}

@@ -1,0 +1,648 @@
+//! Upstream accounts and their bindings to groups, with the rules of who manages them: a
+//! system account (no group) is the system admin's; an account dedicated to a group is managed
+//! by that group's owners and admins. Keys and proxy URLs are sealed by the vault before they
+//! are stored and never leave this module in clear.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::db::accounts::{self, AccountRow, NewAccount};
+use crate::db::now_ms;
+use crate::error::ServiceError;
+use crate::gateway::client;
+use crate::groups::{access, require};
+use crate::identity::Principal;
+use crate::model::{
+    AccountInput, AccountPatch, AccountTestView, AccountView, BindingInput, BindingView, GroupRole,
+    Provider,
+};
+use crate::state::AppState;
+use crate::validate::FieldError;
+
+/// Longest account name.
+pub const ACCOUNT_NAME_MAX: usize = 100;
+/// Most models one account may list.
+const MODELS_MAX: usize = 500;
+/// Longest model name.
+const MODEL_NAME_MAX: usize = 200;
+
+fn rule(field: &'static str, text: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid {
+        field,
+        error: FieldError::Rule(text.into()),
+    }
+}
+
+/// The checked, normalised fields of an account.
+struct Checked {
+    name: String,
+    base_url: String,
+    api_key: Option<String>,
+    models: Vec<String>,
+    aliases: BTreeMap<String, String>,
+    proxy_url: Option<String>,
+    weight: u32,
+    priority: i32,
+    enabled: bool,
+}
+
+fn check_name(name: &str) -> Result<String, ServiceError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ServiceError::invalid("name")(FieldError::Required));
+    }
+    if name.chars().count() > ACCOUNT_NAME_MAX {
+        return Err(ServiceError::invalid("name")(FieldError::TooLong {
+            max: ACCOUNT_NAME_MAX,
+        }));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ServiceError::invalid("name")(FieldError::ControlChars));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_base_url(provider: Provider, raw: &str) -> Result<String, ServiceError> {
+    let raw = raw.trim();
+    let raw = if raw.is_empty() {
+        provider.default_base_url()
+    } else {
+        raw
+    };
+    if raw.is_empty() {
+        return Err(rule(
+            "base_url",
+            "is required for openai_compatible accounts, e.g. https://api.deepseek.com/v1",
+        ));
+    }
+    let url = url::Url::parse(raw).map_err(|e| rule("base_url", format!("is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(rule("base_url", "must be an http:// or https:// URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(rule(
+            "base_url",
+            "must not carry a query string or fragment",
+        ));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn check_key(key: &str) -> Result<String, ServiceError> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(ServiceError::invalid("api_key")(FieldError::Required));
+    }
+    if key.len() > 4096 || key.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(rule(
+            "api_key",
+            "must be one line without spaces (paste the key exactly as the provider shows it)",
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+fn check_models(models: &[String]) -> Result<Vec<String>, ServiceError> {
+    if models.len() > MODELS_MAX {
+        return Err(rule("models", format!("at most {MODELS_MAX} models")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(models.len());
+    for m in models {
+        let m = m.trim();
+        if m.is_empty() || m.chars().count() > MODEL_NAME_MAX || m.chars().any(char::is_control) {
+            return Err(rule(
+                "models",
+                format!("each model name must be 1 to {MODEL_NAME_MAX} printable characters"),
+            ));
+        }
+        if !out.iter().any(|o| o == m) {
+            out.push(m.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn check_aliases(
+    aliases: &BTreeMap<String, String>,
+    models: &[String],
+) -> Result<BTreeMap<String, String>, ServiceError> {
+    let mut out = BTreeMap::new();
+    for (alias, target) in aliases {
+        let (alias, target) = (alias.trim(), target.trim());
+        for name in [alias, target] {
+            if name.is_empty() || name.chars().count() > MODEL_NAME_MAX {
+                return Err(rule(
+                    "model_aliases",
+                    "aliases and their models must be 1 to 200 characters",
+                ));
+            }
+        }
+        if !models.is_empty() && !models.iter().any(|m| m == target) {
+            return Err(rule(
+                "model_aliases",
+                format!("the alias {alias} points to {target}, which is not in models"),
+            ));
+        }
+        out.insert(alias.to_owned(), target.to_owned());
+    }
+    Ok(out)
+}
+
+fn check_weight(weight: Option<u32>, default: u32) -> Result<u32, ServiceError> {
+    let weight = weight.unwrap_or(default);
+    if weight > 10_000 {
+        return Err(rule("weight", "must be between 0 and 10000"));
+    }
+    Ok(weight)
+}
+
+fn check_priority(priority: Option<i32>, default: i32) -> Result<i32, ServiceError> {
+    let priority = priority.unwrap_or(default);
+    if !(-1000..=1000).contains(&priority) {
+        return Err(rule("priority", "must be between -1000 and 1000"));
+    }
+    Ok(priority)
+}
+
+fn check_proxy(proxy: Option<&str>) -> Result<Option<(String, String)>, ServiceError> {
+    match proxy.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Ok(None),
+        Some(p) => {
+            let shown = client::check_proxy_url(p).map_err(|e| rule("proxy_url", e.to_string()))?;
+            Ok(Some((p.to_owned(), shown)))
+        }
+    }
+}
+
+fn last4(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    chars[chars.len().saturating_sub(4)..].iter().collect()
+}
+
+/// The view of a stored account.
+pub fn view(row: &AccountRow, bound_groups: Vec<i64>) -> AccountView {
+    AccountView {
+        id: row.id,
+        name: row.name.clone(),
+        provider: Provider::parse(&row.provider).unwrap_or(Provider::OpenAiCompatible),
+        base_url: row.base_url.clone(),
+        api_key_hint: format!("…{}", row.api_key_last4),
+        models: serde_json::from_str(&row.models).unwrap_or_default(),
+        model_aliases: serde_json::from_str(&row.model_aliases).unwrap_or_default(),
+        proxy_url: row.proxy_display.clone(),
+        weight: u32::try_from(row.weight).unwrap_or(0),
+        priority: i32::try_from(row.priority).unwrap_or(0),
+        group_id: row.group_id,
+        enabled: row.enabled,
+        last_error: row.last_error.clone(),
+        last_error_at: row.last_error_at,
+        last_test_ms: row.last_test_ms,
+        bound_groups,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+/// Refuses unless the caller manages the account.
+async fn require_manager(
+    state: &AppState,
+    principal: &Principal,
+    group_id: Option<i64>,
+) -> Result<(), ServiceError> {
+    match group_id {
+        None if principal.is_system_admin() => Ok(()),
+        None => Err(ServiceError::Forbidden(
+            "only a system administrator can manage shared system accounts; add the account to your group instead (group_id)".to_owned(),
+        )),
+        Some(group_id) => {
+            let access = access(state, principal, group_id).await?;
+            require(access, GroupRole::Admin, "manage the group's accounts")
+        }
+    }
+}
+
+/// Loads an account the caller may manage; others get "not found".
+async fn managed(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+) -> Result<AccountRow, ServiceError> {
+    let row = accounts::find(state.db(), id)
+        .await?
+        .ok_or(ServiceError::NotFound("account"))?;
+    match require_manager(state, principal, row.group_id).await {
+        Ok(()) => Ok(row),
+        Err(ServiceError::Forbidden(_) | ServiceError::NotFound(_)) => {
+            Err(ServiceError::NotFound("account"))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn bound_groups(state: &AppState, account_id: i64) -> Result<Vec<i64>, ServiceError> {
+    Ok(accounts::list_bindings(state.db())
+        .await?
+        .into_iter()
+        .filter(|b| b.account_id == account_id)
+        .map(|b| b.group_id)
+        .collect())
+}
+
+async fn reload(state: &AppState) {
+    if let Err(e) = state.gateway().reload().await {
+        tracing::error!("gateway catalog reload failed: {e}");
+    }
+}
+
+/// The accounts the caller manages: all for a system admin, else those dedicated to groups
+/// they own or administer.
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<AccountView>, ServiceError> {
+    let rows = if principal.is_system_admin() {
+        accounts::list_all(state.db()).await?
+    } else {
+        accounts::list_dedicated(state.db(), principal.user.id).await?
+    };
+    let bindings = accounts::list_bindings(state.db()).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let groups = bindings
+                .iter()
+                .filter(|b| b.account_id == row.id)
+                .map(|b| b.group_id)
+                .collect();
+            view(row, groups)
+        })
+        .collect())
+}
+
+/// One account.
+pub async fn get(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+) -> Result<AccountView, ServiceError> {
+    let row = managed(state, principal, id).await?;
+    Ok(view(&row, bound_groups(state, id).await?))
+}
+
+/// Adds an account. One dedicated to a group is bound to it at once.
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    input: AccountInput,
+) -> Result<AccountView, ServiceError> {
+    let provider = Provider::parse(input.provider.trim()).ok_or_else(|| {
+        rule(
+            "provider",
+            "must be one of openai, anthropic, gemini, openai_compatible",
+        )
+    })?;
+    require_manager(state, principal, input.group_id).await?;
+    let models = check_models(&input.models)?;
+    let checked = Checked {
+        name: check_name(&input.name)?,
+        base_url: check_base_url(provider, &input.base_url)?,
+        api_key: Some(check_key(&input.api_key)?),
+        aliases: check_aliases(&input.model_aliases, &models)?,
+        models,
+        proxy_url: input.proxy_url,
+        weight: check_weight(input.weight, 1)?,
+        priority: check_priority(input.priority, 0)?,
+        enabled: input.enabled.unwrap_or(true),
+    };
+    let proxy = check_proxy(checked.proxy_url.as_deref())?;
+    let vault = state.gateway().vault();
+    let key = checked.api_key.unwrap_or_default();
+    let sealed_key = vault.seal(&key);
+    let sealed_proxy = proxy.as_ref().map(|(raw, _)| vault.seal(raw));
+    let models_json = serde_json::to_string(&checked.models).unwrap_or_else(|_| "[]".into());
+    let aliases_json = serde_json::to_string(&checked.aliases).unwrap_or_else(|_| "{}".into());
+    let now = now_ms();
+    let id = accounts::create(
+        state.db(),
+        &NewAccount {
+            name: &checked.name,
+            provider: provider.as_str(),
+            base_url: &checked.base_url,
+            api_key_enc: &sealed_key,
+            api_key_last4: &last4(&key),
+            models: &models_json,
+            model_aliases: &aliases_json,
+            proxy_url_enc: sealed_proxy.as_deref(),
+            proxy_display: proxy.as_ref().map(|(_, shown)| shown.as_str()),
+            weight: i64::from(checked.weight),
+            priority: i64::from(checked.priority),
+            group_id: input.group_id,
+            enabled: checked.enabled,
+            created_by: principal.user.id,
+        },
+        now,
+    )
+    .await?;
+    if let Some(group_id) = input.group_id {
+        accounts::bind(state.db(), group_id, id, None, None, now).await?;
+    }
+    reload(state).await;
+    get(state, principal, id).await
+}
+
+/// Changes an account; absent fields stay.
+pub async fn update(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+    patch: AccountPatch,
+) -> Result<AccountView, ServiceError> {
+    let row = managed(state, principal, id).await?;
+    let provider = Provider::parse(&row.provider).unwrap_or(Provider::OpenAiCompatible);
+    let vault = state.gateway().vault();
+    let models = match &patch.models {
+        Some(models) => check_models(models)?,
+        None => serde_json::from_str(&row.models).unwrap_or_default(),
+    };
+    let aliases = match &patch.model_aliases {
+        Some(aliases) => check_aliases(aliases, &models)?,
+        None => {
+            let current: BTreeMap<String, String> =
+                serde_json::from_str(&row.model_aliases).unwrap_or_default();
+            check_aliases(&current, &models)?
+        }
+    };
+    let (api_key_enc, api_key_last4) = match patch.api_key.as_deref() {
+        Some(key) => {
+            let key = check_key(key)?;
+            (vault.seal(&key), last4(&key))
+        }
+        None => (row.api_key_enc.clone(), row.api_key_last4.clone()),
+    };
+    let (proxy_enc, proxy_display) = match patch.proxy_url.as_deref() {
+        Some(p) => match check_proxy(Some(p))? {
+            Some((raw, shown)) => (Some(vault.seal(&raw)), Some(shown)),
+            None => (None, None),
+        },
+        None => (row.proxy_url_enc.clone(), row.proxy_display.clone()),
+    };
+    let name = match &patch.name {
+        Some(name) => check_name(name)?,
+        None => row.name.clone(),
+    };
+    let base_url = match &patch.base_url {
+        Some(url) => check_base_url(provider, url)?,
+        None => row.base_url.clone(),
+    };
+    let weight = check_weight(patch.weight, u32::try_from(row.weight).unwrap_or(1))?;
+    let priority = check_priority(patch.priority, i32::try_from(row.priority).unwrap_or(0))?;
+    let models_json = serde_json::to_string(&models).unwrap_or_else(|_| "[]".into());
+    let aliases_json = serde_json::to_string(&aliases).unwrap_or_else(|_| "{}".into());
+    // Strictly increasing, so other nodes notice the change even within one millisecond.
+    let now = now_ms().max(row.updated_at + 1);
+    accounts::update(
+        state.db(),
+        id,
+        &NewAccount {
+            name: &name,
+            provider: provider.as_str(),
+            base_url: &base_url,
+            api_key_enc: &api_key_enc,
+            api_key_last4: &api_key_last4,
+            models: &models_json,
+            model_aliases: &aliases_json,
+            proxy_url_enc: proxy_enc.as_deref(),
+            proxy_display: proxy_display.as_deref(),
+            weight: i64::from(weight),
+            priority: i64::from(priority),
+            group_id: row.group_id,
+            enabled: patch.enabled.unwrap_or(row.enabled),
+            created_by: row.created_by,
+        },
+        now,
+    )
+    .await?;
+    reload(state).await;
+    get(state, principal, id).await
+}
+
+/// Deletes an account and its bindings.
+pub async fn delete(state: &AppState, principal: &Principal, id: i64) -> Result<(), ServiceError> {
+    managed(state, principal, id).await?;
+    accounts::delete(state.db(), id).await?;
+    reload(state).await;
+    Ok(())
+}
+
+/// Makes a minimal real call (listing the provider's models, which costs no tokens) and
+/// reports the latency or the error; the outcome is kept on the account.
+pub async fn test(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+) -> Result<AccountTestView, ServiceError> {
+    managed(state, principal, id).await?;
+    let catalog = state.gateway().catalog().await?;
+    let account = catalog.account(id).cloned().ok_or_else(|| {
+        ServiceError::Conflict(
+            "the account cannot be used: its stored key does not decrypt with this MASTER_KEY"
+                .to_owned(),
+        )
+    })?;
+    let url = match account.provider {
+        Provider::Anthropic => format!("{}/v1/models", account.base_url),
+        _ => format!("{}/models", account.base_url),
+    };
+    let mut request = account
+        .client
+        .get(url)
+        .timeout(std::time::Duration::from_secs(20));
+    request = match account.provider {
+        Provider::Anthropic => request
+            .header("x-api-key", account.api_key.expose().as_str())
+            .header(
+                "anthropic-version",
+                crate::gateway::upstream::DEFAULT_ANTHROPIC_VERSION,
+            ),
+        _ => request.bearer_auth(account.api_key.expose()),
+    };
+    let started = Instant::now();
+    let outcome = request.send().await;
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let view = match outcome {
+        Err(e) => AccountTestView {
+            ok: false,
+            latency_ms,
+            status: None,
+            error: Some(describe_transport(&e)),
+            models: Vec::new(),
+        },
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if (200..300).contains(&status) {
+                let models = body
+                    .get("data")
+                    .and_then(Value::as_array)
+                    .map(|list| {
+                        list.iter()
+                            .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                AccountTestView {
+                    ok: true,
+                    latency_ms,
+                    status: Some(status),
+                    error: None,
+                    models,
+                }
+            } else {
+                let detail = body
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .map(|m| crate::gateway::error::scrub(m, account.api_key.expose()))
+                    .unwrap_or_default();
+                AccountTestView {
+                    ok: false,
+                    latency_ms,
+                    status: Some(status),
+                    error: Some(format!(
+                        "the provider answered HTTP {status}{}{detail}",
+                        if detail.is_empty() { "" } else { ": " }
+                    )),
+                    models: Vec::new(),
+                }
+            }
+        }
+    };
+    accounts::record_health(
+        state.db(),
+        id,
+        view.error.as_deref(),
+        Some(i64::try_from(latency_ms).unwrap_or(i64::MAX)),
+        now_ms(),
+    )
+    .await?;
+    Ok(view)
+}
+
+fn describe_transport(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer within 20 s".to_owned()
+    } else if e.is_connect() {
+        let mut text = "could not connect".to_owned();
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            text = format!("could not connect: {cause}");
+            source = cause.source();
+        }
+        text
+    } else {
+        format!("request failed: {e}")
+    }
+}
+
+/// The accounts bound to a group (any member may see them).
+pub async fn bindings(
+    state: &AppState,
+    principal: &Principal,
+    group_id: i64,
+) -> Result<Vec<BindingView>, ServiceError> {
+    access(state, principal, group_id).await?;
+    let rows = accounts::bindings_of_group(state.db(), group_id).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for b in rows {
+        let Some(account) = accounts::find(state.db(), b.account_id).await? else {
+            continue;
+        };
+        let v = view(&account, Vec::new());
+        let mut models = v.models.clone();
+        models.extend(v.model_aliases.keys().cloned());
+        out.push(BindingView {
+            account_id: v.id,
+            name: v.name,
+            provider: v.provider,
+            models,
+            priority: b
+                .priority
+                .and_then(|p| i32::try_from(p).ok())
+                .unwrap_or(v.priority),
+            weight: b
+                .weight
+                .and_then(|w| u32::try_from(w).ok())
+                .unwrap_or(v.weight),
+            enabled: v.enabled,
+            dedicated: v.group_id == Some(group_id),
+            last_error: v.last_error,
+        });
+    }
+    Ok(out)
+}
+
+/// Binds an account to a group (or changes the binding's priority and weight). The group's
+/// owners and admins bind the group's own accounts; shared system accounts are bound by a
+/// system admin.
+pub async fn bind(
+    state: &AppState,
+    principal: &Principal,
+    group_id: i64,
+    input: BindingInput,
+) -> Result<BindingView, ServiceError> {
+    let access = access(state, principal, group_id).await?;
+    require(access, GroupRole::Admin, "bind accounts to the group")?;
+    let account = accounts::find(state.db(), input.account_id)
+        .await?
+        .ok_or(ServiceError::NotFound("account"))?;
+    match account.group_id {
+        Some(owner) if owner != group_id => {
+            return Err(ServiceError::Conflict(
+                "this account is dedicated to another group".to_owned(),
+            ));
+        }
+        None if !principal.is_system_admin() => {
+            return Err(ServiceError::Forbidden(
+                "only a system administrator can share a system account with a group".to_owned(),
+            ));
+        }
+        _ => {}
+    }
+    let weight = input.weight.map(|w| check_weight(Some(w), 1)).transpose()?;
+    let priority = input
+        .priority
+        .map(|p| check_priority(Some(p), 0))
+        .transpose()?;
+    accounts::bind(
+        state.db(),
+        group_id,
+        account.id,
+        priority.map(i64::from),
+        weight.map(i64::from),
+        now_ms(),
+    )
+    .await?;
+    reload(state).await;
+    bindings(state, principal, group_id)
+        .await?
+        .into_iter()
+        .find(|b| b.account_id == account.id)
+        .ok_or(ServiceError::NotFound("account"))
+}
+
+/// Removes a binding.
+pub async fn unbind(
+    state: &AppState,
+    principal: &Principal,
+    group_id: i64,
+    account_id: i64,
+) -> Result<(), ServiceError> {
+    let access = access(state, principal, group_id).await?;
+    require(access, GroupRole::Admin, "unbind accounts from the group")?;
+    if !accounts::unbind(state.db(), group_id, account_id).await? {
+        return Err(ServiceError::NotFound("binding"));
+    }
+    reload(state).await;
+    Ok(())
+}

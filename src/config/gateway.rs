@@ -1,0 +1,163 @@
+//! The chat proxy's settings: the master key that encrypts upstream credentials, the request
+//! body cap and the upstream deadlines.
+
+use std::time::Duration;
+
+use super::{ConfigError, Settings, check_secret, given};
+use crate::secret::Secret;
+
+/// Default cap on a proxied request body: 32 MiB, what Anthropic accepts (room for images).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Default deadline for the first byte of a streamed upstream answer.
+pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default deadline for a whole upstream request.
+pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Settings of the gateway.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Encrypts upstream API keys at rest; `None` until [`super::Config::resolve_secrets`]
+    /// loads or generates it.
+    pub master_key: Option<Secret<String>>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// How long a streamed request waits for the upstream's first byte.
+    pub first_byte_timeout: Duration,
+    /// How long a whole upstream request may take.
+    pub total_timeout: Duration,
+}
+
+impl GatewayConfig {
+    /// Validates the gateway settings.
+    pub(super) fn from_settings(
+        s: &Settings,
+        defaults: &mut Vec<String>,
+    ) -> Result<GatewayConfig, ConfigError> {
+        let master_key = given(&s.master_key)
+            .map(|key| check_secret("MASTER_KEY", key))
+            .transpose()?;
+        let max_body_bytes = match given(&s.max_body_bytes) {
+            Some(value) => parse_bytes("MAX_BODY_BYTES", value)?,
+            None => DEFAULT_MAX_BODY_BYTES,
+        };
+        let first_byte_timeout = match given(&s.upstream_first_byte_timeout) {
+            Some(value) => parse_secs("UPSTREAM_FIRST_BYTE_TIMEOUT", value)?,
+            None => DEFAULT_FIRST_BYTE_TIMEOUT,
+        };
+        let total_timeout = match given(&s.upstream_timeout) {
+            Some(value) => parse_secs("UPSTREAM_TIMEOUT", value)?,
+            None => DEFAULT_TOTAL_TIMEOUT,
+        };
+        if first_byte_timeout > total_timeout {
+            return Err(ConfigError::new(
+                "UPSTREAM_FIRST_BYTE_TIMEOUT",
+                format!(
+                    "{} s is longer than UPSTREAM_TIMEOUT ({} s)",
+                    first_byte_timeout.as_secs(),
+                    total_timeout.as_secs()
+                ),
+            ));
+        }
+        if master_key.is_none() {
+            defaults.push(
+                "MASTER_KEY not set: upstream keys are encrypted with the key kept in \
+                 $DATA_DIR/master_key (every node of a cluster needs the same one)"
+                    .to_owned(),
+            );
+        }
+        Ok(GatewayConfig {
+            master_key,
+            max_body_bytes,
+            first_byte_timeout,
+            total_timeout,
+        })
+    }
+}
+
+/// A byte count, plain or with a `k`/`m` (binary) suffix: `1048576`, `512k`, `32m`.
+fn parse_bytes(var: &'static str, value: &str) -> Result<usize, ConfigError> {
+    let lower = value.to_ascii_lowercase();
+    let (digits, unit) = match lower.strip_suffix(['k', 'm']) {
+        Some(d) if lower.ends_with('k') => (d, 1024),
+        Some(d) => (d, 1024 * 1024),
+        None => (lower.as_str(), 1),
+    };
+    let bytes = digits
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| {
+            ConfigError::new(
+                var,
+                format!("{value:?} is not a size; use bytes, or a number with k or m (32m)"),
+            )
+        })?;
+    if bytes < 1024 {
+        return Err(ConfigError::new(
+            var,
+            format!("{value:?} is too small; requests need at least 1k"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A whole number of seconds, at least one.
+fn parse_secs(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    match value.parse::<u64>() {
+        Ok(secs) if (1..=86_400).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(ConfigError::new(
+            var,
+            format!("{value:?} is not a number of seconds between 1 and 86400"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway(s: Settings) -> Result<GatewayConfig, ConfigError> {
+        GatewayConfig::from_settings(&s, &mut Vec::new())
+    }
+
+    #[test]
+    fn defaults_hold_images_and_long_answers() {
+        let g = gateway(Settings::default()).unwrap();
+        assert_eq!(g.max_body_bytes, 32 * 1024 * 1024);
+        assert!(g.master_key.is_none());
+        assert!(g.first_byte_timeout < g.total_timeout);
+    }
+
+    #[test]
+    fn sizes_and_deadlines_parse_or_name_their_variable() {
+        let g = gateway(Settings {
+            max_body_bytes: Some("512k".into()),
+            upstream_timeout: Some("30".into()),
+            upstream_first_byte_timeout: Some("5".into()),
+            ..Settings::default()
+        })
+        .unwrap();
+        assert_eq!(g.max_body_bytes, 512 * 1024);
+        assert_eq!(g.total_timeout, Duration::from_secs(30));
+        let err = gateway(Settings {
+            max_body_bytes: Some("lots".into()),
+            ..Settings::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.var, "MAX_BODY_BYTES");
+        let err = gateway(Settings {
+            upstream_timeout: Some("10".into()),
+            upstream_first_byte_timeout: Some("20".into()),
+            ..Settings::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.var, "UPSTREAM_FIRST_BYTE_TIMEOUT");
+        let err = gateway(Settings {
+            master_key: Some("short".into()),
+            ..Settings::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.var, "MASTER_KEY");
+    }
+}

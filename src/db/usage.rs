@@ -1,0 +1,102 @@
+//! Usage records: one per proxied request, written in batches.
+
+use sqlx::QueryBuilder;
+
+use super::{Db, DbError, on_pool};
+
+/// One proxied request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct UsageRow {
+    /// When it started (ms).
+    pub created_at: i64,
+    /// The request id (also in the `x-request-id` response header).
+    pub request_id: String,
+    /// Member key.
+    pub key_id: i64,
+    /// Member.
+    pub user_id: i64,
+    /// Group.
+    pub group_id: i64,
+    /// The account that served (or last tried).
+    pub account_id: Option<i64>,
+    /// Its provider.
+    pub provider: Option<String>,
+    /// `chat_completions`, `messages`, `count_tokens`, `responses`.
+    pub endpoint: String,
+    /// The model the client asked for.
+    pub model_requested: String,
+    /// The upstream model that answered.
+    pub model_served: Option<String>,
+    /// Uncached input tokens.
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// Input tokens read from the provider's cache.
+    pub cache_read_tokens: i64,
+    /// Input tokens written to the provider's cache.
+    pub cache_write_tokens: i64,
+    /// Cost (micro-USD).
+    pub cost_micros: i64,
+    /// HTTP status sent to the client (499 when the client went away).
+    pub status: i64,
+    /// Failure class, when it failed.
+    pub error_class: Option<String>,
+    /// Streamed.
+    pub streamed: bool,
+    /// Upstream attempts.
+    pub attempts: i64,
+    /// Time to the first byte sent to the client (ms).
+    pub ttfb_ms: Option<i64>,
+    /// Total time (ms).
+    pub total_ms: i64,
+}
+
+/// Inserts a batch in one statement.
+pub async fn insert_batch(db: &Db, rows: &[UsageRow]) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    on_pool!(db, pool => {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO usage_records (created_at, request_id, key_id, user_id, group_id, \
+             account_id, provider, endpoint, model_requested, model_served, input_tokens, \
+             output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, status, \
+             error_class, streamed, attempts, ttfb_ms, total_ms) ",
+        );
+        q.push_values(rows, |mut b, r| {
+            b.push_bind(r.created_at).push_bind(&r.request_id).push_bind(r.key_id)
+                .push_bind(r.user_id).push_bind(r.group_id).push_bind(r.account_id)
+                .push_bind(&r.provider).push_bind(&r.endpoint).push_bind(&r.model_requested)
+                .push_bind(&r.model_served).push_bind(r.input_tokens).push_bind(r.output_tokens)
+                .push_bind(r.cache_read_tokens).push_bind(r.cache_write_tokens)
+                .push_bind(r.cost_micros).push_bind(r.status).push_bind(&r.error_class)
+                .push_bind(r.streamed).push_bind(r.attempts).push_bind(r.ttfb_ms)
+                .push_bind(r.total_ms);
+        });
+        q.build().execute(pool).await?;
+    });
+    Ok(())
+}
+
+/// The most recent records of a group (newest first), for tests and the usage pages.
+pub async fn recent(db: &Db, group_id: i64, limit: i64) -> Result<Vec<UsageRow>, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query_as::<_, UsageRow>(
+            "SELECT created_at, request_id, key_id, user_id, group_id, account_id, provider, \
+             endpoint, model_requested, model_served, input_tokens, output_tokens, \
+             cache_read_tokens, cache_write_tokens, cost_micros, status, error_class, streamed, \
+             attempts, ttfb_ms, total_ms FROM usage_records WHERE group_id = ? \
+             ORDER BY id DESC LIMIT ?",
+        )
+        .bind(group_id).bind(limit).fetch_all(pool).await?
+    });
+    Ok(rows)
+}
+
+/// How many records exist (all groups).
+pub async fn count(db: &Db) -> Result<i64, DbError> {
+    let n: i64 = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM usage_records").fetch_one(pool).await?
+    });
+    Ok(n)
+}

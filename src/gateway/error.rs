@@ -1,0 +1,218 @@
+//! Refusals and failures of the proxy, rendered in the caller's dialect: OpenAI's error object
+//! on OpenAI routes, Anthropic's on `/v1/messages*`. Messages say what to do; they never carry
+//! upstream credentials or internal details.
+
+use serde_json::{Value, json};
+
+/// Which error shape the caller speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// `{"error": {"message", "type", "param", "code"}}`.
+    OpenAi,
+    /// `{"type": "error", "error": {"type", "message"}}`.
+    Anthropic,
+}
+
+/// What kind of failure, which fixes the status and the dialects' type names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 400: the request itself is wrong.
+    InvalidRequest,
+    /// 401: no key, unknown key, revoked or expired key.
+    Authentication,
+    /// 403: the key may not do this.
+    Permission,
+    /// 404: unknown model or route.
+    NotFound,
+    /// 413: the body is over the cap.
+    TooLarge,
+    /// 415: not JSON.
+    UnsupportedMediaType,
+    /// 429: rate-limited (by a budget or by every upstream).
+    RateLimit,
+    /// 502: the upstream failed.
+    BadGateway,
+    /// 503: no account can serve right now.
+    Unavailable,
+    /// 504: the upstream did not answer in time.
+    Timeout,
+    /// 500: a bug; details are in the log.
+    Internal,
+}
+
+impl ErrorKind {
+    /// HTTP status.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidRequest => 400,
+            Self::Authentication => 401,
+            Self::Permission => 403,
+            Self::NotFound => 404,
+            Self::TooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::RateLimit => 429,
+            Self::BadGateway => 502,
+            Self::Unavailable => 503,
+            Self::Timeout => 504,
+            Self::Internal => 500,
+        }
+    }
+
+    /// OpenAI's `type` and `code`.
+    fn openai(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Self::InvalidRequest => ("invalid_request_error", None),
+            Self::Authentication => ("invalid_request_error", Some("invalid_api_key")),
+            Self::Permission => ("invalid_request_error", Some("permission_denied")),
+            Self::NotFound => ("invalid_request_error", Some("model_not_found")),
+            Self::TooLarge => ("invalid_request_error", Some("request_too_large")),
+            Self::UnsupportedMediaType => ("invalid_request_error", Some("unsupported_media_type")),
+            Self::RateLimit => ("rate_limit_error", Some("rate_limit_exceeded")),
+            Self::BadGateway => ("server_error", Some("upstream_error")),
+            Self::Unavailable => ("server_error", Some("no_available_account")),
+            Self::Timeout => ("server_error", Some("upstream_timeout")),
+            Self::Internal => ("server_error", None),
+        }
+    }
+
+    /// Anthropic's error `type`.
+    fn anthropic(self) -> &'static str {
+        match self {
+            Self::InvalidRequest | Self::UnsupportedMediaType => "invalid_request_error",
+            Self::Authentication => "authentication_error",
+            Self::Permission => "permission_error",
+            Self::NotFound => "not_found_error",
+            Self::TooLarge => "request_too_large",
+            Self::RateLimit => "rate_limit_error",
+            Self::BadGateway | Self::Internal => "api_error",
+            Self::Unavailable => "overloaded_error",
+            Self::Timeout => "timeout_error",
+        }
+    }
+}
+
+/// A refusal or failure of one proxied request.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct GatewayError {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// What happened and what to do, for a person.
+    pub message: String,
+    /// The request field at fault.
+    pub param: Option<String>,
+    /// Seconds to wait before retrying (429, 503).
+    pub retry_after_secs: Option<u64>,
+    /// A short class for the usage record and logs (`upstream_timeout`, `bad_json`, …).
+    pub class: &'static str,
+}
+
+impl GatewayError {
+    /// An error of `kind` with a message.
+    pub fn new(kind: ErrorKind, class: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            param: None,
+            retry_after_secs: None,
+            class,
+        }
+    }
+
+    /// A 400 naming the field at fault.
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            param: Some(param.into()),
+            ..Self::new(ErrorKind::InvalidRequest, "invalid_request", message)
+        }
+    }
+
+    /// Sets the retry hint.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// HTTP status.
+    pub fn status(&self) -> u16 {
+        self.kind.status()
+    }
+
+    /// The JSON body in `dialect`.
+    pub fn body(&self, dialect: Dialect) -> Value {
+        match dialect {
+            Dialect::OpenAi => {
+                let (kind, code) = self.kind.openai();
+                json!({"error": {
+                    "message": self.message,
+                    "type": kind,
+                    "param": self.param,
+                    "code": code,
+                }})
+            }
+            Dialect::Anthropic => json!({
+                "type": "error",
+                "error": {"type": self.kind.anthropic(), "message": self.message},
+            }),
+        }
+    }
+}
+
+/// Removes anything that looks like a credential from upstream text before a client sees it:
+/// the account's own key, and `sk-…` / `acp_…` style tokens.
+pub fn scrub(text: &str, secret: &str) -> String {
+    let mut out = if secret.len() >= 8 {
+        text.replace(secret, "[redacted]")
+    } else {
+        text.to_owned()
+    };
+    for prefix in ["sk-", "acp_", "sk_", "AIza"] {
+        let mut from = 0;
+        while let Some(i) = out[from..].find(prefix).map(|i| i + from) {
+            let end = out[i..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .map_or(out.len(), |e| e + i);
+            if end - i > prefix.len() + 3 {
+                out.replace_range(i..end, "[redacted]");
+                from = i + "[redacted]".len();
+            } else {
+                from = end;
+            }
+        }
+    }
+    let mut short: String = out.chars().take(500).collect();
+    if short.len() < out.len() {
+        short.push('…');
+    }
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_dialect_gets_its_own_shape() {
+        let e = GatewayError::invalid("messages", "messages must be an array");
+        assert_eq!(e.status(), 400);
+        let o = e.body(Dialect::OpenAi);
+        assert_eq!(o["error"]["type"], "invalid_request_error");
+        assert_eq!(o["error"]["param"], "messages");
+        let a = e.body(Dialect::Anthropic);
+        assert_eq!(a["type"], "error");
+        assert_eq!(a["error"]["type"], "invalid_request_error");
+        let t = GatewayError::new(ErrorKind::Timeout, "upstream_timeout", "slow");
+        assert_eq!(t.body(Dialect::Anthropic)["error"]["type"], "timeout_error");
+        assert_eq!(t.status(), 504);
+    }
+
+    #[test]
+    fn credentials_never_reach_the_client() {
+        let text = "Incorrect API key provided: sk-proj-abcdef123456. Key sk-x ok. my-secret-key-123 acp_ZZZZZZZZ";
+        let s = scrub(text, "my-secret-key-123");
+        assert!(!s.contains("abcdef123456"), "{s}");
+        assert!(!s.contains("my-secret-key-123"), "{s}");
+        assert!(!s.contains("ZZZZZZZZ"), "{s}");
+        assert!(s.contains("sk-x ok"), "{s}");
+    }
+}

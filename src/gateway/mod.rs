@@ -1,0 +1,21 @@
+//! The chat proxy: member-key auth (`keys`), the routing catalog of upstream accounts
+//! (`catalog`, `client`), the attempt loop (`engine`, `upstream`), stream relaying (`relay`),
+//! usage records (`recorder`), and its pure core: wire-format translation between OpenAI Chat
+//! Completions, Anthropic Messages and OpenAI Responses (`translate`), the SSE framing they
+//! stream in (`sse`) and the token usage read from each (`usage`).
+
+pub mod catalog;
+pub mod client;
+pub mod engine;
+pub mod error;
+pub mod keys;
+pub mod recorder;
+pub mod relay;
+pub mod sse;
+pub mod translate;
+pub mod upstream;
+pub mod usage;
+
+pub use engine::{Gateway, ProxyBody, ProxyRequest, ProxyResponse};
+pub use error::{Dialect, GatewayError};
+pub use upstream::Endpoint;

@@ -1,0 +1,143 @@
+//! The usage writer: proxied requests hand their record to a bounded queue and move on; one
+//! background task writes them in batches (one `INSERT` per batch) and marks the keys used.
+//! At shutdown, after the server has drained its connections, [`Recorder::close`] writes
+//! everything still queued before the process exits.
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::db::usage::UsageRow;
+use crate::db::{Db, keys, now_ms, usage};
+
+/// Records waiting in memory at most; beyond it producers wait for the writer.
+const QUEUE: usize = 50_000;
+/// Records per `INSERT`.
+const BATCH: usize = 500;
+/// A partial batch is written after this long.
+const LINGER: Duration = Duration::from_millis(100);
+
+/// The handle requests record through.
+#[derive(Debug)]
+pub struct Recorder {
+    tx: mpsc::Sender<UsageRow>,
+    stop: std::sync::Arc<Notify>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Recorder {
+    /// Starts the writer task (needs a tokio runtime).
+    pub fn start(db: Db) -> Recorder {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let stop = std::sync::Arc::new(Notify::new());
+        let worker = tokio::spawn(write_loop(db, rx, stop.clone()));
+        Recorder {
+            tx,
+            stop,
+            worker: Mutex::new(Some(worker)),
+        }
+    }
+
+    /// Queues a record. Never blocks the caller: when the queue is full, a task waits for room.
+    pub fn record(&self, row: UsageRow) {
+        match self.tx.try_send(row) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(row)) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    if tx.send(row).await.is_err() {
+                        tracing::error!("usage record lost: the writer has stopped");
+                    }
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(row)) => {
+                tracing::error!(request_id = %row.request_id, "usage record lost: the writer has stopped");
+            }
+        }
+    }
+
+    /// Writes everything queued and stops the writer.
+    pub async fn close(&self) {
+        self.stop.notify_one();
+        let worker = self
+            .worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(worker) = worker
+            && let Err(e) = worker.await
+        {
+            tracing::error!("usage writer failed: {e}");
+        }
+    }
+}
+
+async fn write_loop(db: Db, mut rx: mpsc::Receiver<UsageRow>, stop: std::sync::Arc<Notify>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        tokio::select! {
+            received = rx.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    break;
+                }
+                // Let a burst fill the batch before writing.
+                if batch.len() < BATCH {
+                    let deadline = tokio::time::Instant::now() + LINGER;
+                    while batch.len() < BATCH {
+                        let room = BATCH - batch.len();
+                        match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                    }
+                }
+                write(&db, &mut batch).await;
+            }
+            () = stop.notified() => {
+                rx.close();
+                while rx.recv_many(&mut batch, BATCH).await > 0 {
+                    write(&db, &mut batch).await;
+                }
+                break;
+            }
+        }
+    }
+    write(&db, &mut batch).await;
+}
+
+/// Writes a batch, retrying while the database is unavailable so no record is dropped.
+async fn write(db: &Db, batch: &mut Vec<UsageRow>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut delay = Duration::from_millis(100);
+    for attempt in 1.. {
+        match usage::insert_batch(db, batch).await {
+            Ok(()) => break,
+            Err(e) if attempt < 20 => {
+                tracing::warn!(
+                    records = batch.len(),
+                    "usage batch not written yet ({e}); retrying"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(
+                    records = batch.len(),
+                    "usage batch lost after {attempt} attempts: {e}"
+                );
+                break;
+            }
+        }
+    }
+    let used: BTreeSet<i64> = batch.iter().map(|r| r.key_id).collect();
+    let used: Vec<i64> = used.into_iter().collect();
+    if let Err(e) = keys::touch(db, &used, now_ms()).await {
+        tracing::warn!("could not mark keys used: {e}");
+    }
+    batch.clear();
+}

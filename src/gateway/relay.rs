@@ -1,0 +1,477 @@
+//! Relaying a committed stream to the client, event by event as each arrives (never buffered
+//! to the end), translated when the client speaks another wire format than the account, with
+//! the usage counted on the way. If the upstream dies mid-stream the client gets a
+//! protocol-correct error event and the usage record keeps what was delivered. When the
+//! client goes away the stream is dropped, which drops the upstream connection too.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use serde_json::{Value, json};
+
+use super::catalog::Candidate;
+use super::engine::BodyStream;
+use super::error::GatewayError;
+use super::recorder::Recorder;
+use super::sse::{SseEvent, SseParser};
+use super::translate::{ChatToMessagesStream, ChatToResponsesStream, MessagesToChatStream};
+use super::upstream::Wire;
+use super::usage::Usage;
+use crate::db::usage::UsageRow;
+
+/// Holds a request's usage record and writes it exactly once: when the request finishes, or,
+/// if it is dropped first (the client went away), with status 499 and what was delivered.
+#[derive(Debug)]
+pub struct UsageGuard {
+    recorder: Arc<Recorder>,
+    row: UsageRow,
+    started: Instant,
+    armed: bool,
+}
+
+impl UsageGuard {
+    /// A guard for a request that started at `started`.
+    pub fn new(recorder: Arc<Recorder>, row: UsageRow, started: Instant) -> UsageGuard {
+        UsageGuard {
+            recorder,
+            row,
+            started,
+            armed: true,
+        }
+    }
+
+    /// The record being filled in.
+    pub fn row_mut(&mut self) -> &mut UsageRow {
+        &mut self.row
+    }
+
+    /// Notes an attempt at `candidate`.
+    pub fn attempt(&mut self, candidate: &Candidate) {
+        self.row.attempts += 1;
+        self.row.account_id = Some(candidate.account.id);
+        self.row.provider = Some(candidate.account.provider.as_str().to_owned());
+    }
+
+    /// Moves the record into a new guard (the stream's), leaving this one disarmed.
+    pub fn take(&mut self) -> UsageGuard {
+        self.armed = false;
+        UsageGuard {
+            recorder: self.recorder.clone(),
+            row: self.row.clone(),
+            started: self.started,
+            armed: true,
+        }
+    }
+
+    /// Marks the first byte sent to the client.
+    pub fn first_byte(&mut self) {
+        if self.row.ttfb_ms.is_none() {
+            self.row.ttfb_ms = Some(elapsed_ms(self.started));
+        }
+    }
+
+    /// Writes a successful (or partially successful) record.
+    pub fn finish_ok(&mut self, status: u16, usage: Usage, error_class: Option<&str>) {
+        self.set_usage(usage);
+        self.row.status = i64::from(status);
+        self.row.error_class = error_class.map(str::to_owned);
+        self.write();
+    }
+
+    /// Writes a failed record.
+    pub fn fail(&mut self, err: &GatewayError) {
+        self.row.status = i64::from(err.status());
+        self.row.error_class = Some(err.class.to_owned());
+        self.write();
+    }
+
+    fn set_usage(&mut self, usage: Usage) {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.row.input_tokens = n(usage.input_tokens);
+        self.row.output_tokens = n(usage.output_tokens);
+        self.row.cache_read_tokens = n(usage.cache_read_tokens);
+        self.row.cache_write_tokens = n(usage.cache_write_tokens);
+    }
+
+    fn write(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.armed = false;
+        self.row.total_ms = elapsed_ms(self.started);
+        if self.row.ttfb_ms.is_none() && self.row.status < 400 {
+            self.row.ttfb_ms = Some(self.row.total_ms);
+        }
+        self.recorder.record(std::mem::take(&mut self.row));
+    }
+}
+
+impl Drop for UsageGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.row.status = 499;
+            self.row.error_class = Some("client_closed".to_owned());
+            self.write();
+        }
+    }
+}
+
+fn elapsed_ms(since: Instant) -> i64 {
+    i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// One translation step of a stream.
+enum Stage {
+    MessagesToChat(Box<MessagesToChatStream>),
+    ChatToMessages(Box<ChatToMessagesStream>),
+    ChatToResponses(Box<ChatToResponsesStream>),
+}
+
+impl Stage {
+    fn on_event(&mut self, ev: &SseEvent) -> Vec<SseEvent> {
+        match self {
+            Self::MessagesToChat(s) => s.on_event(ev),
+            Self::ChatToMessages(s) => s.on_event(ev),
+            Self::ChatToResponses(s) => s.on_event(ev),
+        }
+    }
+
+    fn finish(&mut self) -> Vec<SseEvent> {
+        match self {
+            Self::MessagesToChat(s) => s.finish(),
+            Self::ChatToMessages(s) => s.finish(),
+            Self::ChatToResponses(s) => s.finish(),
+        }
+    }
+
+    fn fail(&mut self, message: &str) -> Vec<SseEvent> {
+        match self {
+            Self::MessagesToChat(s) => s.fail(message),
+            Self::ChatToMessages(s) => s.fail(message),
+            Self::ChatToResponses(s) => s.fail(message),
+        }
+    }
+
+    fn usage(&self) -> Usage {
+        match self {
+            Self::MessagesToChat(s) => s.usage(),
+            Self::ChatToMessages(s) => s.usage(),
+            Self::ChatToResponses(s) => s.usage(),
+        }
+    }
+}
+
+/// How upstream events become client events.
+pub struct Conversion {
+    upstream: Wire,
+    client: Wire,
+    /// Translation steps; empty when both sides speak the same format.
+    stages: Vec<Stage>,
+    /// Same-format chat stream whose usage chunk the client did not ask for.
+    strip_usage_chunk: bool,
+    usage: Usage,
+    terminal_seen: bool,
+}
+
+impl Conversion {
+    /// The conversion from `upstream` to `client` events.
+    pub fn new(
+        upstream: Wire,
+        client: Wire,
+        include_usage: bool,
+        client_body: &Value,
+        model: &str,
+    ) -> Conversion {
+        let stages = match (upstream, client) {
+            (Wire::Messages, Wire::Chat) => vec![Stage::MessagesToChat(Box::new(
+                MessagesToChatStream::new(model, include_usage),
+            ))],
+            (Wire::Chat, Wire::Messages) => vec![Stage::ChatToMessages(Box::new(
+                ChatToMessagesStream::new(model),
+            ))],
+            (Wire::Chat, Wire::Responses) => vec![Stage::ChatToResponses(Box::new(
+                ChatToResponsesStream::new(client_body),
+            ))],
+            (Wire::Messages, Wire::Responses) => vec![
+                Stage::MessagesToChat(Box::new(MessagesToChatStream::new(model, true))),
+                Stage::ChatToResponses(Box::new(ChatToResponsesStream::new(client_body))),
+            ],
+            _ => Vec::new(),
+        };
+        Conversion {
+            upstream,
+            client,
+            stages,
+            strip_usage_chunk: upstream == Wire::Chat && client == Wire::Chat && !include_usage,
+            usage: Usage::default(),
+            terminal_seen: false,
+        }
+    }
+
+    /// The client events for one upstream event.
+    fn on_event(&mut self, ev: SseEvent) -> Vec<SseEvent> {
+        self.observe(&ev);
+        if self.stages.is_empty() {
+            if self.strip_usage_chunk && is_usage_only_chunk(&ev) {
+                return Vec::new();
+            }
+            return vec![ev];
+        }
+        let mut events = vec![ev];
+        for stage in &mut self.stages {
+            events = events.iter().flat_map(|e| stage.on_event(e)).collect();
+        }
+        events
+    }
+
+    /// Reads usage and the end marker from an upstream event.
+    fn observe(&mut self, ev: &SseEvent) {
+        match self.upstream {
+            Wire::Chat => {
+                if ev.is_done() {
+                    self.terminal_seen = true;
+                    return;
+                }
+                if ev.data.contains("\"usage\"")
+                    && let Ok(v) = serde_json::from_str::<Value>(&ev.data)
+                    && let Some(u) = Usage::from_chat(&v)
+                {
+                    self.usage = u;
+                }
+            }
+            Wire::Messages | Wire::CountTokens => {
+                let name = ev.event.as_deref().unwrap_or_default();
+                if name == "message_stop" || ev.data.contains("\"message_stop\"") {
+                    self.terminal_seen = true;
+                }
+                if ev.data.contains("\"usage\"")
+                    && let Ok(v) = serde_json::from_str::<Value>(&ev.data)
+                    && let Some(u) = Usage::from_messages(&v)
+                {
+                    self.usage = self.usage.merge(u);
+                }
+            }
+            Wire::Responses => {
+                if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
+                    let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+                    if matches!(
+                        kind,
+                        "response.completed" | "response.incomplete" | "response.failed"
+                    ) {
+                        self.terminal_seen = true;
+                        if let Some(u) = v.get("response").and_then(Usage::from_responses) {
+                            self.usage = u;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Upstream ended normally.
+    fn finish(&mut self) -> Vec<SseEvent> {
+        if self.stages.is_empty() {
+            return if self.terminal_seen {
+                Vec::new()
+            } else {
+                self.fail("the upstream ended the stream before it was complete")
+            };
+        }
+        let mut out = Vec::new();
+        let n = self.stages.len();
+        for i in 0..n {
+            let mut events = self.stages[i].finish();
+            for stage in &mut self.stages[i + 1..] {
+                events = events.iter().flat_map(|e| stage.on_event(e)).collect();
+            }
+            out.extend(events);
+        }
+        out
+    }
+
+    /// Upstream died: the client's protocol-correct error.
+    fn fail(&mut self, message: &str) -> Vec<SseEvent> {
+        if let Some(last) = self.stages.last_mut() {
+            return last.fail(message);
+        }
+        match self.client {
+            Wire::Messages | Wire::CountTokens => vec![SseEvent::named(
+                "error",
+                json!({"type": "error", "error": {"type": "api_error", "message": message}}).to_string(),
+            )],
+            Wire::Chat => vec![SseEvent::data(
+                json!({"error": {"message": message, "type": "server_error", "param": null, "code": "upstream_stream_error"}}).to_string(),
+            )],
+            Wire::Responses => vec![SseEvent::named(
+                "error",
+                json!({"type": "error", "code": "upstream_stream_error", "message": message, "param": null}).to_string(),
+            )],
+        }
+    }
+
+    /// The usage seen so far: the first stage's view when translating (it reads the upstream).
+    fn usage(&self) -> Usage {
+        match self.stages.first() {
+            Some(stage) => stage.usage().merge(self.usage),
+            None => self.usage,
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.terminal_seen
+    }
+}
+
+/// A chat chunk that only carries usage (`choices: []`), sent because the gateway asked.
+fn is_usage_only_chunk(ev: &SseEvent) -> bool {
+    ev.data.contains("\"usage\"")
+        && serde_json::from_str::<Value>(&ev.data).is_ok_and(|v| {
+            v.get("choices")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
+                && v.get("usage").is_some_and(Value::is_object)
+        })
+}
+
+/// The characters of text an event delivers, for billing a cut stream.
+fn delivered_text(client: Wire, ev: &SseEvent) -> usize {
+    if !ev.data.contains("delta") {
+        return 0;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+        return 0;
+    };
+    let text = match client {
+        Wire::Chat => v
+            .pointer("/choices/0/delta/content")
+            .and_then(Value::as_str),
+        Wire::Messages | Wire::CountTokens => v
+            .pointer("/delta/text")
+            .or_else(|| v.pointer("/delta/partial_json"))
+            .and_then(Value::as_str),
+        Wire::Responses => v.get("delta").and_then(Value::as_str),
+    };
+    text.map_or(0, str::len)
+}
+
+/// A stream in flight.
+pub struct Relay {
+    conversion: Conversion,
+    parser: SseParser,
+    first: Option<Bytes>,
+    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    pending: VecDeque<Bytes>,
+    guard: UsageGuard,
+    delivered_chars: usize,
+    done: bool,
+}
+
+impl Relay {
+    /// A relay that starts with the already-received `first` chunk.
+    pub fn new(
+        conversion: Conversion,
+        first: Bytes,
+        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+        guard: UsageGuard,
+    ) -> Relay {
+        Relay {
+            conversion,
+            parser: SseParser::new(),
+            first: Some(first),
+            upstream,
+            pending: VecDeque::new(),
+            guard,
+            delivered_chars: 0,
+            done: false,
+        }
+    }
+
+    fn emit(&mut self, events: Vec<SseEvent>) {
+        for ev in events {
+            self.delivered_chars += delivered_text(self.conversion.client, &ev);
+            self.pending.push_back(Bytes::from(ev.to_bytes()));
+        }
+    }
+
+    fn on_chunk(&mut self, chunk: &[u8]) {
+        for ev in self.parser.push(chunk) {
+            let out = self.conversion.on_event(ev);
+            self.emit(out);
+        }
+    }
+
+    fn on_end(&mut self) {
+        if let Some(ev) = self.parser.finish() {
+            let out = self.conversion.on_event(ev);
+            self.emit(out);
+        }
+        self.done = true;
+        if self.conversion.complete() {
+            let out = self.conversion.finish();
+            self.emit(out);
+            let usage = self.billed_usage();
+            self.guard.finish_ok(200, usage, None);
+        } else {
+            let out = self
+                .conversion
+                .fail("the upstream ended the stream before it was complete");
+            self.emit(out);
+            let usage = self.billed_usage();
+            self.guard
+                .finish_ok(200, usage, Some("upstream_stream_truncated"));
+        }
+    }
+
+    fn on_fail(&mut self, message: &str) {
+        let out = self.conversion.fail(message);
+        self.emit(out);
+        self.done = true;
+        let usage = self.billed_usage();
+        self.guard
+            .finish_ok(200, usage, Some("upstream_stream_error"));
+    }
+
+    /// What the provider reported, or, when a cut stream never reported its output, an
+    /// estimate from the text delivered (about four characters a token).
+    fn billed_usage(&self) -> Usage {
+        let mut usage = self.conversion.usage();
+        if usage.output_tokens == 0 && self.delivered_chars > 0 {
+            usage.output_tokens = (self.delivered_chars as u64).div_ceil(4);
+        }
+        usage
+    }
+
+    /// The client's body stream.
+    pub fn into_stream(self) -> BodyStream {
+        futures_util::stream::unfold(self, |mut relay| async move {
+            loop {
+                if let Some(bytes) = relay.pending.pop_front() {
+                    relay.guard.first_byte();
+                    return Some((Ok(bytes), relay));
+                }
+                if relay.done {
+                    return None;
+                }
+                let next = match relay.first.take() {
+                    Some(first) => Some(Ok(first)),
+                    None => relay.upstream.next().await,
+                };
+                match next {
+                    Some(Ok(chunk)) => relay.on_chunk(&chunk),
+                    Some(Err(e)) if e.is_timeout() => {
+                        relay.on_fail("the upstream did not finish before the request deadline")
+                    }
+                    Some(Err(_)) => {
+                        relay.on_fail("the connection to the upstream was lost mid-stream")
+                    }
+                    None => relay.on_end(),
+                }
+            }
+        })
+        .boxed()
+    }
+}

@@ -1,0 +1,344 @@
+//! OpenAI `chat.completion.chunk` stream -> Responses API stream events.
+//!
+//! Every event is named after its `type` and carries a `sequence_number`, as OpenAI's do.
+//! Output items are emitted one at a time (text message, then each function call), each
+//! closed with its `.done` events before the next opens.
+
+use serde_json::{Value, json};
+
+use super::responses_object::{Status, function_call_item, message_item, response_object};
+use super::{derive_id, random_id, unix_now};
+use crate::gateway::sse::SseEvent;
+use crate::gateway::usage::Usage;
+
+#[derive(Debug)]
+enum OpenItem {
+    Message {
+        id: String,
+        text: String,
+    },
+    Call {
+        id: String,
+        call_id: String,
+        name: String,
+        arguments: String,
+        index: u64,
+    },
+}
+
+/// Turns chat chunks into Responses events, one upstream event at a time.
+#[derive(Debug)]
+pub struct ChatToResponsesStream {
+    req: Value,
+    id: String,
+    created_at: u64,
+    sequence: u64,
+    usage: Usage,
+    saw_usage: bool,
+    started: bool,
+    done: bool,
+    finish_reason: Option<String>,
+    output: Vec<Value>,
+    open: Option<OpenItem>,
+    seen_calls: Vec<u64>,
+}
+
+impl ChatToResponsesStream {
+    /// `req` is the client's Responses request, echoed in the response snapshots.
+    pub fn new(req: &Value) -> Self {
+        Self {
+            req: req.clone(),
+            id: derive_id(None, "resp_"),
+            created_at: unix_now(),
+            sequence: 0,
+            usage: Usage::default(),
+            saw_usage: false,
+            started: false,
+            done: false,
+            finish_reason: None,
+            output: Vec::new(),
+            open: None,
+            seen_calls: Vec::new(),
+        }
+    }
+
+    /// Usage reported by upstream so far.
+    pub fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    /// Translates one upstream chunk (or `[DONE]`); unparseable events yield nothing.
+    pub fn on_event(&mut self, ev: &SseEvent) -> Vec<SseEvent> {
+        let mut out = Vec::new();
+        if self.done {
+            return out;
+        }
+        if ev.is_done() {
+            self.complete(&mut out);
+            return out;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+            return out;
+        };
+        if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+            let msg = err["message"]
+                .as_str()
+                .or(err.as_str())
+                .unwrap_or("upstream error");
+            return self.fail(msg);
+        }
+        if let Some(u) = Usage::from_chat(&v) {
+            self.usage = self.usage.merge(u);
+            self.saw_usage = true;
+        }
+        if !self.started {
+            self.id = derive_id(v["id"].as_str(), "resp_");
+        }
+        self.start(&mut out);
+        let Some(choice) = v["choices"].as_array().and_then(|c| c.first()) else {
+            return out;
+        };
+        if let Some(text) = choice["delta"]["content"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+        {
+            self.text_delta(text, &mut out);
+        }
+        let calls = choice["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten();
+        for (pos, call) in calls.enumerate() {
+            self.call_delta(call, pos as u64, &mut out);
+        }
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            self.finish_reason = Some(reason.to_owned());
+        }
+        out
+    }
+
+    /// Upstream ended: closes open items and sends the terminal event.
+    pub fn finish(&mut self) -> Vec<SseEvent> {
+        let mut out = Vec::new();
+        if !self.done {
+            self.complete(&mut out);
+        }
+        out
+    }
+
+    /// Upstream died mid-stream: `response.failed` carrying the message.
+    pub fn fail(&mut self, message: &str) -> Vec<SseEvent> {
+        let mut out = Vec::new();
+        if self.done {
+            return out;
+        }
+        self.start(&mut out);
+        self.done = true;
+        let mut response = self.snapshot(Status::Failed);
+        response["error"] = json!({ "code": "server_error", "message": message });
+        out.push(self.event("response.failed", json!({ "response": response })));
+        out
+    }
+
+    fn text_delta(&mut self, text: &str, out: &mut Vec<SseEvent>) {
+        if !matches!(self.open, Some(OpenItem::Message { .. })) {
+            self.close_item(out);
+            let id = random_id("msg_");
+            let output_index = self.output.len();
+            let item = json!({ "id": id, "type": "message", "status": "in_progress",
+                "role": "assistant", "content": [] });
+            out.push(self.event(
+                "response.output_item.added",
+                json!({ "output_index": output_index, "item": item }),
+            ));
+            out.push(self.event(
+                "response.content_part.added",
+                json!({ "item_id": id,
+                "output_index": output_index, "content_index": 0,
+                "part": { "type": "output_text", "text": "", "annotations": [] } }),
+            ));
+            self.open = Some(OpenItem::Message {
+                id,
+                text: String::new(),
+            });
+        }
+        let id = match &mut self.open {
+            Some(OpenItem::Message { id, text: acc }) => {
+                acc.push_str(text);
+                id.clone()
+            }
+            _ => return,
+        };
+        let body = json!({ "item_id": id, "output_index": self.output.len(),
+            "content_index": 0, "delta": text, "logprobs": [] });
+        out.push(self.event("response.output_text.delta", body));
+    }
+
+    fn call_delta(&mut self, call: &Value, pos: u64, out: &mut Vec<SseEvent>) {
+        let index = call["index"].as_u64().unwrap_or(pos);
+        let is_open = matches!(&self.open, Some(OpenItem::Call { index: i, .. }) if *i == index);
+        if !is_open {
+            if self.seen_calls.contains(&index) {
+                return;
+            }
+            self.seen_calls.push(index);
+            self.close_item(out);
+            let (id, call_id) = (
+                random_id("fc_"),
+                call["id"]
+                    .as_str()
+                    .map_or_else(|| random_id("call_"), str::to_owned),
+            );
+            let name = call
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let item = function_call_item(&id, &call_id, &name, "", "in_progress");
+            let output_index = self.output.len();
+            out.push(self.event(
+                "response.output_item.added",
+                json!({ "output_index": output_index, "item": item }),
+            ));
+            self.open = Some(OpenItem::Call {
+                id,
+                call_id,
+                name,
+                arguments: String::new(),
+                index,
+            });
+        }
+        let fragment = call
+            .pointer("/function/arguments")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let id = match &mut self.open {
+            Some(OpenItem::Call { id, arguments, .. }) if !fragment.is_empty() => {
+                arguments.push_str(fragment);
+                id.clone()
+            }
+            _ => return,
+        };
+        let body = json!({ "item_id": id, "output_index": self.output.len(), "delta": fragment });
+        out.push(self.event("response.function_call_arguments.delta", body));
+    }
+
+    fn close_item(&mut self, out: &mut Vec<SseEvent>) {
+        let output_index = self.output.len();
+        let item = match self.open.take() {
+            None => return,
+            Some(OpenItem::Message { id, text }) => {
+                let base =
+                    json!({ "item_id": id, "output_index": output_index, "content_index": 0 });
+                let mut done = base.clone();
+                done["text"] = text.as_str().into();
+                done["logprobs"] = json!([]);
+                out.push(self.event("response.output_text.done", done));
+                let mut part = base;
+                part["part"] = json!({ "type": "output_text", "text": text, "annotations": [] });
+                out.push(self.event("response.content_part.done", part));
+                message_item(&id, &text, "completed")
+            }
+            Some(OpenItem::Call {
+                id,
+                call_id,
+                name,
+                arguments,
+                ..
+            }) => {
+                out.push(self.event("response.function_call_arguments.done", json!({
+                    "item_id": id, "output_index": output_index, "name": name, "arguments": arguments })));
+                function_call_item(&id, &call_id, &name, &arguments, "completed")
+            }
+        };
+        out.push(self.event(
+            "response.output_item.done",
+            json!({ "output_index": output_index, "item": item }),
+        ));
+        self.output.push(item);
+    }
+
+    fn start(&mut self, out: &mut Vec<SseEvent>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let response = self.snapshot(Status::InProgress);
+        out.push(self.event("response.created", json!({ "response": response })));
+        let response = self.snapshot(Status::InProgress);
+        out.push(self.event("response.in_progress", json!({ "response": response })));
+    }
+
+    fn complete(&mut self, out: &mut Vec<SseEvent>) {
+        self.start(out);
+        self.close_item(out);
+        self.done = true;
+        let status = Status::from_finish(self.finish_reason.as_deref());
+        let kind = match status {
+            Status::Incomplete(_) => "response.incomplete",
+            _ => "response.completed",
+        };
+        let response = self.snapshot(status);
+        out.push(self.event(kind, json!({ "response": response })));
+    }
+
+    fn snapshot(&self, status: Status) -> Value {
+        let usage = (self.saw_usage && status != Status::InProgress).then_some(self.usage);
+        response_object(
+            &self.req,
+            &self.id,
+            self.created_at,
+            status,
+            self.output.clone(),
+            usage,
+        )
+    }
+
+    fn event(&mut self, kind: &str, mut body: Value) -> SseEvent {
+        body["type"] = kind.into();
+        body["sequence_number"] = self.sequence.into();
+        self.sequence += 1;
+        SseEvent::named(kind, body.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(events: &[SseEvent]) -> Vec<Value> {
+        events
+            .iter()
+            .map(|e| serde_json::from_str(&e.data).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn length_is_incomplete_and_failure_is_response_failed() {
+        let mut t = ChatToResponsesStream::new(&json!({"model": "m"}));
+        let _ = t.on_event(&SseEvent::data(
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"ab"}}]}"#,
+        ));
+        let _ = t.on_event(&SseEvent::data(
+            r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#,
+        ));
+        let v = decode(&t.on_event(&SseEvent::done()));
+        let last = v.last().unwrap();
+        assert_eq!(last["type"], "response.incomplete");
+        assert_eq!(
+            last["response"]["incomplete_details"]["reason"],
+            "max_output_tokens"
+        );
+        assert_eq!(last["response"]["output"][0]["content"][0]["text"], "ab");
+
+        let mut t = ChatToResponsesStream::new(&json!({"model": "m"}));
+        let _ = t.on_event(&SseEvent::data(
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"a"}}]}"#,
+        ));
+        let v = decode(&t.fail("upstream timed out"));
+        assert_eq!(v[0]["type"], "response.failed");
+        assert_eq!(v[0]["response"]["status"], "failed");
+        assert_eq!(v[0]["response"]["error"]["message"], "upstream timed out");
+        assert!(t.finish().is_empty());
+    }
+}

@@ -1,0 +1,166 @@
+//! Whole (non-streamed) responses: Anthropic message <-> OpenAI chat completion.
+
+use serde_json::{Value, json};
+
+use super::{
+    derive_id, finish_reason_from_stop, lenient_arguments, stop_reason_from_finish, tool_id,
+    unix_now,
+};
+use crate::gateway::usage::Usage;
+
+/// An Anthropic message as a chat completion. `model` is the name the client asked for.
+pub fn messages_response_to_chat(resp: &Value, model: &str) -> Value {
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut calls = Vec::new();
+    for block in resp["content"].as_array().into_iter().flatten() {
+        match block["type"].as_str() {
+            Some("text") => text.push_str(block["text"].as_str().unwrap_or("")),
+            Some("thinking") => reasoning.push_str(block["thinking"].as_str().unwrap_or("")),
+            Some("tool_use") => {
+                let arguments = serde_json::to_string(&block["input"]).unwrap_or_default();
+                calls.push(json!({ "id": block["id"], "type": "function",
+                    "function": { "name": block["name"], "arguments": arguments } }));
+            }
+            _ => {}
+        }
+    }
+    let mut message = json!({
+        "role": "assistant",
+        "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { text.into() },
+        "refusal": null,
+    });
+    if !reasoning.is_empty() {
+        message["reasoning_content"] = reasoning.into();
+    }
+    if !calls.is_empty() {
+        message["tool_calls"] = Value::Array(calls);
+    }
+    let usage = Usage::from_messages(resp).unwrap_or_default();
+    json!({
+        "id": derive_id(resp["id"].as_str(), "chatcmpl-"),
+        "object": "chat.completion",
+        "created": unix_now(),
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "logprobs": null,
+            "finish_reason": finish_reason_from_stop(resp["stop_reason"].as_str()),
+        }],
+        "usage": usage.to_chat_json(),
+    })
+}
+
+/// A chat completion (its first choice) as an Anthropic message.
+pub fn chat_response_to_messages(resp: &Value, model: &str) -> Value {
+    let choice = &resp["choices"][0];
+    let msg = &choice["message"];
+    let mut content = Vec::new();
+    let text = match &msg["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        _ => String::new(),
+    };
+    if !text.is_empty() {
+        content.push(json!({ "type": "text", "text": text }));
+    }
+    for call in msg["tool_calls"].as_array().into_iter().flatten() {
+        let input = match &call["function"]["arguments"] {
+            Value::String(s) => lenient_arguments(s),
+            v @ Value::Object(_) => v.clone(),
+            _ => json!({}),
+        };
+        content.push(json!({
+            "type": "tool_use",
+            "id": tool_id(call["id"].as_str()),
+            "name": call["function"]["name"],
+            "input": input,
+        }));
+    }
+    let usage = Usage::from_chat(resp).unwrap_or_default();
+    json!({
+        "id": derive_id(resp["id"].as_str(), "msg_"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason_from_finish(choice["finish_reason"].as_str()),
+        "stop_sequence": null,
+        "usage": usage.to_messages_json(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_tool_use_message_becomes_chat_completion() {
+        let resp = json!({
+            "id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant",
+            "model": "claude-sonnet-4-20250514",
+            "content": [
+                {"type": "text", "text": "Let me check."},
+                {"type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9",
+                 "name": "get_weather", "input": {"location": "San Francisco, CA"}}],
+            "stop_reason": "tool_use", "stop_sequence": null,
+            "usage": {"input_tokens": 472, "cache_creation_input_tokens": 0,
+                      "cache_read_input_tokens": 2048, "output_tokens": 89}
+        });
+        let out = messages_response_to_chat(&resp, "sonnet");
+        assert_eq!(out["id"], "chatcmpl-01XFDUDYJgAACzvnptvVoYEL");
+        assert_eq!(out["object"], "chat.completion");
+        assert_eq!(out["model"], "sonnet");
+        let choice = &out["choices"][0];
+        assert_eq!(choice["finish_reason"], "tool_calls");
+        assert_eq!(choice["message"]["content"], "Let me check.");
+        assert_eq!(
+            choice["message"]["tool_calls"],
+            json!([{"id": "toolu_01A09q90qw90lq917835lq9", "type": "function", "function":
+                {"name": "get_weather", "arguments": "{\"location\":\"San Francisco, CA\"}"}}])
+        );
+        assert_eq!(
+            out["usage"],
+            json!({"prompt_tokens": 2520, "completion_tokens": 89, "total_tokens": 2609,
+                   "prompt_tokens_details": {"cached_tokens": 2048}})
+        );
+        let end = json!({"id": "msg_2", "content": [], "stop_reason": "max_tokens"});
+        assert_eq!(
+            messages_response_to_chat(&end, "m")["choices"][0]["finish_reason"],
+            "length"
+        );
+    }
+
+    #[test]
+    fn chat_completion_becomes_anthropic_message() {
+        let resp = json!({
+            "id": "chatcmpl-BcQ8ko2nz9B7CRvV0uVbcowidHpQU", "object": "chat.completion",
+            "created": 1748496646, "model": "gpt-4o-2024-08-06",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": null,
+                "message": {"role": "assistant", "content": null, "refusal": null,
+                    "tool_calls": [{"id": "call_qOfTGgDrItLORNfC6VwUbyLL", "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{\"location\":\"Shanghai\"}"}}]}}],
+            "usage": {"prompt_tokens": 91, "completion_tokens": 14, "total_tokens": 105,
+                      "prompt_tokens_details": {"cached_tokens": 64, "audio_tokens": 0}}
+        });
+        let out = chat_response_to_messages(&resp, "gpt-4o");
+        assert_eq!(
+            out,
+            json!({
+                "id": "msg_BcQ8ko2nz9B7CRvV0uVbcowidHpQU", "type": "message", "role": "assistant",
+                "model": "gpt-4o",
+                "content": [{"type": "tool_use", "id": "call_qOfTGgDrItLORNfC6VwUbyLL",
+                             "name": "get_weather", "input": {"location": "Shanghai"}}],
+                "stop_reason": "tool_use", "stop_sequence": null,
+                "usage": {"input_tokens": 27, "cache_creation_input_tokens": 0,
+                          "cache_read_input_tokens": 64, "output_tokens": 14}
+            })
+        );
+        let stop = json!({"choices": [{"message": {"content": "hi"}, "finish_reason": "length"}]});
+        let out = chat_response_to_messages(&stop, "m");
+        assert_eq!(out["stop_reason"], "max_tokens");
+        assert_eq!(out["content"], json!([{"type": "text", "text": "hi"}]));
+        assert!(out["id"].as_str().unwrap().starts_with("msg_"));
+    }
+}

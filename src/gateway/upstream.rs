@@ -1,0 +1,401 @@
+//! Talking to one upstream account: which wire format it speaks for each client endpoint, the
+//! URL and headers of the request, and how a failed attempt is classified (move on to the next
+//! account, or hand the error back to the client).
+
+use std::time::Duration;
+
+use http::HeaderMap;
+use serde_json::Value;
+
+use super::catalog::Account;
+use super::error::{ErrorKind, GatewayError, scrub};
+use crate::model::Provider;
+
+/// The Anthropic API version sent when the client named none.
+pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// A wire format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// OpenAI Chat Completions.
+    Chat,
+    /// Anthropic Messages.
+    Messages,
+    /// Anthropic token counting.
+    CountTokens,
+    /// OpenAI Responses.
+    Responses,
+}
+
+/// The client endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/v1/chat/completions`.
+    ChatCompletions,
+    /// `/v1/messages`.
+    Messages,
+    /// `/v1/messages/count_tokens`.
+    CountTokens,
+    /// `/v1/responses`.
+    Responses,
+}
+
+impl Endpoint {
+    /// The wire format the client speaks.
+    pub fn wire(self) -> Wire {
+        match self {
+            Self::ChatCompletions => Wire::Chat,
+            Self::Messages => Wire::Messages,
+            Self::CountTokens => Wire::CountTokens,
+            Self::Responses => Wire::Responses,
+        }
+    }
+
+    /// The error dialect of the endpoint.
+    pub fn dialect(self) -> super::error::Dialect {
+        match self {
+            Self::Messages | Self::CountTokens => super::error::Dialect::Anthropic,
+            Self::ChatCompletions | Self::Responses => super::error::Dialect::OpenAi,
+        }
+    }
+
+    /// The name in usage records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ChatCompletions => "chat_completions",
+            Self::Messages => "messages",
+            Self::CountTokens => "count_tokens",
+            Self::Responses => "responses",
+        }
+    }
+
+    /// What the account speaks for this endpoint; `None` when it cannot serve it upstream
+    /// (token counting at an OpenAI-style provider is estimated locally).
+    pub fn upstream_wire(self, provider: Provider) -> Option<Wire> {
+        let anthropic = provider == Provider::Anthropic;
+        match self {
+            Self::ChatCompletions if anthropic => Some(Wire::Messages),
+            Self::ChatCompletions => Some(Wire::Chat),
+            Self::Messages if anthropic => Some(Wire::Messages),
+            Self::Messages => Some(Wire::Chat),
+            Self::CountTokens if anthropic => Some(Wire::CountTokens),
+            Self::CountTokens => None,
+            Self::Responses if provider == Provider::OpenAi => Some(Wire::Responses),
+            Self::Responses if anthropic => Some(Wire::Messages),
+            Self::Responses => Some(Wire::Chat),
+        }
+    }
+}
+
+/// The upstream URL for `wire`, with the client's query string for Anthropic (`?beta=true`).
+pub fn url(account: &Account, wire: Wire, query: Option<&str>) -> String {
+    let path = match (account.provider, wire) {
+        (Provider::Anthropic, Wire::CountTokens) => "/v1/messages/count_tokens",
+        (Provider::Anthropic, _) => "/v1/messages",
+        (_, Wire::Responses) => "/responses",
+        (_, _) => "/chat/completions",
+    };
+    let mut url = format!("{}{path}", account.base_url);
+    if account.provider == Provider::Anthropic
+        && let Some(query) = query.filter(|q| !q.is_empty())
+    {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
+/// The request to send: credentials of the account, the client's Anthropic version and beta
+/// flags where they matter, and the body.
+pub fn request(
+    account: &Account,
+    wire: Wire,
+    client_headers: &HeaderMap,
+    query: Option<&str>,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> reqwest::RequestBuilder {
+    let mut req = account
+        .client
+        .post(url(account, wire, query))
+        .timeout(timeout)
+        .header(http::header::CONTENT_TYPE, "application/json");
+    match account.provider {
+        Provider::Anthropic => {
+            req = req.header("x-api-key", account.api_key.expose().as_str());
+            let version = client_headers
+                .get("anthropic-version")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(DEFAULT_ANTHROPIC_VERSION);
+            req = req.header("anthropic-version", version);
+            for beta in client_headers.get_all("anthropic-beta") {
+                req = req.header("anthropic-beta", beta.clone());
+            }
+        }
+        _ => {
+            req = req.bearer_auth(account.api_key.expose());
+            if let Some(beta) = client_headers.get("openai-beta") {
+                req = req.header("openai-beta", beta.clone());
+            }
+        }
+    }
+    req.body(body)
+}
+
+/// One failed attempt.
+#[derive(Debug)]
+pub struct AttemptFailure {
+    /// Whether the next candidate should be tried.
+    pub retryable: bool,
+    /// What the client gets if this is the last attempt.
+    pub error: GatewayError,
+    /// The provider's status, when it answered.
+    pub status: Option<u16>,
+    /// Whether the account itself is at fault (bad key, disabled): flagged for its managers.
+    pub account_fault: bool,
+}
+
+/// Classifies a transport error (no HTTP response).
+pub fn transport_failure(err: &reqwest::Error) -> AttemptFailure {
+    let (kind, class, message) = if err.is_timeout() {
+        (
+            ErrorKind::Timeout,
+            "upstream_timeout",
+            "the upstream did not answer in time",
+        )
+    } else if err.is_connect() {
+        (
+            ErrorKind::BadGateway,
+            "upstream_connect",
+            "could not connect to the upstream (or its proxy)",
+        )
+    } else {
+        (
+            ErrorKind::BadGateway,
+            "upstream_io",
+            "the connection to the upstream failed",
+        )
+    };
+    AttemptFailure {
+        retryable: true,
+        error: GatewayError::new(kind, class, message),
+        status: None,
+        account_fault: false,
+    }
+}
+
+/// Classifies an HTTP error answer from the provider, whose body is `body`.
+pub fn status_failure(
+    account: &Account,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> AttemptFailure {
+    let upstream_message = error_message(body)
+        .map(|m| scrub(&m, account.api_key.expose()))
+        .unwrap_or_default();
+    let with_detail = |text: &str| {
+        if upstream_message.is_empty() {
+            text.to_owned()
+        } else {
+            format!("{text}: {upstream_message}")
+        }
+    };
+    match status {
+        401 | 403 => AttemptFailure {
+            retryable: true,
+            error: GatewayError::new(
+                ErrorKind::BadGateway,
+                "upstream_auth",
+                "the shared upstream account was refused by its provider (its key is invalid or lacks access); the group's admins have been told",
+            ),
+            status: Some(status),
+            account_fault: true,
+        },
+        429 => {
+            let retry = retry_after_secs(headers);
+            let mut error = GatewayError::new(
+                ErrorKind::RateLimit,
+                "upstream_rate_limited",
+                "every account serving this model is rate-limited by its provider; retry later",
+            );
+            error.retry_after_secs = Some(retry.unwrap_or(1));
+            AttemptFailure {
+                retryable: true,
+                error,
+                status: Some(status),
+                account_fault: false,
+            }
+        }
+        408 | 409 | 425 | 500..=599 => AttemptFailure {
+            retryable: true,
+            error: GatewayError::new(
+                if status == 504 || status == 408 {
+                    ErrorKind::Timeout
+                } else {
+                    ErrorKind::BadGateway
+                },
+                "upstream_error",
+                with_detail(&format!("the upstream failed with HTTP {status}")),
+            ),
+            status: Some(status),
+            account_fault: false,
+        },
+        404 => AttemptFailure {
+            retryable: false,
+            error: GatewayError::new(
+                ErrorKind::NotFound,
+                "upstream_not_found",
+                with_detail("the upstream does not know this model or route"),
+            ),
+            status: Some(status),
+            account_fault: false,
+        },
+        413 => AttemptFailure {
+            retryable: false,
+            error: GatewayError::new(
+                ErrorKind::TooLarge,
+                "upstream_too_large",
+                with_detail("the upstream refused the request as too large"),
+            ),
+            status: Some(status),
+            account_fault: false,
+        },
+        _ => AttemptFailure {
+            retryable: false,
+            error: GatewayError::new(
+                ErrorKind::InvalidRequest,
+                "upstream_rejected",
+                with_detail("the upstream rejected the request"),
+            ),
+            status: Some(status),
+            account_fault: false,
+        },
+    }
+}
+
+/// The message inside either provider's error body.
+fn error_message(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.pointer("/error/message")
+        .or_else(|| v.get("message"))
+        .or_else(|| v.get("error").filter(|e| e.is_string()))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// Seconds until the provider accepts requests again, from `retry-after` (seconds or an HTTP
+/// date), `retry-after-ms`, or the reset headers of Anthropic and OpenAI.
+pub fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
+        return Some((ms / 1000.0).ceil().max(0.0) as u64);
+    }
+    if let Some(v) = text("retry-after") {
+        if let Ok(secs) = v.trim().parse::<f64>() {
+            return Some(secs.ceil().max(0.0) as u64);
+        }
+        if let Ok(at) = httpdate_secs(v) {
+            return Some(at);
+        }
+    }
+    let now = crate::db::now_ms();
+    for name in [
+        "anthropic-ratelimit-requests-reset",
+        "anthropic-ratelimit-tokens-reset",
+        "anthropic-ratelimit-input-tokens-reset",
+        "anthropic-ratelimit-output-tokens-reset",
+    ] {
+        if let Some(at) = text(name).and_then(crate::timefmt::parse_rfc3339_ms) {
+            return Some(u64::try_from((at - now).max(0)).unwrap_or(0).div_ceil(1000));
+        }
+    }
+    for name in ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"] {
+        if let Some(d) = text(name).and_then(parse_go_duration) {
+            return Some(d.as_secs_f64().ceil() as u64);
+        }
+    }
+    None
+}
+
+/// An HTTP date as seconds from now.
+fn httpdate_secs(text: &str) -> Result<u64, httpdate::Error> {
+    let at = httpdate::parse_http_date(text.trim())?;
+    Ok(at
+        .duration_since(std::time::SystemTime::now())
+        .map_or(0, |d| d.as_secs_f64().ceil() as u64))
+}
+
+/// OpenAI's reset values: `1s`, `6m0s`, `20ms`, `1h2m3.5s`.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut total = 0f64;
+    let mut number = String::new();
+    let mut chars = text.trim().chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let value: f64 = number.parse().ok()?;
+        number.clear();
+        let unit = match c {
+            'h' => 3600.0,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                0.001
+            }
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return None,
+        };
+        total += value * unit;
+        any = true;
+    }
+    (any && number.is_empty()).then(|| Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_headers_of_each_provider_are_read() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after_secs(&h), Some(7));
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("x-ratelimit-reset-requests", "6m0s".parse().unwrap());
+        assert_eq!(retry_after_secs(&h), Some(360));
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("x-ratelimit-reset-tokens", "20ms".parse().unwrap());
+        assert_eq!(retry_after_secs(&h), Some(1));
+        let mut h = reqwest::header::HeaderMap::new();
+        let at = crate::timefmt::format_rfc3339(crate::db::now_ms() + 30_000);
+        h.insert("anthropic-ratelimit-requests-reset", at.parse().unwrap());
+        let secs = retry_after_secs(&h).unwrap();
+        assert!((29..=31).contains(&secs), "{secs}");
+        assert_eq!(retry_after_secs(&reqwest::header::HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn endpoints_map_to_each_providers_wire() {
+        assert_eq!(
+            Endpoint::ChatCompletions.upstream_wire(Provider::Anthropic),
+            Some(Wire::Messages)
+        );
+        assert_eq!(
+            Endpoint::Messages.upstream_wire(Provider::OpenAiCompatible),
+            Some(Wire::Chat)
+        );
+        assert_eq!(
+            Endpoint::Responses.upstream_wire(Provider::OpenAi),
+            Some(Wire::Responses)
+        );
+        assert_eq!(
+            Endpoint::Responses.upstream_wire(Provider::Gemini),
+            Some(Wire::Chat)
+        );
+        assert_eq!(Endpoint::CountTokens.upstream_wire(Provider::OpenAi), None);
+    }
+}
