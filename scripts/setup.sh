@@ -5,7 +5,12 @@
 #   scripts/setup.sh run    what building and running needs (wasm target, cargo-leptos,
 #                           wasm-bindgen-cli, npm build tools)
 #   scripts/setup.sh test   the above plus the test services and browser (chromium,
-#                           mariadb-server, redis-server, Playwright)
+#                           mariadb-server, redis-server, Playwright) and the proxy servers
+#                           of the upstream-proxy tests (tinyproxy, Dante) with their SOCKS
+#                           test user
+#
+# Packages installed here never start their system services: the tests start their own
+# instances on free loopback ports.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,11 +34,47 @@ if [ "$MODE" = test ]; then
   need_pkg chromium /usr/bin/chromium
   need_pkg mariadb-server /usr/sbin/mariadbd
   need_pkg redis-server /usr/bin/redis-server
+  # The executable alone: the `tinyproxy` package adds a system service on port 8888.
+  need_pkg tinyproxy-bin /usr/bin/tinyproxy
+  need_pkg dante-server /usr/sbin/danted
 fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${apt_missing[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+  # Keep the packages' services from starting (a policy-rc.d that says no), unless the
+  # machine already has a policy of its own.
+  made_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# scripts/setup.sh: no service starts while it installs\nexit 101\n' \
+      | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  status=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${apt_missing[@]}" || status=$?
+  if [ -n "$made_policy" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+  [ "$status" = 0 ] || exit "$status"
+  # Nor start Dante at the next boot (its service would take port 1080).
+  if [[ " ${apt_missing[*]} " == *" dante-server "* ]]; then
+    as_root update-rc.d danted disable >/dev/null 2>&1 || true
+    if command -v systemctl >/dev/null; then
+      as_root systemctl disable --quiet danted.service >/dev/null 2>&1 || true
+    fi
+  fi
+fi
+
+# Dante's SOCKS5 username method checks passwords against the system's users only, so the
+# proxy tests need one: no home, no shell, expired (PAM refuses every login; Dante checks only
+# the password). The password is in server/tests/upstream_proxy.rs; it guards nothing.
+SOCKS_TEST_USER=aicarpool-proxy-test
+if [ "$MODE" = test ] && ! id -u "$SOCKS_TEST_USER" >/dev/null 2>&1; then
+  say "adding the system user $SOCKS_TEST_USER (SOCKS proxy tests)"
+  as_root useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+    --comment "AiCarpool SOCKS proxy tests" "$SOCKS_TEST_USER"
+  # Expired since 2 January 1970 (useradd ignores --expiredate for system users).
+  as_root usermod --expiredate 1 "$SOCKS_TEST_USER"
+  echo "$SOCKS_TEST_USER:aicarpool-socks-test" | as_root chpasswd
 fi
 
 # A real SMTP server for the mail tests (aiosmtpd, from PyPI).

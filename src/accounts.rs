@@ -15,8 +15,8 @@ use crate::gateway::client;
 use crate::groups::{access, require};
 use crate::identity::Principal;
 use crate::model::{
-    AccountInput, AccountPatch, AccountTestView, AccountView, BindingInput, BindingView, GroupRole,
-    Provider,
+    AccountHealthView, AccountInput, AccountPatch, AccountTestView, AccountView, BindingInput,
+    BindingView, GroupRole, Provider,
 };
 use crate::state::AppState;
 use crate::validate::FieldError;
@@ -176,6 +176,11 @@ fn check_proxy(proxy: Option<&str>) -> Result<Option<(String, String)>, ServiceE
     }
 }
 
+/// A cap as stored: 0 or absent is no cap.
+fn cap(value: Option<u64>) -> Option<i64> {
+    value.filter(|v| *v > 0).and_then(|v| i64::try_from(v).ok())
+}
+
 fn last4(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     chars[chars.len().saturating_sub(4)..].iter().collect()
@@ -199,9 +204,55 @@ pub fn view(row: &AccountRow, bound_groups: Vec<i64>) -> AccountView {
         last_error: row.last_error.clone(),
         last_error_at: row.last_error_at,
         last_test_ms: row.last_test_ms,
+        max_concurrency: row.max_concurrency.and_then(|v| u32::try_from(v).ok()),
+        rpm_limit: row.rpm_limit.and_then(|v| u32::try_from(v).ok()),
+        tpm_limit: row.tpm_limit.and_then(|v| u64::try_from(v).ok()),
+        health: None,
         bound_groups,
         created_at: row.created_at,
         updated_at: row.updated_at,
+    }
+}
+
+/// Live health of an account: the shared circuit state and this node's latency and errors.
+pub fn health_view(state: &AppState, id: i64) -> AccountHealthView {
+    use crate::gateway::health::{Availability, OutReason};
+    let now = now_ms();
+    let gateway = state.gateway();
+    let h = gateway.counters().health(id);
+    let (latency_ms, error_rate, attempts) = gateway.account_stats(id);
+    let (out_reason, out_until) = match h.availability(now) {
+        Availability::Out(OutReason::CircuitOpen { until }) => (
+            Some(format!(
+                "{} failures in a row: circuit open",
+                h.consecutive_failures
+            )),
+            Some(until),
+        ),
+        Availability::Out(OutReason::Probing { until }) => (
+            Some("a probe request is testing it".to_owned()),
+            Some(until),
+        ),
+        Availability::Out(OutReason::Cooldown { until }) => {
+            (Some("rate-limited by its provider".to_owned()), Some(until))
+        }
+        Availability::Out(OutReason::AuthFailed { .. }) => (
+            Some(
+                "its provider refused the key: fix the key, then save or test the account"
+                    .to_owned(),
+            ),
+            None,
+        ),
+        Availability::ProbeDue | Availability::Available => (None, None),
+    };
+    AccountHealthView {
+        circuit: h.circuit(now).to_owned(),
+        out_reason,
+        out_until,
+        latency_ms,
+        error_rate,
+        attempts,
+        consecutive_failures: h.consecutive_failures,
     }
 }
 
@@ -276,7 +327,9 @@ pub async fn list(
                 .filter(|b| b.account_id == row.id)
                 .map(|b| b.group_id)
                 .collect();
-            view(row, groups)
+            let mut v = view(row, groups);
+            v.health = Some(health_view(state, row.id));
+            v
         })
         .collect())
 }
@@ -288,7 +341,9 @@ pub async fn get(
     id: i64,
 ) -> Result<AccountView, ServiceError> {
     let row = managed(state, principal, id).await?;
-    Ok(view(&row, bound_groups(state, id).await?))
+    let mut v = view(&row, bound_groups(state, id).await?);
+    v.health = Some(health_view(state, id));
+    Ok(v)
 }
 
 /// Adds an account. One dedicated to a group is bound to it at once.
@@ -340,6 +395,9 @@ pub async fn create(
             priority: i64::from(checked.priority),
             group_id: input.group_id,
             enabled: checked.enabled,
+            max_concurrency: cap(input.max_concurrency.map(u64::from)),
+            rpm_limit: cap(input.rpm_limit.map(u64::from)),
+            tpm_limit: cap(input.tpm_limit),
             created_by: principal.user.id,
         },
         now,
@@ -419,11 +477,20 @@ pub async fn update(
             priority: i64::from(priority),
             group_id: row.group_id,
             enabled: patch.enabled.unwrap_or(row.enabled),
+            max_concurrency: patch
+                .max_concurrency
+                .map_or(row.max_concurrency, |v| cap(Some(u64::from(v)))),
+            rpm_limit: patch
+                .rpm_limit
+                .map_or(row.rpm_limit, |v| cap(Some(u64::from(v)))),
+            tpm_limit: patch.tpm_limit.map_or(row.tpm_limit, |v| cap(Some(v))),
             created_by: row.created_by,
         },
         now,
     )
     .await?;
+    // A changed account gets a fresh start: a fixed key must not stay out.
+    state.gateway().counters().clear_health(id).await;
     reload(state).await;
     get(state, principal, id).await
 }
@@ -518,6 +585,9 @@ pub async fn test(
             }
         }
     };
+    if view.ok {
+        state.gateway().counters().clear_health(id).await;
+    }
     accounts::record_health(
         state.db(),
         id,

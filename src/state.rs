@@ -68,7 +68,15 @@ impl AppState {
             );
             crate::secret::Secret::new(crate::gateway::keys::generate())
         });
-        let gateway = Gateway::new(db.clone(), &master_key, config.gateway.clone());
+        let counters = match &redis {
+            Some(client) => crate::counters::CounterStore::redis(
+                client.clone(),
+                config.gateway.total_timeout + std::time::Duration::from_secs(60),
+                config.gateway.redis_prefix.clone(),
+            ),
+            None => crate::counters::CounterStore::memory(),
+        };
+        let gateway = Gateway::new(db.clone(), &master_key, config.gateway.clone(), counters);
         Self {
             inner: Arc::new(Inner {
                 gateway,

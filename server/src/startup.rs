@@ -55,18 +55,26 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(config, db, mailer, redis, setup))
 }
 
-/// How often a node checks whether another node changed accounts or bindings.
-const CATALOG_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often a node mirrors the shared account health from Redis.
+const HEALTH_SYNC: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often (in health ticks) a node checks whether another node changed the configuration.
+const CATALOG_EVERY: u32 = 2;
 
-/// Keeps the gateway's routing catalog in step with changes made on other nodes (a cheap
-/// fingerprint query every two seconds; a reload only when it moved).
+/// Keeps this node in step with the others: account health mirrored from Redis every second,
+/// and the routing catalog reloaded when another node changed accounts, bindings or routing
+/// (a cheap fingerprint query every two seconds).
 pub fn spawn_catalog_watcher(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(CATALOG_POLL);
+        let mut tick = tokio::time::interval(HEALTH_SYNC);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n: u32 = 0;
         loop {
             tick.tick().await;
-            if let Err(e) = state.gateway().refresh_if_changed().await {
+            state.gateway().counters().sync().await;
+            n = n.wrapping_add(1);
+            if n.is_multiple_of(CATALOG_EVERY)
+                && let Err(e) = state.gateway().refresh_if_changed().await
+            {
                 tracing::warn!("could not refresh the routing catalog: {e}");
             }
         }

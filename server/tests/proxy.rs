@@ -723,6 +723,26 @@ async fn upstream_failures_fail_over_or_answer_without_leaking_secrets() {
         "{account}"
     );
 
+    // Both accounts are out now, until someone fixes them (saving clears the flag).
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("refused its key"), "{text}");
+    for id in [gw.openai_account, second] {
+        let (status, _) = gw
+            .api(
+                "PUT",
+                &format!("/api/accounts/{id}"),
+                Some(json!({"enabled": true})),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+
     // Rate-limited everywhere: 429 with the provider's retry-after.
     gw.mock
         .set_fault(Fault::status(429).retry_after(7).times(2));
@@ -733,6 +753,25 @@ async fn upstream_failures_fail_over_or_answer_without_leaking_secrets() {
         .unwrap();
     assert_eq!(res.status(), 429);
     assert_eq!(res.headers()["retry-after"], "7");
+
+    // Both now cool down until the provider's reset time: refused without a request.
+    let before = gw.mock.stats().total;
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    assert_eq!(gw.mock.stats().total, before);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((5..=7).contains(&retry), "{retry}");
+    for id in [gw.openai_account, second] {
+        gw.state.gateway().counters().clear_health(id).await;
+    }
 
     // A bad request upstream is the client's problem: no failover, the message passes on.
     gw.mock.set_fault(Fault::status(400).times(2));
@@ -745,7 +784,7 @@ async fn upstream_failures_fail_over_or_answer_without_leaking_secrets() {
     assert_eq!(gw.mock.faults().len(), 1, "only one attempt was made");
     gw.mock.clear_faults();
 
-    // Timeouts and resets move on too; with nothing left, 502/504 in the caller's dialect.
+    // Resets move on too; with nothing left, 502 in the caller's dialect.
     gw.mock.set_fault(Fault::reset().times(2));
     let res = gw
         .post("/v1/messages", &messages("gpt-4o-mini", "hi"))

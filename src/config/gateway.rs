@@ -13,6 +13,11 @@ pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default deadline for a whole upstream request.
 pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// Default cap on accounts tried for one request.
+pub const DEFAULT_MAX_ATTEMPTS: usize = 3;
+/// Default time a conversation stays pinned to its account.
+pub const DEFAULT_STICKY_TTL: Duration = Duration::from_secs(3600);
+
 /// Settings of the gateway.
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
@@ -25,9 +30,31 @@ pub struct GatewayConfig {
     pub first_byte_timeout: Duration,
     /// How long a whole upstream request may take.
     pub total_timeout: Duration,
+    /// Accounts tried at most for one request.
+    pub max_attempts: usize,
+    /// How long a conversation stays on its account.
+    pub sticky_ttl: Duration,
+    /// Failures in a row that open an account's circuit.
+    pub circuit_failures: u32,
+    /// How long an open circuit keeps the account out at first.
+    pub circuit_open: Duration,
+    /// Prefix of Redis keys.
+    pub redis_prefix: String,
 }
 
 impl GatewayConfig {
+    /// The circuit breaker's tuning.
+    pub fn health_policy(&self) -> crate::gateway::health::HealthPolicy {
+        let default = crate::gateway::health::HealthPolicy::default();
+        crate::gateway::health::HealthPolicy {
+            failure_threshold: self.circuit_failures,
+            open_for: self.circuit_open,
+            open_max: self.circuit_open.saturating_mul(10),
+            probe_timeout: self.first_byte_timeout.min(default.probe_timeout),
+            ..default
+        }
+    }
+
     /// Validates the gateway settings.
     pub(super) fn from_settings(
         s: &Settings,
@@ -47,6 +74,38 @@ impl GatewayConfig {
         let total_timeout = match given(&s.upstream_timeout) {
             Some(value) => parse_secs("UPSTREAM_TIMEOUT", value)?,
             None => DEFAULT_TOTAL_TIMEOUT,
+        };
+        let max_attempts = match given(&s.upstream_max_attempts) {
+            Some(value) => match value.parse::<usize>() {
+                Ok(n) if (1..=10).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::new(
+                        "UPSTREAM_MAX_ATTEMPTS",
+                        format!("{value:?} is not a number between 1 and 10"),
+                    ));
+                }
+            },
+            None => DEFAULT_MAX_ATTEMPTS,
+        };
+        let sticky_ttl = match given(&s.sticky_ttl) {
+            Some(value) => parse_secs("STICKY_TTL", value)?,
+            None => DEFAULT_STICKY_TTL,
+        };
+        let circuit_failures = match given(&s.circuit_failures) {
+            Some(value) => match value.parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::new(
+                        "CIRCUIT_FAILURES",
+                        format!("{value:?} is not a number between 1 and 1000"),
+                    ));
+                }
+            },
+            None => 5,
+        };
+        let circuit_open = match given(&s.circuit_open_secs) {
+            Some(value) => parse_secs("CIRCUIT_OPEN_SECS", value)?,
+            None => Duration::from_secs(30),
         };
         if first_byte_timeout > total_timeout {
             return Err(ConfigError::new(
@@ -70,6 +129,11 @@ impl GatewayConfig {
             max_body_bytes,
             first_byte_timeout,
             total_timeout,
+            max_attempts,
+            sticky_ttl,
+            circuit_failures,
+            circuit_open,
+            redis_prefix: given(&s.redis_prefix).unwrap_or("acp:").to_owned(),
         })
     }
 }

@@ -139,6 +139,23 @@ pub struct Settings {
     /// Seconds a whole upstream request may take [default: 900]
     #[arg(long, env = "UPSTREAM_TIMEOUT", global = true)]
     pub upstream_timeout: Option<String>,
+    /// Accounts tried at most for one request before the error goes back [default: 3]
+    #[arg(long, env = "UPSTREAM_MAX_ATTEMPTS", global = true)]
+    pub upstream_max_attempts: Option<String>,
+    /// Seconds a conversation stays pinned to the account that served it [default: 3600]
+    #[arg(long, env = "STICKY_TTL", global = true)]
+    pub sticky_ttl: Option<String>,
+    /// Failures in a row that take an account out (its circuit opens) [default: 5]
+    #[arg(long, env = "CIRCUIT_FAILURES", global = true)]
+    pub circuit_failures: Option<String>,
+    /// Seconds an account stays out before one probe request tests it; doubles while probes
+    /// fail, up to ten times as long [default: 30]
+    #[arg(long, env = "CIRCUIT_OPEN_SECS", global = true)]
+    pub circuit_open_secs: Option<String>,
+    /// Prefix of every Redis key AiCarpool writes, so instances can share one Redis
+    /// [default: acp:]
+    #[arg(long, env = "REDIS_PREFIX", global = true)]
+    pub redis_prefix: Option<String>,
 }
 
 /// A setting that failed validation: which variable, and what is wrong with it.

@@ -39,6 +39,12 @@ pub struct AccountRow {
     pub last_error_at: Option<i64>,
     /// Last test latency.
     pub last_test_ms: Option<i64>,
+    /// Requests in flight at once.
+    pub max_concurrency: Option<i64>,
+    /// Requests per minute.
+    pub rpm_limit: Option<i64>,
+    /// Tokens per minute.
+    pub tpm_limit: Option<i64>,
     /// Creator.
     pub created_by: i64,
     /// Created (ms).
@@ -53,7 +59,8 @@ macro_rules! select_accounts {
         concat!(
             "SELECT id, name, provider, base_url, api_key_enc, api_key_last4, models, ",
             "model_aliases, proxy_url_enc, proxy_display, weight, priority, group_id, enabled, ",
-            "last_error, last_error_at, last_test_ms, created_by, created_at, updated_at ",
+            "last_error, last_error_at, last_test_ms, max_concurrency, rpm_limit, tpm_limit, ",
+            "created_by, created_at, updated_at ",
             "FROM upstream_accounts ",
             $tail
         )
@@ -89,6 +96,12 @@ pub struct NewAccount<'a> {
     pub group_id: Option<i64>,
     /// Enabled.
     pub enabled: bool,
+    /// Concurrency cap.
+    pub max_concurrency: Option<i64>,
+    /// Requests per minute cap.
+    pub rpm_limit: Option<i64>,
+    /// Tokens per minute cap.
+    pub tpm_limit: Option<i64>,
     /// Creator.
     pub created_by: i64,
 }
@@ -99,13 +112,14 @@ pub async fn create(db: &Db, a: &NewAccount<'_>, now: i64) -> Result<i64, DbErro
         sqlx::query(
             "INSERT INTO upstream_accounts (name, provider, base_url, api_key_enc, api_key_last4, \
              models, model_aliases, proxy_url_enc, proxy_display, weight, priority, group_id, \
-             enabled, created_by, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             enabled, max_concurrency, rpm_limit, tpm_limit, created_by, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(a.name).bind(a.provider).bind(a.base_url).bind(a.api_key_enc)
         .bind(a.api_key_last4).bind(a.models).bind(a.model_aliases).bind(a.proxy_url_enc)
         .bind(a.proxy_display).bind(a.weight).bind(a.priority).bind(a.group_id)
-        .bind(a.enabled).bind(a.created_by).bind(now).bind(now)
+        .bind(a.enabled).bind(a.max_concurrency).bind(a.rpm_limit).bind(a.tpm_limit)
+        .bind(a.created_by).bind(now).bind(now)
         .execute(pool).await?.insert_id()
     });
     Ok(id)
@@ -117,12 +131,13 @@ pub async fn update(db: &Db, id: i64, a: &NewAccount<'_>, now: i64) -> Result<bo
         sqlx::query(
             "UPDATE upstream_accounts SET name = ?, base_url = ?, api_key_enc = ?, \
              api_key_last4 = ?, models = ?, model_aliases = ?, proxy_url_enc = ?, \
-             proxy_display = ?, weight = ?, priority = ?, enabled = ?, updated_at = ? \
-             WHERE id = ?",
+             proxy_display = ?, weight = ?, priority = ?, enabled = ?, max_concurrency = ?, \
+             rpm_limit = ?, tpm_limit = ?, updated_at = ? WHERE id = ?",
         )
         .bind(a.name).bind(a.base_url).bind(a.api_key_enc).bind(a.api_key_last4)
         .bind(a.models).bind(a.model_aliases).bind(a.proxy_url_enc).bind(a.proxy_display)
-        .bind(a.weight).bind(a.priority).bind(a.enabled).bind(now).bind(id)
+        .bind(a.weight).bind(a.priority).bind(a.enabled).bind(a.max_concurrency)
+        .bind(a.rpm_limit).bind(a.tpm_limit).bind(now).bind(id)
         .execute(pool).await?.rows_affected()
     });
     Ok(n == 1)
@@ -280,15 +295,18 @@ pub async fn bindings_of_group(db: &Db, group_id: i64) -> Result<Vec<BindingRow>
 
 /// A fingerprint of the routing configuration (accounts and bindings) that changes whenever
 /// any node changes it: the gateway reloads its snapshot when it differs from the last one.
-pub async fn config_fingerprint(db: &Db) -> Result<[i64; 4], DbError> {
-    let row: (i64, i64, i64, i64) = on_pool!(db, pool => {
+pub async fn config_fingerprint(db: &Db) -> Result<[i64; 7], DbError> {
+    let row: (i64, i64, i64, i64, i64, i64, i64) = on_pool!(db, pool => {
         sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM upstream_accounts), \
              (SELECT COALESCE(MAX(updated_at), 0) FROM upstream_accounts), \
              (SELECT COUNT(*) FROM group_accounts), \
-             (SELECT COALESCE(MAX(updated_at), 0) FROM group_accounts)",
+             (SELECT COALESCE(MAX(updated_at), 0) FROM group_accounts), \
+             (SELECT COUNT(*) FROM model_routes), \
+             (SELECT COALESCE(MAX(updated_at), 0) FROM model_routes), \
+             (SELECT COALESCE(MAX(updated_at), 0) FROM carpool_groups)",
         )
         .fetch_one(pool).await?
     });
-    Ok([row.0, row.1, row.2, row.3])
+    Ok([row.0, row.1, row.2, row.3, row.4, row.5, row.6])
 }

@@ -7,6 +7,7 @@ pub mod groups;
 pub mod invites;
 pub mod keys;
 pub mod outbox;
+pub mod routing;
 pub mod sessions;
 pub mod usage;
 pub mod users;

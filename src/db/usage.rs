@@ -49,6 +49,9 @@ pub struct UsageRow {
     pub ttfb_ms: Option<i64>,
     /// Total time (ms).
     pub total_ms: i64,
+    /// Each attempt (JSON array of `{account_id, outcome, status?, ms?}`), and accounts
+    /// skipped with the reason.
+    pub attempt_log: Option<String>,
 }
 
 /// Inserts a batch in one statement.
@@ -61,7 +64,7 @@ pub async fn insert_batch(db: &Db, rows: &[UsageRow]) -> Result<(), DbError> {
             "INSERT INTO usage_records (created_at, request_id, key_id, user_id, group_id, \
              account_id, provider, endpoint, model_requested, model_served, input_tokens, \
              output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, status, \
-             error_class, streamed, attempts, ttfb_ms, total_ms) ",
+             error_class, streamed, attempts, ttfb_ms, total_ms, attempt_log) ",
         );
         q.push_values(rows, |mut b, r| {
             b.push_bind(r.created_at).push_bind(&r.request_id).push_bind(r.key_id)
@@ -71,7 +74,7 @@ pub async fn insert_batch(db: &Db, rows: &[UsageRow]) -> Result<(), DbError> {
                 .push_bind(r.cache_read_tokens).push_bind(r.cache_write_tokens)
                 .push_bind(r.cost_micros).push_bind(r.status).push_bind(&r.error_class)
                 .push_bind(r.streamed).push_bind(r.attempts).push_bind(r.ttfb_ms)
-                .push_bind(r.total_ms);
+                .push_bind(r.total_ms).push_bind(&r.attempt_log);
         });
         q.build().execute(pool).await?;
     });
@@ -85,7 +88,7 @@ pub async fn recent(db: &Db, group_id: i64, limit: i64) -> Result<Vec<UsageRow>,
             "SELECT created_at, request_id, key_id, user_id, group_id, account_id, provider, \
              endpoint, model_requested, model_served, input_tokens, output_tokens, \
              cache_read_tokens, cache_write_tokens, cost_micros, status, error_class, streamed, \
-             attempts, ttfb_ms, total_ms FROM usage_records WHERE group_id = ? \
+             attempts, ttfb_ms, total_ms, attempt_log FROM usage_records WHERE group_id = ? \
              ORDER BY id DESC LIMIT ?",
         )
         .bind(group_id).bind(limit).fetch_all(pool).await?

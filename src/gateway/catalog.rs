@@ -6,11 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use rand::Rng;
-
 use super::client;
-use crate::db::{Db, DbError, accounts};
-use crate::model::Provider;
+use crate::counters::Caps;
+use crate::db::{Db, DbError, accounts, routing};
+use crate::model::{Provider, RoutingStrategy};
 use crate::secret::Secret;
 use crate::vault::Vault;
 
@@ -33,6 +32,8 @@ pub struct Account {
     pub aliases: BTreeMap<String, String>,
     /// Whether it serves requests.
     pub enabled: bool,
+    /// Concurrency, request and token caps.
+    pub caps: Caps,
     /// When the row last changed (ms): the client is rebuilt only when this moves.
     pub updated_at: i64,
     /// Its pooled HTTP client, with its proxy.
@@ -70,15 +71,32 @@ pub struct Candidate {
     pub account: Arc<Account>,
     /// The model name upstream.
     pub upstream_model: String,
+    /// Priority of its binding (lower first).
+    pub priority: i32,
+    /// Weight of its binding.
+    pub weight: u32,
+    /// Position of its model in the fallback chain (0 for the model asked).
+    pub chain_step: usize,
+}
+
+/// How a group routes.
+#[derive(Debug, Default)]
+pub struct GroupRouting {
+    /// Its accounts.
+    pub bindings: Vec<Binding>,
+    /// Its strategy.
+    pub strategy: RoutingStrategy,
+    /// Fallback chains: alias -> models in order.
+    pub routes: HashMap<String, Vec<String>>,
 }
 
 /// An immutable snapshot.
 #[derive(Debug, Default)]
 pub struct Catalog {
     accounts: HashMap<i64, Arc<Account>>,
-    groups: HashMap<i64, Vec<Binding>>,
+    groups: HashMap<i64, GroupRouting>,
     /// The fingerprint of the tables this snapshot was built from.
-    pub fingerprint: [i64; 4],
+    pub fingerprint: [i64; 7],
 }
 
 impl Catalog {
@@ -132,6 +150,11 @@ impl Catalog {
                 models: serde_json::from_str(&row.models).unwrap_or_default(),
                 aliases: serde_json::from_str(&row.model_aliases).unwrap_or_default(),
                 enabled: row.enabled,
+                caps: Caps {
+                    max_concurrency: row.max_concurrency.and_then(|v| u32::try_from(v).ok()),
+                    rpm: row.rpm_limit.and_then(|v| u32::try_from(v).ok()),
+                    tpm: row.tpm_limit.and_then(|v| u64::try_from(v).ok()),
+                },
                 updated_at: row.updated_at,
                 client: http,
             };
@@ -144,20 +167,36 @@ impl Catalog {
                 ),
             );
         }
-        let mut groups: HashMap<i64, Vec<Binding>> = HashMap::new();
+        let mut groups: HashMap<i64, GroupRouting> = HashMap::new();
+        for (group_id, strategy) in routing::strategies(db).await? {
+            groups.entry(group_id).or_default().strategy =
+                RoutingStrategy::parse(&strategy).unwrap_or_default();
+        }
+        for route in routing::routes(db).await? {
+            let models: Vec<String> = serde_json::from_str(&route.models).unwrap_or_default();
+            groups
+                .entry(route.group_id)
+                .or_default()
+                .routes
+                .insert(route.alias, models);
+        }
         for b in bindings {
             if let Some((account, priority, weight)) = by_id.get(&b.account_id) {
-                groups.entry(b.group_id).or_default().push(Binding {
-                    account: account.clone(),
-                    priority: b
-                        .priority
-                        .and_then(|p| i32::try_from(p).ok())
-                        .unwrap_or(*priority),
-                    weight: b
-                        .weight
-                        .and_then(|w| u32::try_from(w).ok())
-                        .unwrap_or(*weight),
-                });
+                groups
+                    .entry(b.group_id)
+                    .or_default()
+                    .bindings
+                    .push(Binding {
+                        account: account.clone(),
+                        priority: b
+                            .priority
+                            .and_then(|p| i32::try_from(p).ok())
+                            .unwrap_or(*priority),
+                        weight: b
+                            .weight
+                            .and_then(|w| u32::try_from(w).ok())
+                            .unwrap_or(*weight),
+                    });
             }
         }
         Ok(Catalog {
@@ -172,61 +211,65 @@ impl Catalog {
         self.accounts.get(&id)
     }
 
-    /// The enabled accounts of a group that serve `model`, in the order to try them: by
-    /// priority (lower first), and within a priority tier in weighted random order.
+    /// A group's routing.
+    pub fn group(&self, group_id: i64) -> Option<&GroupRouting> {
+        self.groups.get(&group_id)
+    }
+
+    /// The models to try for a requested name: its fallback chain, or just itself.
+    pub fn chain(&self, group_id: i64, model: &str) -> Vec<String> {
+        self.groups
+            .get(&group_id)
+            .and_then(|g| g.routes.get(model))
+            .filter(|chain| !chain.is_empty())
+            .cloned()
+            .unwrap_or_else(|| vec![model.to_owned()])
+    }
+
+    /// Every enabled account of a group that serves some model of the requested name's
+    /// chain, unordered (the selector orders them).
     pub fn candidates(&self, group_id: i64, model: &str) -> Vec<Candidate> {
-        let Some(bindings) = self.groups.get(&group_id) else {
+        let Some(group) = self.groups.get(&group_id) else {
             return Vec::new();
         };
-        let mut eligible: Vec<(&Binding, String)> = bindings
-            .iter()
-            .filter(|b| b.account.enabled && b.weight > 0)
-            .filter_map(|b| b.account.resolve(model).map(|m| (b, m)))
-            .collect();
-        // Explicitly listed models before pass-through accounts, then by priority.
-        eligible.sort_by_key(|(b, _)| (b.account.models.is_empty(), b.priority));
-        let mut rng = rand::rng();
-        let mut out = Vec::with_capacity(eligible.len());
-        let mut start = 0;
-        while start < eligible.len() {
-            let key = |(b, _): &(&Binding, String)| (b.account.models.is_empty(), b.priority);
-            let tier = key(&eligible[start]);
-            let end = eligible[start..]
-                .iter()
-                .position(|e| key(e) != tier)
-                .map_or(eligible.len(), |n| start + n);
-            let mut tier_items: Vec<(&Binding, String)> = eligible[start..end].to_vec();
-            // Weighted random order without replacement.
-            while !tier_items.is_empty() {
-                let total: u64 = tier_items.iter().map(|(b, _)| u64::from(b.weight)).sum();
-                let mut pick = rng.random_range(0..total.max(1));
-                let mut index = 0;
-                for (i, (b, _)) in tier_items.iter().enumerate() {
-                    if pick < u64::from(b.weight) {
-                        index = i;
-                        break;
+        let mut out = Vec::new();
+        for (step, name) in self.chain(group_id, model).iter().enumerate() {
+            // Accounts listing the model explicitly before pass-through ones.
+            for explicit in [true, false] {
+                for b in &group.bindings {
+                    if !b.account.enabled
+                        || b.weight == 0
+                        || b.account.models.is_empty() == explicit
+                    {
+                        continue;
                     }
-                    pick -= u64::from(b.weight);
+                    if let Some(upstream_model) = b.account.resolve(name) {
+                        out.push(Candidate {
+                            account: b.account.clone(),
+                            upstream_model,
+                            priority: b.priority,
+                            weight: b.weight,
+                            chain_step: step * 2 + usize::from(!explicit),
+                        });
+                    }
                 }
-                let (b, m) = tier_items.swap_remove(index);
-                out.push(Candidate {
-                    account: b.account.clone(),
-                    upstream_model: m,
-                });
             }
-            start = end;
         }
         out
     }
 
-    /// The model names a group's enabled accounts serve (aliases included), sorted.
+    /// The model names a group's enabled accounts serve (aliases and fallback chains
+    /// included), sorted.
     pub fn models(&self, group_id: i64) -> Vec<String> {
         let mut names = BTreeSet::new();
-        for b in self.groups.get(&group_id).into_iter().flatten() {
-            if b.account.enabled {
-                names.extend(b.account.models.iter().cloned());
-                names.extend(b.account.aliases.keys().cloned());
+        if let Some(group) = self.groups.get(&group_id) {
+            for b in &group.bindings {
+                if b.account.enabled {
+                    names.extend(b.account.models.iter().cloned());
+                    names.extend(b.account.aliases.keys().cloned());
+                }
             }
+            names.extend(group.routes.keys().cloned());
         }
         names.into_iter().collect()
     }

@@ -9,31 +9,24 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::catalog::{Candidate, Catalog};
+use super::catalog::Catalog;
 use super::error::{Dialect, ErrorKind, GatewayError};
+use super::health::HealthPolicy;
 use super::keys::{KeyCache, MemberKey};
 use super::recorder::Recorder;
-use super::relay::{self, UsageGuard};
-use super::translate;
-use super::upstream::{self, AttemptFailure, Endpoint, Wire};
-use super::usage::Usage;
+use super::relay::UsageGuard;
+use super::select::Selector;
+use super::upstream::Endpoint;
 use crate::config::GatewayConfig;
+use crate::counters::CounterStore;
 use crate::db::usage::UsageRow;
 use crate::db::{Db, DbError, accounts, now_ms};
 use crate::secret::Secret;
 use crate::vault::Vault;
-
-/// Output cap sent to Anthropic when an OpenAI-dialect client named none (Anthropic
-/// requires one).
-pub const DEFAULT_MAX_TOKENS: u64 = 4096;
-/// At most this many accounts are tried for one request.
-pub const MAX_ATTEMPTS: usize = 3;
-/// Upstream error bodies are read up to this size.
-const ERROR_BODY_CAP: usize = 64 * 1024;
 
 /// A proxied request, as the server hands it over.
 #[derive(Debug)]
@@ -110,14 +103,25 @@ pub struct Gateway {
     keys: KeyCache,
     catalog: RwLock<Option<Arc<Catalog>>>,
     reloading: tokio::sync::Mutex<()>,
-    recorder: Arc<Recorder>,
+    pub(super) recorder: Arc<Recorder>,
+    pub(super) counters: Arc<CounterStore>,
+    pub(super) selector: Selector,
+    pub(super) policy: HealthPolicy,
 }
 
 impl Gateway {
     /// Builds the gateway and starts its usage writer (needs a tokio runtime). The catalog
     /// loads on first use.
-    pub fn new(db: Db, master_key: &Secret<String>, config: GatewayConfig) -> Gateway {
+    pub fn new(
+        db: Db,
+        master_key: &Secret<String>,
+        config: GatewayConfig,
+        counters: CounterStore,
+    ) -> Gateway {
         Gateway {
+            counters: Arc::new(counters),
+            selector: Selector::default(),
+            policy: config.health_policy(),
             recorder: Arc::new(Recorder::start(db.clone())),
             db,
             vault: Vault::new(master_key),
@@ -136,6 +140,21 @@ impl Gateway {
     /// The settings.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
+    }
+
+    /// The shared counters and health.
+    pub fn counters(&self) -> &CounterStore {
+        &self.counters
+    }
+
+    /// This node's latency and error view of an account.
+    pub fn account_stats(&self, account: i64) -> (Option<f64>, f64, u64) {
+        self.selector.stats(account)
+    }
+
+    /// The database.
+    pub(super) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Drops a key from the cache (after a revocation on this node).
@@ -266,322 +285,9 @@ impl Gateway {
             }
         }
     }
-
-    async fn serve(
-        &self,
-        member: &MemberKey,
-        req: &ProxyRequest,
-        guard: &mut UsageGuard,
-    ) -> Result<ProxyResponse, GatewayError> {
-        let body = parse_body(req.endpoint, &req.body)?;
-        let model = body
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        guard.row_mut().model_requested = model.clone();
-        let stream = req.endpoint != Endpoint::CountTokens
-            && body.get("stream").and_then(Value::as_bool) == Some(true);
-        guard.row_mut().streamed = stream;
-
-        let catalog = self.catalog().await.map_err(|e| database_unavailable(&e))?;
-        let available = || {
-            let names: Vec<String> = catalog
-                .models(member.group_id)
-                .into_iter()
-                .filter(|m| member.allows(m))
-                .collect();
-            if names.is_empty() {
-                "this key's group has no models yet: a group admin binds accounts on the group page"
-                    .to_owned()
-            } else {
-                format!("models this key can use: {}", names.join(", "))
-            }
-        };
-        if !member.allows(&model) {
-            return Err(GatewayError::new(
-                ErrorKind::NotFound,
-                "model_not_allowed",
-                format!(
-                    "the model `{model}` is not allowed for this key; {}",
-                    available()
-                ),
-            ));
-        }
-        let candidates = catalog.candidates(member.group_id, &model);
-        if candidates.is_empty() {
-            return Err(GatewayError::new(
-                ErrorKind::NotFound,
-                "model_not_found",
-                format!("the model `{model}` is not available; {}", available()),
-            ));
-        }
-        if req.endpoint == Endpoint::CountTokens
-            && !candidates
-                .iter()
-                .any(|c| req.endpoint.upstream_wire(c.account.provider).is_some())
-        {
-            let estimate = estimate_tokens(&body);
-            guard.finish_ok(200, Usage::default(), None);
-            return Ok(ProxyResponse::json(200, &json!({"input_tokens": estimate})));
-        }
-
-        let mut last: Option<AttemptFailure> = None;
-        let mut attempts = 0;
-        for candidate in candidates
-            .iter()
-            .filter(|c| req.endpoint.upstream_wire(c.account.provider).is_some())
-        {
-            if attempts == MAX_ATTEMPTS {
-                break;
-            }
-            attempts += 1;
-            guard.attempt(candidate);
-            match self.attempt(req, &body, candidate, stream, guard).await {
-                Ok(response) => {
-                    let mut response = response;
-                    response
-                        .headers
-                        .push(("x-aicarpool-account-id", candidate.account.id.to_string()));
-                    if candidate
-                        .account
-                        .name
-                        .bytes()
-                        .all(|b| (0x20..0x7f).contains(&b))
-                    {
-                        response
-                            .headers
-                            .push(("x-aicarpool-account", candidate.account.name.clone()));
-                    }
-                    response
-                        .headers
-                        .push(("x-aicarpool-attempts", attempts.to_string()));
-                    return Ok(response);
-                }
-                Err(failure) => {
-                    tracing::warn!(
-                        account = candidate.account.id,
-                        status = failure.status,
-                        class = failure.error.class,
-                        "upstream attempt failed: {}",
-                        failure.error.message
-                    );
-                    if failure.account_fault
-                        || failure.status.is_none()
-                        || failure.status.is_some_and(|s| s >= 500)
-                    {
-                        self.flag_account(candidate.account.id, &failure);
-                    }
-                    let retryable = failure.retryable;
-                    last = Some(failure);
-                    if !retryable {
-                        break;
-                    }
-                }
-            }
-        }
-        Err(last.map_or_else(
-            || {
-                GatewayError::new(
-                    ErrorKind::Unavailable,
-                    "no_account",
-                    "no account can serve this request right now",
-                )
-            },
-            |f| f.error,
-        ))
-    }
-
-    /// One attempt at one account.
-    async fn attempt(
-        &self,
-        req: &ProxyRequest,
-        client_body: &Value,
-        candidate: &Candidate,
-        stream: bool,
-        guard: &mut UsageGuard,
-    ) -> Result<ProxyResponse, AttemptFailure> {
-        let account = &candidate.account;
-        let client_wire = req.endpoint.wire();
-        let Some(wire) = req.endpoint.upstream_wire(account.provider) else {
-            return Err(AttemptFailure {
-                retryable: true,
-                error: GatewayError::new(
-                    ErrorKind::Unavailable,
-                    "no_account",
-                    "no account can serve this endpoint",
-                ),
-                status: None,
-                account_fault: false,
-            });
-        };
-        let upstream_body = translate_request(
-            client_body,
-            client_wire,
-            wire,
-            &candidate.upstream_model,
-            stream,
-        )
-        .map_err(|e| AttemptFailure {
-            retryable: false,
-            error: GatewayError::invalid(e.param.clone(), e.message.clone()),
-            status: None,
-            account_fault: false,
-        })?;
-        let bytes = serde_json::to_vec(&upstream_body).unwrap_or_default();
-        let request = upstream::request(
-            account,
-            wire,
-            &req.headers,
-            req.query.as_deref(),
-            bytes,
-            self.config.total_timeout,
-        );
-        let send = request.send();
-        let response = if stream {
-            match tokio::time::timeout(self.config.first_byte_timeout, send).await {
-                Ok(r) => r,
-                Err(_) => return Err(first_byte_timeout()),
-            }
-        } else {
-            send.await
-        };
-        let response = response.map_err(|e| upstream::transport_failure(&e))?;
-        let status = response.status().as_u16();
-        if !response.status().is_success() {
-            let headers = response.headers().clone();
-            let body = read_capped(response, ERROR_BODY_CAP).await;
-            return Err(upstream::status_failure(account, status, &headers, &body));
-        }
-        guard.row_mut().model_served = Some(candidate.upstream_model.clone());
-        if stream {
-            let mut upstream_stream = response.bytes_stream();
-            let first =
-                match tokio::time::timeout(self.config.first_byte_timeout, upstream_stream.next())
-                    .await
-                {
-                    Err(_) => return Err(first_byte_timeout()),
-                    Ok(None) => {
-                        return Err(AttemptFailure {
-                            retryable: true,
-                            error: GatewayError::new(
-                                ErrorKind::BadGateway,
-                                "upstream_empty",
-                                "the upstream closed the stream without sending anything",
-                            ),
-                            status: Some(status),
-                            account_fault: false,
-                        });
-                    }
-                    Ok(Some(Err(e))) => return Err(upstream::transport_failure(&e)),
-                    Ok(Some(Ok(first))) => first,
-                };
-            let include_usage = client_body
-                .pointer("/stream_options/include_usage")
-                .and_then(Value::as_bool)
-                == Some(true);
-            let relay = relay::Relay::new(
-                relay::Conversion::new(
-                    wire,
-                    client_wire,
-                    include_usage,
-                    client_body,
-                    &candidate.upstream_model,
-                ),
-                first,
-                upstream_stream.boxed(),
-                guard.take(),
-            );
-            return Ok(ProxyResponse {
-                status: 200,
-                headers: vec![
-                    (
-                        "content-type",
-                        "text/event-stream; charset=utf-8".to_owned(),
-                    ),
-                    ("cache-control", "no-cache".to_owned()),
-                    ("x-accel-buffering", "no".to_owned()),
-                ],
-                body: ProxyBody::Stream(relay.into_stream()),
-            });
-        }
-        let raw = match response.bytes().await {
-            Ok(raw) => raw,
-            Err(e) => return Err(upstream::transport_failure(&e)),
-        };
-        let value: Value = serde_json::from_slice(&raw).map_err(|_| AttemptFailure {
-            retryable: true,
-            error: GatewayError::new(
-                ErrorKind::BadGateway,
-                "upstream_bad_json",
-                "the upstream answered with something that is not JSON",
-            ),
-            status: Some(status),
-            account_fault: false,
-        })?;
-        let usage = match wire {
-            Wire::Chat => Usage::from_chat(&value),
-            Wire::Messages => Usage::from_messages(&value),
-            Wire::Responses => Usage::from_responses(&value),
-            Wire::CountTokens => None,
-        }
-        .unwrap_or_default();
-        let body = if wire == client_wire {
-            raw
-        } else {
-            Bytes::from(
-                translate_response(
-                    &value,
-                    wire,
-                    client_wire,
-                    client_body,
-                    &candidate.upstream_model,
-                )
-                .to_string(),
-            )
-        };
-        guard.finish_ok(200, usage, None);
-        Ok(ProxyResponse {
-            status: 200,
-            headers: vec![("content-type", "application/json".to_owned())],
-            body: ProxyBody::Json(body),
-        })
-    }
-
-    /// Notes an account failure for its managers (off the request path).
-    fn flag_account(&self, account_id: i64, failure: &AttemptFailure) {
-        let db = self.db.clone();
-        let message = match failure.status {
-            Some(status) => format!("HTTP {status}: {}", failure.error.message),
-            None => failure.error.message.clone(),
-        };
-        tokio::spawn(async move {
-            if let Err(e) =
-                accounts::record_health(&db, account_id, Some(&message), None, now_ms()).await
-            {
-                tracing::warn!(
-                    account = account_id,
-                    "could not record the account's error: {e}"
-                );
-            }
-        });
-    }
 }
 
-fn first_byte_timeout() -> AttemptFailure {
-    AttemptFailure {
-        retryable: true,
-        error: GatewayError::new(
-            ErrorKind::Timeout,
-            "upstream_first_byte_timeout",
-            "the upstream sent nothing before the first-byte deadline",
-        ),
-        status: None,
-        account_fault: false,
-    }
-}
-
-fn database_unavailable(e: &DbError) -> GatewayError {
+pub(super) fn database_unavailable(e: &DbError) -> GatewayError {
     tracing::error!("catalog unavailable: {e}");
     GatewayError::new(
         ErrorKind::Unavailable,
@@ -593,175 +299,4 @@ fn database_unavailable(e: &DbError) -> GatewayError {
 
 fn unavailable(e: &DbError, dialect: Dialect) -> ProxyResponse {
     ProxyResponse::error(&database_unavailable(e), dialect)
-}
-
-/// Reads at most `cap` bytes of a body.
-async fn read_capped(response: reqwest::Response, cap: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
-        let room = cap.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() >= cap {
-            break;
-        }
-    }
-    out
-}
-
-/// Parses and checks the body: JSON object, `model`, and the fields each endpoint needs.
-pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Err(GatewayError::invalid(
-            "body",
-            "the request body is empty; send a JSON object",
-        ));
-    }
-    let body: Value = serde_json::from_slice(raw).map_err(|e| {
-        GatewayError::invalid("body", format!("the request body is not valid JSON: {e}"))
-    })?;
-    if !body.is_object() {
-        return Err(GatewayError::invalid(
-            "body",
-            "the request body must be a JSON object",
-        ));
-    }
-    match body.get("model") {
-        Some(Value::String(m)) if !m.trim().is_empty() => {}
-        Some(_) => {
-            return Err(GatewayError::invalid(
-                "model",
-                "`model` must be a non-empty string",
-            ));
-        }
-        None => {
-            return Err(GatewayError::invalid(
-                "model",
-                "missing required field `model`",
-            ));
-        }
-    }
-    if let Some(stream) = body.get("stream")
-        && !stream.is_boolean()
-        && !stream.is_null()
-    {
-        return Err(GatewayError::invalid(
-            "stream",
-            "`stream` must be true or false",
-        ));
-    }
-    match endpoint {
-        Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::CountTokens => {
-            match body.get("messages") {
-                Some(Value::Array(list)) if !list.is_empty() => {}
-                Some(Value::Array(_)) => {
-                    return Err(GatewayError::invalid(
-                        "messages",
-                        "`messages` must hold at least one message",
-                    ));
-                }
-                Some(_) => {
-                    return Err(GatewayError::invalid(
-                        "messages",
-                        "`messages` must be an array of messages",
-                    ));
-                }
-                None => {
-                    return Err(GatewayError::invalid(
-                        "messages",
-                        "missing required field `messages`",
-                    ));
-                }
-            }
-            if endpoint == Endpoint::Messages {
-                match body.get("max_tokens") {
-                    Some(v) if v.as_u64().is_some_and(|n| n > 0) => {}
-                    Some(_) => {
-                        return Err(GatewayError::invalid(
-                            "max_tokens",
-                            "`max_tokens` must be a positive integer",
-                        ));
-                    }
-                    None => {
-                        return Err(GatewayError::invalid(
-                            "max_tokens",
-                            "missing required field `max_tokens`",
-                        ));
-                    }
-                }
-            }
-        }
-        Endpoint::Responses => {
-            if body.get("input").is_none() {
-                return Err(GatewayError::invalid(
-                    "input",
-                    "missing required field `input`",
-                ));
-            }
-        }
-    }
-    Ok(body)
-}
-
-/// The upstream body for `upstream` from the client's body in `client` format.
-pub fn translate_request(
-    body: &Value,
-    client: Wire,
-    upstream: Wire,
-    model: &str,
-    stream: bool,
-) -> Result<Value, translate::TranslateError> {
-    let mut out = match (client, upstream) {
-        (a, b) if a == b => body.clone(),
-        (Wire::Chat, Wire::Messages) => {
-            translate::chat_to_messages_request(body, DEFAULT_MAX_TOKENS)?
-        }
-        (Wire::Messages, Wire::Chat) => translate::messages_to_chat_request(body)?,
-        (Wire::Responses, Wire::Chat) => translate::responses_to_chat_request(body)?,
-        (Wire::Responses, Wire::Messages) => {
-            let chat = translate::responses_to_chat_request(body)?;
-            translate::chat_to_messages_request(&chat, DEFAULT_MAX_TOKENS)?
-        }
-        _ => body.clone(),
-    };
-    if let Some(obj) = out.as_object_mut() {
-        obj.insert("model".to_owned(), Value::String(model.to_owned()));
-        // Usage must come back on every stream, or the request cannot be billed.
-        if stream && upstream == Wire::Chat {
-            obj.insert("stream_options".to_owned(), json!({"include_usage": true}));
-        }
-    }
-    Ok(out)
-}
-
-/// The client's answer from the upstream's, for a whole (non-streamed) response.
-pub fn translate_response(
-    value: &Value,
-    upstream: Wire,
-    client: Wire,
-    client_body: &Value,
-    model: &str,
-) -> Value {
-    match (upstream, client) {
-        (Wire::Messages, Wire::Chat) => translate::messages_response_to_chat(value, model),
-        (Wire::Chat, Wire::Messages) => translate::chat_response_to_messages(value, model),
-        (Wire::Chat, Wire::Responses) => translate::chat_response_to_responses(value, client_body),
-        (Wire::Messages, Wire::Responses) => {
-            let chat = translate::messages_response_to_chat(value, model);
-            translate::chat_response_to_responses(&chat, client_body)
-        }
-        _ => value.clone(),
-    }
-}
-
-/// A local estimate of input tokens (about four characters a token) for providers without
-/// a counting endpoint.
-pub fn estimate_tokens(body: &Value) -> u64 {
-    let mut chars = 0usize;
-    for field in ["system", "messages", "tools"] {
-        if let Some(v) = body.get(field) {
-            chars += v.to_string().len();
-        }
-    }
-    (chars as u64).div_ceil(4).max(1)
 }

@@ -4,13 +4,18 @@
 //! Completions, Anthropic Messages and OpenAI Responses (`translate`), the SSE framing they
 //! stream in (`sse`) and the token usage read from each (`usage`).
 
+pub mod attempt;
+pub mod body;
 pub mod catalog;
 pub mod client;
 pub mod engine;
 pub mod error;
+pub mod health;
 pub mod keys;
 pub mod recorder;
 pub mod relay;
+mod route;
+pub mod select;
 pub mod sse;
 pub mod translate;
 pub mod upstream;

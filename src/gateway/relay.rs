@@ -358,8 +358,23 @@ fn delivered_text(client: Wire, ev: &SseEvent) -> usize {
     text.map_or(0, str::len)
 }
 
+/// How a relayed stream ended, for the account's health and caps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The upstream finished the stream.
+    Complete,
+    /// The upstream died or stopped early.
+    UpstreamFailed,
+    /// The client went away first.
+    ClientGone,
+}
+
+/// Called once when a stream ends, with how it ended and the tokens it used.
+pub type OnEnd = Box<dyn FnOnce(StreamEnd, Usage) + Send>;
+
 /// A stream in flight.
 pub struct Relay {
+    on_end: Option<OnEnd>,
     conversion: Conversion,
     parser: SseParser,
     first: Option<Bytes>,
@@ -377,8 +392,10 @@ impl Relay {
         first: Bytes,
         upstream: BoxStream<'static, reqwest::Result<Bytes>>,
         guard: UsageGuard,
+        on_end: Option<OnEnd>,
     ) -> Relay {
         Relay {
+            on_end,
             conversion,
             parser: SseParser::new(),
             first: Some(first),
@@ -415,6 +432,7 @@ impl Relay {
             self.emit(out);
             let usage = self.billed_usage();
             self.guard.finish_ok(200, usage, None);
+            self.ended(StreamEnd::Complete, usage);
         } else {
             let out = self
                 .conversion
@@ -423,6 +441,7 @@ impl Relay {
             let usage = self.billed_usage();
             self.guard
                 .finish_ok(200, usage, Some("upstream_stream_truncated"));
+            self.ended(StreamEnd::UpstreamFailed, usage);
         }
     }
 
@@ -433,6 +452,13 @@ impl Relay {
         let usage = self.billed_usage();
         self.guard
             .finish_ok(200, usage, Some("upstream_stream_error"));
+        self.ended(StreamEnd::UpstreamFailed, usage);
+    }
+
+    fn ended(&mut self, end: StreamEnd, usage: Usage) {
+        if let Some(on_end) = self.on_end.take() {
+            on_end(end, usage);
+        }
     }
 
     /// What the provider reported, or, when a cut stream never reported its output, an
@@ -473,5 +499,14 @@ impl Relay {
             }
         })
         .boxed()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if self.on_end.is_some() {
+            let usage = self.billed_usage();
+            self.ended(StreamEnd::ClientGone, usage);
+        }
     }
 }

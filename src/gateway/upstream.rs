@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::catalog::Account;
 use super::error::{ErrorKind, GatewayError, scrub};
+use super::health::HealthEvent;
 use crate::model::Provider;
 
 /// The Anthropic API version sent when the client named none.
@@ -153,6 +154,8 @@ pub struct AttemptFailure {
     pub status: Option<u16>,
     /// Whether the account itself is at fault (bad key, disabled): flagged for its managers.
     pub account_fault: bool,
+    /// What this says about the account's health; `None` when the request was at fault.
+    pub event: Option<HealthEvent>,
 }
 
 /// Classifies a transport error (no HTTP response).
@@ -181,6 +184,7 @@ pub fn transport_failure(err: &reqwest::Error) -> AttemptFailure {
         error: GatewayError::new(kind, class, message),
         status: None,
         account_fault: false,
+        event: Some(HealthEvent::Failure),
     }
 }
 
@@ -211,6 +215,18 @@ pub fn status_failure(
             ),
             status: Some(status),
             account_fault: true,
+            event: Some(HealthEvent::AuthFailed),
+        },
+        407 => AttemptFailure {
+            retryable: true,
+            error: GatewayError::new(
+                ErrorKind::BadGateway,
+                "upstream_proxy_auth",
+                "the shared upstream account's proxy refused its credentials; the group's admins have been told",
+            ),
+            status: Some(status),
+            account_fault: true,
+            event: Some(HealthEvent::AuthFailed),
         },
         429 => {
             let retry = retry_after_secs(headers);
@@ -220,11 +236,15 @@ pub fn status_failure(
                 "every account serving this model is rate-limited by its provider; retry later",
             );
             error.retry_after_secs = Some(retry.unwrap_or(1));
+            let now = crate::db::now_ms();
             AttemptFailure {
                 retryable: true,
                 error,
                 status: Some(status),
                 account_fault: false,
+                event: Some(HealthEvent::RateLimited(retry.map(|secs| {
+                    now + i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX / 4)
+                }))),
             }
         }
         408 | 409 | 425 | 500..=599 => AttemptFailure {
@@ -240,6 +260,7 @@ pub fn status_failure(
             ),
             status: Some(status),
             account_fault: false,
+            event: Some(HealthEvent::Failure),
         },
         404 => AttemptFailure {
             retryable: false,
@@ -250,6 +271,7 @@ pub fn status_failure(
             ),
             status: Some(status),
             account_fault: false,
+            event: None,
         },
         413 => AttemptFailure {
             retryable: false,
@@ -260,6 +282,7 @@ pub fn status_failure(
             ),
             status: Some(status),
             account_fault: false,
+            event: None,
         },
         _ => AttemptFailure {
             retryable: false,
@@ -270,6 +293,7 @@ pub fn status_failure(
             ),
             status: Some(status),
             account_fault: false,
+            event: None,
         },
     }
 }

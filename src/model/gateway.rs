@@ -59,7 +59,7 @@ impl Provider {
 }
 
 /// An upstream account as its managers see it; the API key shows only its last 4 characters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccountView {
     /// Id.
     pub id: i64,
@@ -91,6 +91,14 @@ pub struct AccountView {
     pub last_error_at: Option<i64>,
     /// Latency of the last successful connection test (ms).
     pub last_test_ms: Option<i64>,
+    /// Requests in flight at once; `None` for no cap.
+    pub max_concurrency: Option<u32>,
+    /// Requests per minute; `None` for no cap.
+    pub rpm_limit: Option<u32>,
+    /// Tokens per minute; `None` for no cap.
+    pub tpm_limit: Option<u64>,
+    /// Live health (this node's latency and error view, the shared circuit state).
+    pub health: Option<AccountHealthView>,
     /// Groups it is bound to.
     pub bound_groups: Vec<i64>,
     /// Created (ms).
@@ -132,6 +140,15 @@ pub struct AccountInput {
     /// Default true.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Concurrency cap; absent or 0 for none.
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// Requests-per-minute cap; absent or 0 for none.
+    #[serde(default)]
+    pub rpm_limit: Option<u32>,
+    /// Tokens-per-minute cap; absent or 0 for none.
+    #[serde(default)]
+    pub tpm_limit: Option<u64>,
 }
 
 /// A change to an upstream account: absent fields stay as they are. An empty `proxy_url`
@@ -165,6 +182,15 @@ pub struct AccountPatch {
     /// Enabled.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Concurrency cap; 0 removes it.
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// Requests-per-minute cap; 0 removes it.
+    #[serde(default)]
+    pub rpm_limit: Option<u32>,
+    /// Tokens-per-minute cap; 0 removes it.
+    #[serde(default)]
+    pub tpm_limit: Option<u64>,
 }
 
 /// The result of a connection test.
@@ -278,4 +304,77 @@ pub enum Expiry {
     Millis(i64),
     /// `2026-12-31T00:00:00Z`.
     Text(String),
+}
+
+/// How a group spreads requests over the accounts of one priority tier (lower priority
+/// numbers are always tried first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingStrategy {
+    /// Random, in proportion to the bindings' weights.
+    #[default]
+    Weighted,
+    /// In turn.
+    RoundRobin,
+    /// The account with the lowest recent time to first byte first.
+    LeastLatency,
+    /// The account whose model costs least (from the price table) first.
+    LowestCost,
+    /// The account with the most of its budget left first.
+    MostBudget,
+}
+
+impl RoutingStrategy {
+    /// Every strategy, in the order forms list them.
+    pub const ALL: [RoutingStrategy; 5] = [
+        RoutingStrategy::Weighted,
+        RoutingStrategy::RoundRobin,
+        RoutingStrategy::LeastLatency,
+        RoutingStrategy::LowestCost,
+        RoutingStrategy::MostBudget,
+    ];
+
+    /// The stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Weighted => "weighted",
+            Self::RoundRobin => "round_robin",
+            Self::LeastLatency => "least_latency",
+            Self::LowestCost => "lowest_cost",
+            Self::MostBudget => "most_budget",
+        }
+    }
+
+    /// Reads a stored or submitted value.
+    pub fn parse(value: &str) -> Option<RoutingStrategy> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// Live health of an account, as the accounts page shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountHealthView {
+    /// `closed`, `open` or `half_open`.
+    pub circuit: String,
+    /// Why the account is out, in words; `None` when it serves.
+    pub out_reason: Option<String>,
+    /// Out until (ms), when that is known.
+    pub out_until: Option<i64>,
+    /// Recent time to first byte (ms), an exponentially weighted average.
+    pub latency_ms: Option<f64>,
+    /// Share of recent attempts that failed (0..1).
+    pub error_rate: f64,
+    /// Attempts seen by this node.
+    pub attempts: u64,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+}
+
+/// A group's routing settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingView {
+    /// The strategy.
+    pub strategy: RoutingStrategy,
+    /// Fallback chains: alias -> models in order.
+    pub routes: BTreeMap<String, Vec<String>>,
 }

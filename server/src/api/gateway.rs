@@ -1,8 +1,8 @@
 //! `/api` handlers of the chat proxy's configuration: upstream accounts, their bindings to
 //! groups, member keys.
 
-use aicarpool::model::{AccountInput, AccountPatch, BindingInput, KeyInput};
-use aicarpool::{accounts, member_keys};
+use aicarpool::model::{AccountInput, AccountPatch, BindingInput, KeyInput, RoutingView};
+use aicarpool::{accounts, member_keys, routing};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -117,4 +117,21 @@ pub async fn revoke_key(
     Params((group_id, key_id)): Params<(i64, i64)>,
 ) -> ApiResult {
     ok(member_keys::revoke(&state.app, &principal, group_id, key_id).await?)
+}
+
+pub async fn get_routing(
+    State(state): State<ServerState>,
+    Auth(principal): Auth,
+    Params(group_id): Params<i64>,
+) -> ApiResult {
+    ok(routing::get(&state.app, &principal, group_id).await?)
+}
+
+pub async fn put_routing(
+    State(state): State<ServerState>,
+    Auth(principal): Auth,
+    Params(group_id): Params<i64>,
+    Body(input): Body<RoutingView>,
+) -> ApiResult {
+    ok(routing::update(&state.app, &principal, group_id, input).await?)
 }

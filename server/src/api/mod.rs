@@ -87,6 +87,10 @@ pub fn routes() -> Router<ServerState> {
             axum::routing::delete(gateway::unbind_account),
         )
         .route(
+            "/groups/{id}/routing",
+            get(gateway::get_routing).put(gateway::put_routing),
+        )
+        .route(
             "/groups/{id}/keys",
             get(gateway::list_keys).post(gateway::create_key),
         )

@@ -35,10 +35,36 @@ pub struct Gateway {
 
 /// Starts the gateway; `tune` may change the config first (body cap, deadlines).
 pub async fn start_with(tune: impl FnOnce(&mut aicarpool::config::Config)) -> Gateway {
+    start_on(tune, None, None).await
+}
+
+/// Starts the gateway with its counters in Redis, on the database at `database_url`
+/// (a fresh SQLite file when `None`).
+pub async fn start_on(
+    tune: impl FnOnce(&mut aicarpool::config::Config),
+    redis_url: Option<&str>,
+    database_url: Option<String>,
+) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config_in(dir.path(), None);
+    let mut config = config_in(dir.path(), database_url);
     tune(&mut config);
-    let state = state_with_token(config).await;
+    let state = match redis_url {
+        None => state_with_token(config).await,
+        Some(url) => {
+            let db = server::startup::open_database(&config).await.unwrap();
+            let mailer = aicarpool::mail::Mailer::from_config(&config).unwrap();
+            let redis = aicarpool::redis::connect(&aicarpool::secret::Secret::new(url.to_owned()))
+                .await
+                .unwrap();
+            AppState::new(
+                config,
+                db,
+                mailer,
+                Some(redis),
+                aicarpool::setup::SetupGate::with_token(super::TOKEN),
+            )
+        }
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = router_for(&state);
@@ -142,6 +168,29 @@ impl Gateway {
             .await;
         assert_eq!(status, 201, "{binding}");
         id
+    }
+
+    /// Starts `n` named mocks and binds one OpenAI account on each to the group, all serving
+    /// `model`, with the given weights; returns (mock, account id) pairs.
+    pub async fn add_upstreams(&self, model: &str, weights: &[u32]) -> Vec<(MockUpstream, i64)> {
+        let mut out = Vec::new();
+        for (i, weight) in weights.iter().enumerate() {
+            let mock = MockUpstream::start(MockOptions {
+                name: Some(format!("up{i}")),
+                ..MockOptions::default()
+            })
+            .await
+            .unwrap();
+            let id = self
+                .add_account(json!({
+                    "name": format!("up{i}"), "provider": "openai",
+                    "base_url": mock.openai_base_url(), "api_key": mock.api_key(),
+                    "models": [model], "weight": weight,
+                }))
+                .await;
+            out.push((mock, id));
+        }
+        out
     }
 
     /// Creates a member key with `token`'s user; returns the key.

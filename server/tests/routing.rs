@@ -1,0 +1,433 @@
+//! Smart routing against several mock upstreams: weights, failover for each fault class,
+//! circuit breaking and recovery, rate-limit cooldowns, refused keys, concurrency caps,
+//! sticky conversations, fallback chains across providers; with the counters in memory and,
+//! when the test command provides Redis, in Redis.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::gateway::{self, Gateway};
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+use server::mock_upstream::{Fault, MockUpstream};
+
+const MODEL: &str = "route-model";
+
+fn body(text: &str) -> Value {
+    json!({"model": MODEL, "messages": [{"role": "user", "content": text}]})
+}
+
+fn redis_url() -> Option<String> {
+    std::env::var("AICARPOOL_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+async fn start(redis: bool) -> Option<Gateway> {
+    let tune = |c: &mut aicarpool::config::Config| {
+        c.gateway.circuit_failures = 3;
+        c.gateway.circuit_open = Duration::from_secs(1);
+        c.gateway.first_byte_timeout = Duration::from_millis(500);
+        c.gateway.total_timeout = Duration::from_secs(2);
+    };
+    if redis {
+        let url = redis_url()?;
+        // Account ids repeat across test databases: each gateway gets its own key space.
+        let prefix = format!("test-{}:", aicarpool::gateway::keys::generate());
+        let tune = move |c: &mut aicarpool::config::Config| {
+            tune(c);
+            c.gateway.redis_prefix = prefix;
+        };
+        Some(gateway::start_on(tune, Some(&url), None).await)
+    } else {
+        Some(gateway::start_with(tune).await)
+    }
+}
+
+/// Sends `n` requests, `concurrency` at a time; returns how many succeeded.
+async fn storm(gw: &Gateway, n: usize, concurrency: usize) -> usize {
+    let mut ok = 0;
+    let mut sent = 0;
+    while sent < n {
+        let batch = concurrency.min(n - sent);
+        let results = join_all((0..batch).map(|i| {
+            gw.post(
+                "/v1/chat/completions",
+                &body(&format!("storm {}", sent + i)),
+            )
+            .send()
+        }))
+        .await;
+        ok += results
+            .into_iter()
+            .filter(|r| r.as_ref().is_ok_and(|r| r.status() == 200))
+            .count();
+        sent += batch;
+    }
+    ok
+}
+
+fn served(mocks: &[(MockUpstream, i64)]) -> Vec<u64> {
+    mocks.iter().map(|(m, _)| m.stats().total).collect()
+}
+
+async fn weights_split_traffic(redis: bool) {
+    let Some(gw) = start(redis).await else { return };
+    let ups = gw.add_upstreams(MODEL, &[1, 2, 3]).await;
+    let n = 1800;
+    assert_eq!(storm(&gw, n, 32).await, n);
+    let counts = served(&ups);
+    for (count, weight) in counts.iter().zip([1.0, 2.0, 3.0]) {
+        let p: f64 = weight / 6.0;
+        let expected = n as f64 * p;
+        let sigma = (n as f64 * p * (1.0 - p)).sqrt();
+        assert!(
+            (*count as f64 - expected).abs() < 5.0 * sigma,
+            "counts {counts:?} do not follow the weights 1:2:3"
+        );
+    }
+}
+
+#[tokio::test]
+async fn weights_split_traffic_in_memory() {
+    weights_split_traffic(false).await;
+}
+
+#[tokio::test]
+async fn weights_split_traffic_with_redis() {
+    weights_split_traffic(true).await;
+}
+
+async fn retryable_faults_are_invisible(redis: bool) {
+    let Some(gw) = start(redis).await else { return };
+    let ups = gw.add_upstreams(MODEL, &[1, 1, 1]).await;
+    let faults = [
+        Fault::status(500),
+        Fault::status(503),
+        Fault::status(429).retry_after(30),
+        Fault::reset(),
+        Fault::delay_first_byte(Duration::from_secs(3)),
+    ];
+    for fault in faults {
+        for (m, _) in &ups {
+            m.reset();
+        }
+        let label = format!("{fault:?}");
+        ups[0].0.set_fault(fault);
+        let n = 600;
+        let ok = storm(&gw, n, 16).await;
+        assert!(
+            ok as f64 >= n as f64 * 0.999,
+            "{label}: only {ok} of {n} succeeded"
+        );
+        // The faulty account stopped getting traffic quickly (circuit or cooldown).
+        assert!(ups[0].0.stats().total < 60, "{label}: {:?}", served(&ups));
+        ups[0].0.clear_faults();
+        gw.state.gateway().counters().clear_health(ups[0].1).await;
+    }
+}
+
+#[tokio::test]
+async fn retryable_faults_are_invisible_in_memory() {
+    retryable_faults_are_invisible(false).await;
+}
+
+#[tokio::test]
+async fn retryable_faults_are_invisible_with_redis() {
+    retryable_faults_are_invisible(true).await;
+}
+
+#[tokio::test]
+async fn a_slow_first_byte_on_a_stream_fails_over_at_the_deadline() {
+    let gw = start(false).await.unwrap();
+    let ups = gw.add_upstreams(MODEL, &[1, 1]).await;
+    ups[0]
+        .0
+        .set_fault(Fault::delay_first_byte(Duration::from_secs(5)));
+    for i in 0..10 {
+        let mut b = body(&format!("s {i}"));
+        b["stream"] = json!(true);
+        let started = std::time::Instant::now();
+        let res = gw.post("/v1/chat/completions", &b).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.text().await.unwrap().contains("[DONE]"));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    assert!(ups[0].0.stats().total <= 4, "{:?}", served(&ups));
+}
+
+#[tokio::test]
+async fn a_broken_account_recovers_after_its_probe() {
+    let gw = start(false).await.unwrap();
+    let ups = gw.add_upstreams(MODEL, &[1, 1]).await;
+    ups[0].0.set_fault(Fault::status(500));
+    assert_eq!(storm(&gw, 60, 4).await, 60);
+    let health = gw.state.gateway().counters().health(ups[0].1);
+    assert!(health.open_until > 0, "the circuit opened: {health:?}");
+    let (_, account) = gw
+        .api("GET", &format!("/api/accounts/{}", ups[0].1), None)
+        .await;
+    assert_eq!(account["health"]["circuit"], "open", "{account}");
+    let before = ups[0].0.stats().total;
+    storm(&gw, 40, 4).await;
+    assert_eq!(
+        ups[0].0.stats().total,
+        before,
+        "no traffic while the circuit is open"
+    );
+
+    ups[0].0.clear_faults();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(storm(&gw, 200, 4).await, 200);
+    assert!(
+        ups[0].0.stats().total > before + 50,
+        "traffic came back: {:?}",
+        served(&ups)
+    );
+    assert_eq!(gw.state.gateway().counters().health(ups[0].1).open_until, 0);
+}
+
+#[tokio::test]
+async fn rate_limits_cool_down_until_the_reset_and_refused_keys_take_the_account_out() {
+    let gw = start(false).await.unwrap();
+    let ups = gw.add_upstreams(MODEL, &[1, 1]).await;
+    ups[0]
+        .0
+        .set_fault(Fault::status(429).retry_after(2).times(1));
+    assert_eq!(storm(&gw, 40, 1).await, 40);
+    assert_eq!(ups[0].0.stats().total, 1, "cooling down after one 429");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    storm(&gw, 40, 1).await;
+    assert!(ups[0].0.stats().total > 5, "back after the reset time");
+
+    ups[1].0.set_fault(Fault::status(401));
+    let before = ups[1].0.stats().total;
+    assert_eq!(storm(&gw, 40, 4).await, 40);
+    // One 401 takes it out (a few requests may have been in flight at once).
+    assert!(ups[1].0.stats().total - before <= 4, "{:?}", served(&ups));
+    let (_, account) = gw
+        .api("GET", &format!("/api/accounts/{}", ups[1].1), None)
+        .await;
+    assert!(
+        account["health"]["out_reason"]
+            .as_str()
+            .unwrap()
+            .contains("refused"),
+        "{account}"
+    );
+    assert!(
+        account["last_error"].as_str().unwrap().contains("401"),
+        "{account}"
+    );
+    // Saving the account (a fixed key) brings it back.
+    ups[1].0.clear_faults();
+    let (status, _) = gw
+        .api(
+            "PUT",
+            &format!("/api/accounts/{}", ups[1].1),
+            Some(json!({"api_key": "mock-key"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let before = ups[1].0.stats().total;
+    storm(&gw, 40, 4).await;
+    assert!(ups[1].0.stats().total > before);
+}
+
+async fn concurrency_caps_hold(redis: bool) {
+    let Some(gw) = start(redis).await else { return };
+    let ups = gw.add_upstreams(MODEL, &[10, 1]).await;
+    let (status, _) = gw
+        .api(
+            "PUT",
+            &format!("/api/accounts/{}", ups[0].1),
+            Some(json!({"max_concurrency": 2})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for (m, _) in &ups {
+        m.set_fault(Fault::delay_first_byte(Duration::from_millis(150)));
+    }
+    assert_eq!(storm(&gw, 60, 12).await, 60);
+    assert!(
+        ups[0].0.stats().max_in_flight <= 2,
+        "cap exceeded: {:?}",
+        ups[0].0.stats()
+    );
+    assert!(ups[0].0.stats().total > 0 && ups[1].0.stats().total > 0);
+}
+
+#[tokio::test]
+async fn concurrency_caps_hold_in_memory() {
+    concurrency_caps_hold(false).await;
+}
+
+#[tokio::test]
+async fn concurrency_caps_hold_with_redis() {
+    concurrency_caps_hold(true).await;
+}
+
+#[tokio::test]
+async fn a_conversation_sticks_to_its_account_and_moves_when_it_fails() {
+    let gw = start(false).await.unwrap();
+    let ups = gw.add_upstreams(MODEL, &[1, 1, 1]).await;
+    let conversation = |turn: usize| {
+        let mut messages = vec![
+            json!({"role": "system", "content": "You are a careful reviewer"}),
+            json!({"role": "user", "content": "review my code"}),
+        ];
+        for i in 0..turn {
+            messages.push(json!({"role": "assistant", "content": format!("answer {i}")}));
+            messages.push(json!({"role": "user", "content": format!("follow-up {i}")}));
+        }
+        json!({"model": MODEL, "messages": messages})
+    };
+    let mut served_by = Vec::new();
+    for turn in 0..15 {
+        let res = gw
+            .post("/v1/chat/completions", &conversation(turn))
+            .send()
+            .await
+            .unwrap();
+        served_by.push(
+            res.headers()["x-aicarpool-account-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert!(
+        served_by.iter().all(|a| a == &served_by[0]),
+        "{served_by:?}"
+    );
+    let pinned: i64 = served_by[0].parse().unwrap();
+    let (mock, _) = ups.iter().find(|(_, id)| *id == pinned).unwrap();
+    mock.set_fault(Fault::status(500));
+    let mut moved = Vec::new();
+    for turn in 15..25 {
+        let res = gw
+            .post("/v1/chat/completions", &conversation(turn))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        moved.push(
+            res.headers()["x-aicarpool-account-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert!(
+        moved.iter().all(|a| a != &served_by[0]),
+        "moved away: {moved:?}"
+    );
+    assert!(
+        moved[1..].iter().all(|a| a == &moved[1]),
+        "and stays on the new one: {moved:?}"
+    );
+}
+
+#[tokio::test]
+async fn fallback_chains_cross_providers_and_attempts_are_explained() {
+    let gw = start(false).await.unwrap();
+    let (status, routing) = gw
+        .api("PUT", &format!("/api/groups/{}/routing", gw.group_id),
+             Some(json!({"strategy": "round_robin", "routes": {"smart": ["claude-sonnet-4-5", "gpt-4o-mini"]}})))
+        .await;
+    assert_eq!(status, 200, "{routing}");
+    let models: Value = gw
+        .http
+        .get(format!("{}/v1/models", gw.base))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(models.to_string().contains("\"smart\""));
+    // The Claude account fails: the chain moves on to GPT, translated for an Anthropic client.
+    gw.mock
+        .set_fault(Fault::status(500).on(server::mock_upstream::MockRoute::Messages));
+    let res = gw
+        .post(
+            "/v1/messages",
+            &json!({"model": "smart", "max_tokens": 50,
+        "messages": [{"role": "user", "content": "hello"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-aicarpool-attempts"], "2");
+    assert_eq!(res.headers()["x-aicarpool-model"], "gpt-4o-mini");
+    let msg: Value = res.json().await.unwrap();
+    assert_eq!(msg["content"][0]["text"], "mock reply: hello");
+    let rows = gw.usage(1).await;
+    let log: Value = serde_json::from_str(rows[0].attempt_log.as_deref().unwrap()).unwrap();
+    assert_eq!(log[0]["account_id"], gw.anthropic_account);
+    assert_eq!(log[0]["status"], 500);
+    assert_eq!(log[1]["account_id"], gw.openai_account);
+    assert_eq!(log[1]["outcome"], "ok");
+    // A bad request is never retried elsewhere.
+    gw.mock.clear_faults();
+    gw.mock
+        .set_fault(Fault::status(400).on(server::mock_upstream::MockRoute::Messages));
+    let res = gw
+        .post(
+            "/v1/messages",
+            &json!({"model": "smart", "max_tokens": 50,
+        "messages": [{"role": "user", "content": "hello"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn a_mid_stream_death_is_not_retried_and_opens_the_circuit() {
+    let gw = start(false).await.unwrap();
+    let ups = gw.add_upstreams(MODEL, &[1]).await;
+    ups[0].0.set_fault(Fault::drop_mid_stream_after(1));
+    for _ in 0..3 {
+        let mut b = body("a b c d");
+        b["stream"] = json!(true);
+        let text = gw
+            .post("/v1/chat/completions", &b)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.contains("\"error\""), "{text}");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let res = gw
+        .post("/v1/chat/completions", &body("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    let err: Value = res.json().await.unwrap();
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("circuit open"),
+        "{err}"
+    );
+}

@@ -1,0 +1,213 @@
+//! One attempt at one account: translate the body to the account's wire format, send it
+//! through the account's client, and either return the answer (a whole JSON body, or a
+//! stream whose first chunk has arrived: the commit point) or classify the failure.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use serde_json::Value;
+
+use super::body::{translate_request, translate_response};
+use super::catalog::Candidate;
+use super::engine::{Gateway, ProxyRequest};
+use super::error::{ErrorKind, GatewayError};
+use super::health::HealthEvent;
+use super::upstream::{self, AttemptFailure, Wire};
+use super::usage::Usage;
+
+/// Upstream error bodies are read up to this size.
+const ERROR_BODY_CAP: usize = 64 * 1024;
+
+/// What a successful attempt produced.
+pub enum Answer {
+    /// A whole answer, already in the client's format.
+    Json {
+        /// The body.
+        body: Bytes,
+        /// Usage the provider reported.
+        usage: Usage,
+    },
+    /// A stream whose first chunk arrived.
+    Stream {
+        /// The first chunk.
+        first: Bytes,
+        /// The rest.
+        rest: BoxStream<'static, reqwest::Result<Bytes>>,
+    },
+}
+
+/// A successful attempt.
+pub struct Attempted {
+    /// The answer.
+    pub answer: Answer,
+    /// The wire format the account spoke.
+    pub wire: Wire,
+    /// From sending to the first byte (headers for a whole answer, first chunk for a stream).
+    pub ttfb: Duration,
+}
+
+fn failure(
+    kind: ErrorKind,
+    class: &'static str,
+    message: &str,
+    status: Option<u16>,
+) -> AttemptFailure {
+    AttemptFailure {
+        retryable: true,
+        error: GatewayError::new(kind, class, message),
+        status,
+        account_fault: false,
+        event: Some(HealthEvent::Failure),
+    }
+}
+
+impl Gateway {
+    /// Tries `candidate` once.
+    pub(super) async fn attempt(
+        &self,
+        req: &ProxyRequest,
+        client_body: &Value,
+        candidate: &Candidate,
+        stream: bool,
+    ) -> Result<Attempted, AttemptFailure> {
+        let account = &candidate.account;
+        let client_wire = req.endpoint.wire();
+        let Some(wire) = req.endpoint.upstream_wire(account.provider) else {
+            let mut f = failure(
+                ErrorKind::Unavailable,
+                "no_account",
+                "no account can serve this endpoint",
+                None,
+            );
+            f.event = None;
+            return Err(f);
+        };
+        let upstream_body = translate_request(
+            client_body,
+            client_wire,
+            wire,
+            &candidate.upstream_model,
+            stream,
+        )
+        .map_err(|e| AttemptFailure {
+            retryable: false,
+            error: GatewayError::invalid(e.param.clone(), e.message.clone()),
+            status: None,
+            account_fault: false,
+            event: None,
+        })?;
+        let bytes = serde_json::to_vec(&upstream_body).unwrap_or_default();
+        let config = self.config();
+        let request = upstream::request(
+            account,
+            wire,
+            &req.headers,
+            req.query.as_deref(),
+            bytes,
+            config.total_timeout,
+        );
+        let started = Instant::now();
+        let send = request.send();
+        let response = if stream {
+            match tokio::time::timeout(config.first_byte_timeout, send).await {
+                Ok(r) => r,
+                Err(_) => return Err(first_byte_timeout()),
+            }
+        } else {
+            send.await
+        };
+        let response = response.map_err(|e| upstream::transport_failure(&e))?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            let headers = response.headers().clone();
+            let body = read_capped(response, ERROR_BODY_CAP).await;
+            return Err(upstream::status_failure(account, status, &headers, &body));
+        }
+        if stream {
+            let mut rest = response.bytes_stream().boxed();
+            let remaining = config.first_byte_timeout.saturating_sub(started.elapsed());
+            let first = match tokio::time::timeout(remaining, rest.next()).await {
+                Err(_) => return Err(first_byte_timeout()),
+                Ok(None) => {
+                    return Err(failure(
+                        ErrorKind::BadGateway,
+                        "upstream_empty",
+                        "the upstream closed the stream without sending anything",
+                        Some(status),
+                    ));
+                }
+                Ok(Some(Err(e))) => return Err(upstream::transport_failure(&e)),
+                Ok(Some(Ok(first))) => first,
+            };
+            return Ok(Attempted {
+                answer: Answer::Stream { first, rest },
+                wire,
+                ttfb: started.elapsed(),
+            });
+        }
+        let ttfb = started.elapsed();
+        let raw = match response.bytes().await {
+            Ok(raw) => raw,
+            Err(e) => return Err(upstream::transport_failure(&e)),
+        };
+        let value: Value = serde_json::from_slice(&raw).map_err(|_| {
+            failure(
+                ErrorKind::BadGateway,
+                "upstream_bad_json",
+                "the upstream answered with something that is not JSON",
+                Some(status),
+            )
+        })?;
+        let usage = match wire {
+            Wire::Chat => Usage::from_chat(&value),
+            Wire::Messages => Usage::from_messages(&value),
+            Wire::Responses => Usage::from_responses(&value),
+            Wire::CountTokens => None,
+        }
+        .unwrap_or_default();
+        let body = if wire == client_wire {
+            raw
+        } else {
+            Bytes::from(
+                translate_response(
+                    &value,
+                    wire,
+                    client_wire,
+                    client_body,
+                    &candidate.upstream_model,
+                )
+                .to_string(),
+            )
+        };
+        Ok(Attempted {
+            answer: Answer::Json { body, usage },
+            wire,
+            ttfb,
+        })
+    }
+}
+
+fn first_byte_timeout() -> AttemptFailure {
+    failure(
+        ErrorKind::Timeout,
+        "upstream_first_byte_timeout",
+        "the upstream sent nothing before the first-byte deadline",
+        None,
+    )
+}
+
+/// Reads at most `cap` bytes of a body.
+async fn read_capped(response: reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        let room = cap.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= cap {
+            break;
+        }
+    }
+    out
+}

@@ -1,0 +1,421 @@
+//! The routing loop of one request: resolve the model (aliases, fallback chains) to candidate
+//! accounts, let the selector order them (health, priority, strategy, stickiness), then try
+//! them in turn within the attempt cap. Each outcome feeds the account's shared health; an
+//! account at its cap or whose half-open probe someone else holds is skipped, not overloaded.
+//! Every attempt and skip is kept in the usage record's attempt log.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::attempt::Answer;
+use super::body::{estimate_tokens, parse_body};
+use super::catalog::Candidate;
+use super::engine::{Gateway, ProxyBody, ProxyRequest, ProxyResponse, database_unavailable};
+use super::error::{ErrorKind, GatewayError};
+use super::health::{HealthEvent, HealthState, OutReason};
+use super::keys::MemberKey;
+use super::relay::{Conversion, OnEnd, Relay, StreamEnd, UsageGuard};
+use super::select::session_key;
+use super::upstream::{AttemptFailure, Endpoint};
+use super::usage::Usage;
+use crate::counters::{CapHit, Lease};
+use crate::db::{accounts, now_ms};
+
+/// One line of the attempt log.
+#[derive(Debug, Serialize)]
+struct LogEntry {
+    account_id: i64,
+    outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ms: Option<u64>,
+}
+
+fn out_words(reason: &OutReason, now: i64) -> String {
+    let secs = |until: i64| ((until - now).max(0) + 999) / 1000;
+    match reason {
+        OutReason::CircuitOpen { until } => format!("circuit open for {} s more", secs(*until)),
+        OutReason::Probing { .. } => "being probed after failures".to_owned(),
+        OutReason::Cooldown { until } => format!("rate-limited for {} s more", secs(*until)),
+        OutReason::AuthFailed { .. } => "its provider refused its key".to_owned(),
+    }
+}
+
+fn out_class(reason: &OutReason) -> &'static str {
+    match reason {
+        OutReason::CircuitOpen { .. } => "skipped_circuit_open",
+        OutReason::Probing { .. } => "skipped_probing",
+        OutReason::Cooldown { .. } => "skipped_cooldown",
+        OutReason::AuthFailed { .. } => "skipped_auth_failed",
+    }
+}
+
+impl Gateway {
+    pub(super) async fn serve(
+        &self,
+        member: &MemberKey,
+        req: &ProxyRequest,
+        guard: &mut UsageGuard,
+    ) -> Result<ProxyResponse, GatewayError> {
+        let body = parse_body(req.endpoint, &req.body)?;
+        let model = body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        guard.row_mut().model_requested = model.clone();
+        let stream = req.endpoint != Endpoint::CountTokens
+            && body.get("stream").and_then(Value::as_bool) == Some(true);
+        guard.row_mut().streamed = stream;
+
+        let catalog = self.catalog().await.map_err(|e| database_unavailable(&e))?;
+        let group = member.group_id;
+        let available = || {
+            let names: Vec<String> = catalog
+                .models(group)
+                .into_iter()
+                .filter(|m| member.allows(m))
+                .collect();
+            if names.is_empty() {
+                "this key's group has no models yet: a group admin binds accounts on the group page"
+                    .to_owned()
+            } else {
+                format!("models this key can use: {}", names.join(", "))
+            }
+        };
+        if !member.allows(&model) {
+            return Err(GatewayError::new(
+                ErrorKind::NotFound,
+                "model_not_allowed",
+                format!(
+                    "the model `{model}` is not allowed for this key; {}",
+                    available()
+                ),
+            ));
+        }
+        let mut candidates = catalog.candidates(group, &model);
+        if candidates.is_empty() {
+            return Err(GatewayError::new(
+                ErrorKind::NotFound,
+                "model_not_found",
+                format!("the model `{model}` is not available; {}", available()),
+            ));
+        }
+        candidates.retain(|c| req.endpoint.upstream_wire(c.account.provider).is_some());
+        if candidates.is_empty() {
+            // Only token counting lands here: no account of this model can count upstream.
+            guard.finish_ok(200, Usage::default(), None);
+            return Ok(ProxyResponse::json(
+                200,
+                &json!({"input_tokens": estimate_tokens(&body)}),
+            ));
+        }
+
+        let strategy = catalog.group(group).map(|g| g.strategy).unwrap_or_default();
+        let now = now_ms();
+        let sticky = (req.endpoint != Endpoint::CountTokens)
+            .then(|| session_key(group, &model, &body))
+            .flatten();
+        let pinned = match &sticky {
+            Some(key) => self.counters.sticky_get(key, now).await,
+            None => None,
+        };
+        let plan = self
+            .selector
+            .plan(group, strategy, candidates, &self.counters, pinned, now);
+        let mut log: Vec<LogEntry> = plan
+            .skipped
+            .iter()
+            .map(|(c, reason)| LogEntry {
+                account_id: c.account.id,
+                outcome: out_class(reason).to_owned(),
+                status: None,
+                ms: None,
+            })
+            .collect();
+
+        let mut last: Option<AttemptFailure> = None;
+        let mut attempts = 0;
+        let mut cap_hits = 0;
+        for planned in &plan.ordered {
+            if attempts == self.config().max_attempts {
+                break;
+            }
+            let candidate = &planned.candidate;
+            let id = candidate.account.id;
+            if planned.needs_probe && !self.counters.claim_probe(id, now_ms(), &self.policy).await {
+                log.push(LogEntry {
+                    account_id: id,
+                    outcome: "skipped_probing".into(),
+                    status: None,
+                    ms: None,
+                });
+                continue;
+            }
+            let lease = if candidate.account.caps.any() {
+                match self
+                    .counters
+                    .acquire(id, candidate.account.caps, now_ms())
+                    .await
+                {
+                    Ok(lease) => Some(lease),
+                    Err(hit) => {
+                        cap_hits += 1;
+                        let outcome = match hit {
+                            CapHit::Concurrency => "skipped_concurrency_cap",
+                            CapHit::Rpm => "skipped_rpm_cap",
+                            CapHit::Tpm => "skipped_tpm_cap",
+                        };
+                        log.push(LogEntry {
+                            account_id: id,
+                            outcome: outcome.into(),
+                            status: None,
+                            ms: None,
+                        });
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            attempts += 1;
+            guard.attempt(candidate);
+            let result = self.attempt(req, &body, candidate, stream).await;
+            match result {
+                Ok(done) => {
+                    let ttfb_ms = done.ttfb.as_secs_f64() * 1000.0;
+                    self.selector.observe(id, true, Some(ttfb_ms));
+                    log.push(LogEntry {
+                        account_id: id,
+                        outcome: "ok".into(),
+                        status: Some(200),
+                        ms: Some(done.ttfb.as_millis().try_into().unwrap_or(u64::MAX)),
+                    });
+                    if let Some(key) = &sticky
+                        && pinned != Some(id)
+                    {
+                        self.counters
+                            .sticky_set(key, id, self.config().sticky_ttl, now_ms())
+                            .await;
+                    }
+                    guard.row_mut().model_served = Some(candidate.upstream_model.clone());
+                    guard.row_mut().attempt_log = serde_json::to_string(&log).ok();
+                    let mut response = match done.answer {
+                        Answer::Json { body: bytes, usage } => {
+                            self.settle_account(id, lease, StreamEnd::Complete, usage)
+                                .await;
+                            guard.finish_ok(200, usage, None);
+                            ProxyResponse {
+                                status: 200,
+                                headers: vec![("content-type", "application/json".to_owned())],
+                                body: ProxyBody::Json(bytes),
+                            }
+                        }
+                        Answer::Stream { first, rest } => {
+                            let include_usage = body
+                                .pointer("/stream_options/include_usage")
+                                .and_then(Value::as_bool)
+                                == Some(true);
+                            let conversion = Conversion::new(
+                                done.wire,
+                                req.endpoint.wire(),
+                                include_usage,
+                                &body,
+                                &candidate.upstream_model,
+                            );
+                            let relay = Relay::new(
+                                conversion,
+                                first,
+                                rest,
+                                guard.take(),
+                                Some(self.on_stream_end(id, lease)),
+                            );
+                            ProxyResponse {
+                                status: 200,
+                                headers: vec![
+                                    (
+                                        "content-type",
+                                        "text/event-stream; charset=utf-8".to_owned(),
+                                    ),
+                                    ("cache-control", "no-cache".to_owned()),
+                                    ("x-accel-buffering", "no".to_owned()),
+                                ],
+                                body: ProxyBody::Stream(relay.into_stream()),
+                            }
+                        }
+                    };
+                    response
+                        .headers
+                        .push(("x-aicarpool-account-id", id.to_string()));
+                    if candidate
+                        .account
+                        .name
+                        .bytes()
+                        .all(|b| (0x20..0x7f).contains(&b))
+                    {
+                        response
+                            .headers
+                            .push(("x-aicarpool-account", candidate.account.name.clone()));
+                    }
+                    response
+                        .headers
+                        .push(("x-aicarpool-attempts", attempts.to_string()));
+                    if candidate.upstream_model != model {
+                        response
+                            .headers
+                            .push(("x-aicarpool-model", candidate.upstream_model.clone()));
+                    }
+                    return Ok(response);
+                }
+                Err(failure) => {
+                    if let Some(lease) = &lease {
+                        self.counters.release(lease, 0, now_ms()).await;
+                    }
+                    self.note_failure(candidate, &failure).await;
+                    log.push(LogEntry {
+                        account_id: id,
+                        outcome: failure.error.class.to_owned(),
+                        status: failure.status,
+                        ms: None,
+                    });
+                    let retryable = failure.retryable;
+                    last = Some(failure);
+                    if !retryable {
+                        break;
+                    }
+                }
+            }
+        }
+        guard.row_mut().attempt_log = serde_json::to_string(&log).ok();
+        if let Some(failure) = last {
+            return Err(failure.error);
+        }
+        Err(self.nothing_available(&plan.skipped, cap_hits))
+    }
+
+    /// The error when no account could even be tried.
+    fn nothing_available(
+        &self,
+        skipped: &[(Candidate, OutReason)],
+        cap_hits: usize,
+    ) -> GatewayError {
+        let now = now_ms();
+        if cap_hits > 0 && skipped.is_empty() {
+            return GatewayError::new(
+                ErrorKind::RateLimit,
+                "accounts_at_cap",
+                "every account serving this model is at its concurrency or rate cap; retry in a moment",
+            )
+            .retry_after(1);
+        }
+        let reasons: Vec<String> = skipped
+            .iter()
+            .map(|(c, r)| format!("{}: {}", c.account.name, out_words(r, now)))
+            .collect();
+        let soonest = skipped
+            .iter()
+            .filter_map(|(_, r)| match r {
+                OutReason::CircuitOpen { until }
+                | OutReason::Cooldown { until }
+                | OutReason::Probing { until } => Some(*until),
+                OutReason::AuthFailed { .. } => None,
+            })
+            .min();
+        let all_cooling = !skipped.is_empty()
+            && skipped
+                .iter()
+                .all(|(_, r)| matches!(r, OutReason::Cooldown { .. }));
+        let message = format!(
+            "no account can serve this model right now ({})",
+            reasons.join("; ")
+        );
+        let error = if all_cooling {
+            GatewayError::new(ErrorKind::RateLimit, "upstream_rate_limited", message)
+        } else {
+            GatewayError::new(ErrorKind::Unavailable, "no_healthy_account", message)
+        };
+        match soonest {
+            Some(until) => {
+                error.retry_after(u64::try_from((until - now).max(1000) / 1000).unwrap_or(1))
+            }
+            None => error,
+        }
+    }
+
+    /// Feeds a failed attempt into the account's health.
+    async fn note_failure(&self, candidate: &Candidate, failure: &AttemptFailure) {
+        let id = candidate.account.id;
+        self.selector.observe(id, false, None);
+        let Some(event) = failure.event else { return };
+        let before = self.counters.health(id);
+        let after = self
+            .counters
+            .report(id, event, now_ms(), &self.policy)
+            .await;
+        let opened = after.open_until > before.open_until;
+        if failure.account_fault
+            || opened
+            || matches!(event, HealthEvent::RateLimited(_)) && before.cooldown_until == 0
+        {
+            let message = match failure.status {
+                Some(status) => format!("HTTP {status}: {}", failure.error.message),
+                None => failure.error.message.clone(),
+            };
+            let db = self.db().clone();
+            tokio::spawn(async move {
+                if let Err(e) =
+                    accounts::record_health(&db, id, Some(&message), None, now_ms()).await
+                {
+                    tracing::warn!(account = id, "could not record the account's error: {e}");
+                }
+            });
+        }
+    }
+
+    /// After a whole answer: give the slot back and close the circuit if it was not closed.
+    async fn settle_account(&self, id: i64, lease: Option<Lease>, end: StreamEnd, usage: Usage) {
+        let tokens = usage.total_input().saturating_add(usage.output_tokens);
+        if let Some(lease) = &lease {
+            self.counters.release(lease, tokens, now_ms()).await;
+        }
+        let event = match end {
+            StreamEnd::Complete => HealthEvent::Success,
+            StreamEnd::UpstreamFailed => HealthEvent::Failure,
+            StreamEnd::ClientGone => return,
+        };
+        // Healthy accounts cost no write: only a change of state is reported.
+        if event == HealthEvent::Failure || self.counters.health(id) != HealthState::default() {
+            self.counters
+                .report(id, event, now_ms(), &self.policy)
+                .await;
+        }
+    }
+
+    /// What a relayed stream does when it ends.
+    fn on_stream_end(&self, id: i64, lease: Option<Lease>) -> OnEnd {
+        let counters = Arc::clone(&self.counters);
+        let policy = self.policy;
+        Box::new(move |end, usage| {
+            let tokens = usage.total_input().saturating_add(usage.output_tokens);
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            runtime.spawn(async move {
+                if let Some(lease) = &lease {
+                    counters.release(lease, tokens, now_ms()).await;
+                }
+                let event = match end {
+                    StreamEnd::Complete => HealthEvent::Success,
+                    StreamEnd::UpstreamFailed => HealthEvent::Failure,
+                    StreamEnd::ClientGone => return,
+                };
+                if event == HealthEvent::Failure || counters.health(id) != HealthState::default() {
+                    counters.report(id, event, now_ms(), &policy).await;
+                }
+            });
+        })
+    }
+}
