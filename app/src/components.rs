@@ -253,6 +253,23 @@ fn copy_to_clipboard(input_id: &'static str, url: String, copied: RwSignal<Optio
 #[cfg(not(feature = "hydrate"))]
 fn copy_to_clipboard(_input_id: &'static str, _url: String, _copied: RwSignal<Option<bool>>) {}
 
+/// Writes `text` to the clipboard and reports in `copied` whether the browser allowed it.
+#[cfg(feature = "hydrate")]
+pub fn copy_text(text: String, copied: RwSignal<Option<bool>>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let promise = window.navigator().clipboard().write_text(&text);
+    leptos::task::spawn_local(async move {
+        let ok = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+        copied.set(Some(ok));
+    });
+}
+
+/// Writes `text` to the clipboard (in the browser only).
+#[cfg(not(feature = "hydrate"))]
+pub fn copy_text(_text: String, _copied: RwSignal<Option<bool>>) {}
+
 /// Shown where a page needs a signed-in user: links to sign in or register and come back.
 #[component]
 pub fn SignInPrompt() -> impl IntoView {

@@ -8,6 +8,7 @@ use aicarpool::validate::FieldError;
 use leptos::prelude::*;
 
 mod en;
+pub mod proxy;
 mod zh_cn;
 
 pub use en::EN;
@@ -169,6 +170,8 @@ pub struct Texts {
     pub err_gone: &'static str,
     pub err_invalid: &'static str,
     pub with_detail: fn(&str, &str) -> String,
+    /// The chat-proxy pages: accounts, bindings, member keys.
+    pub proxy: proxy::ProxyTexts,
 }
 
 /// The strings of a locale.
@@ -240,6 +243,9 @@ impl Texts {
 
     /// The label of a form field the services name in a refusal.
     pub fn field_label(&self, field: &str) -> &'static str {
+        if let Some(label) = self.proxy.field_label(field) {
+            return label;
+        }
         match field {
             "email" => self.email,
             "password" => self.password,

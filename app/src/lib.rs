@@ -1,6 +1,7 @@
 //! AiCarpool's browser UI: the HTML shell, the layout with navigation and language switch, the
 //! pages, and the server functions they call. Compiled twice: with `ssr` into the server, with
 //! `hydrate` into the wasm bundle.
+#![recursion_limit = "256"]
 
 pub mod components;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod server;
 pub mod session;
 
 use aicarpool::i18n::Locale;
+use aicarpool::model::GroupRole;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
@@ -17,8 +19,10 @@ use leptos_router::hooks::use_location;
 use leptos_router::{SsrMode, path};
 
 use crate::i18n::{I18n, initial_locale, use_i18n};
+use crate::pages::accounts::AccountsPage;
 use crate::pages::auth::{LoginPage, RegisterPage};
 use crate::pages::group::GroupPage;
+use crate::pages::group_keys::KeysPage;
 use crate::pages::groups::GroupsPage;
 use crate::pages::invite::InvitePage;
 use crate::pages::profile::ProfilePage;
@@ -74,6 +78,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/register") view=RegisterPage ssr=SsrMode::InOrder />
                         <Route path=path!("/groups") view=GroupsPage ssr=SsrMode::InOrder />
                         <Route path=path!("/groups/:id") view=GroupPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/groups/:id/keys") view=KeysPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/accounts") view=AccountsPage ssr=SsrMode::InOrder />
                         <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::InOrder />
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::InOrder />
                     </Routes>
@@ -109,7 +115,11 @@ fn Header() -> impl IntoView {
                     <Transition fallback=|| ()>
                         {move || Suspend::new(async move {
                             match session.user.await {
-                                Ok(Some(me)) => view! { <SignedIn name=me.user.name /> }.into_any(),
+                                Ok(Some(me)) => {
+                                    let manages = me.user.role == "admin"
+                                        || me.groups.iter().any(|g| g.role >= GroupRole::Admin);
+                                    view! { <SignedIn name=me.user.name manages /> }.into_any()
+                                }
                                 _ => view! { <SignedOut /> }.into_any(),
                             }
                         })}
@@ -121,15 +131,19 @@ fn Header() -> impl IntoView {
     }
 }
 
-/// The header's part for a signed-in user: their pages, their name, the logout button.
+/// The header's part for a signed-in user: their pages (the accounts page for those who
+/// manage accounts), their name, the logout button.
 #[component]
-fn SignedIn(name: String) -> impl IntoView {
+fn SignedIn(name: String, manages: bool) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
     let logout = ServerAction::<Logout>::new();
     on_success(logout, move |()| session.refresh());
     view! {
         <A href="/groups" attr:id="nav-groups" attr:class=NAV_LINK>{move || i18n.t().nav_groups}</A>
+        {manages.then(|| view! {
+            <A href="/accounts" attr:id="nav-accounts" attr:class=NAV_LINK>{move || i18n.t().proxy.nav_accounts}</A>
+        })}
         <A href="/profile" attr:id="nav-profile" attr:class=NAV_LINK>{move || i18n.t().nav_profile}</A>
         <span id="current-user" class="px-2 text-sm font-medium">{name}</span>
         <ActionForm action=logout>

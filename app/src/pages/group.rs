@@ -1,19 +1,21 @@
 //! `/groups/{id}`: a group's page. The name and description (editable by owners and admins),
-//! the members, the invitations and invite links (owners and admins), and deleting the group
-//! (owners). A non-member gets the not-found page, as if the group did not exist.
+//! the link to the member's API keys, the accounts that serve the group, the members, the
+//! invitations and invite links (owners and admins), and deleting the group (owners). A non-member gets the not-found page, as if the group did not exist.
 
 use aicarpool::api::ApiError;
 use aicarpool::model::GroupRole;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::components::{CARD, DANGER, ErrorNote, Field, INPUT, SignInPrompt, Submit};
+use crate::components::{CARD, DANGER, ErrorNote, Field, INPUT, SECONDARY, SignInPrompt, Submit};
 use crate::error::{AppError, error_from_query};
 use crate::i18n::use_i18n;
+use crate::pages::group_accounts::AccountsSection;
 use crate::pages::group_invites::{InvitationsSection, LinksSection};
 use crate::pages::group_members::MembersSection;
 use crate::pages::groups::{GROUP_DESCRIPTION_MAX, check_group_name};
 use crate::pages::not_found::NotFoundPage;
+use crate::server::accounts::{BindAccount, UnbindAccount};
 use crate::server::groups::{
     ChangeRole, DeleteGroup, GroupDetails, LeaveGroup, RemoveMember, TransferOwnership,
     UpdateGroup, load_group,
@@ -36,6 +38,8 @@ pub enum Part {
     Invitations,
     /// Invite links.
     Links,
+    /// The accounts that serve the group.
+    Accounts,
 }
 
 /// A link just made, shown once.
@@ -72,6 +76,10 @@ pub struct GroupActions {
     pub create_link: ServerAction<CreateInviteLink>,
     /// Revoke an invite link.
     pub revoke_link: ServerAction<RevokeInviteLink>,
+    /// Bind an account to the group.
+    pub bind: ServerAction<BindAccount>,
+    /// Unbind an account.
+    pub unbind: ServerAction<UnbindAccount>,
     /// Bumped by every success, to load the group again.
     pub changed: RwSignal<u64>,
     /// The last refusal and where it belongs.
@@ -96,6 +104,8 @@ impl GroupActions {
             resend: ServerAction::new(),
             create_link: ServerAction::new(),
             revoke_link: ServerAction::new(),
+            bind: ServerAction::new(),
+            unbind: ServerAction::new(),
             changed: RwSignal::new(0),
             error: RwSignal::new(None),
             fresh_invitation: RwSignal::new(None),
@@ -139,6 +149,10 @@ impl GroupActions {
         on_error(a.create_link, failed(Part::Links));
         on_success(a.revoke_link, move |()| done());
         on_error(a.revoke_link, failed(Part::Links));
+        on_success(a.bind, move |_| done());
+        on_error(a.bind, failed(Part::Accounts));
+        on_success(a.unbind, move |()| done());
+        on_error(a.unbind, failed(Part::Accounts));
         actions
     }
 
@@ -222,9 +236,15 @@ fn GroupContent(details: GroupDetails, actions: GroupActions) -> impl IntoView {
                     " · "
                     {move || (i18n.t().member_count)(count)}
                 </p>
+                <p>
+                    <a id="group-keys-link" href=format!("/groups/{}/keys", details.group.id) class=SECONDARY>
+                        {move || i18n.t().proxy.api_keys}
+                    </a>
+                </p>
                 <ErrorNote id="group-page-error" error=page_error />
                 {admin.then(|| view! { <EditGroup details=details.clone() actions /> })}
             </header>
+            <AccountsSection details=details.clone() actions />
             <MembersSection details=details.clone() actions />
             {admin.then(|| view! {
                 <InvitationsSection details=details.clone() actions />

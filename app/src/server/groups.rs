@@ -2,7 +2,9 @@
 //! its owners and admins make. Permissions are the services' (`aicarpool::groups`); the page
 //! only hides what the caller's role cannot use.
 
-use aicarpool::model::{GroupRole, GroupView, InvitationView, InviteLinkView, MemberView};
+use aicarpool::model::{
+    BindingView, GroupRole, GroupView, InvitationView, InviteLinkView, MemberView,
+};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +25,10 @@ pub struct GroupDetails {
     pub invitations: Vec<InvitationView>,
     /// Invite links (empty unless the caller is an owner or admin).
     pub links: Vec<InviteLinkView>,
+    /// The accounts that serve the group.
+    pub accounts: Vec<BindingView>,
+    /// Accounts the caller could bind to the group (empty unless an owner or admin).
+    pub bindable: Vec<super::accounts::AccountChoice>,
 }
 
 /// The caller's groups; `None` when signed out.
@@ -58,6 +64,9 @@ pub async fn load_group(id: i64) -> Result<Option<GroupDetails>, AppError> {
     } else {
         (Vec::new(), Vec::new())
     };
+    let admin = access.effective >= GroupRole::Admin;
+    let (accounts, bindable) =
+        super::accounts::group_accounts(&state, &principal, id, admin).await?;
     Ok(Some(GroupDetails {
         group,
         my_id: principal.user.id,
@@ -65,6 +74,8 @@ pub async fn load_group(id: i64) -> Result<Option<GroupDetails>, AppError> {
         members,
         invitations,
         links,
+        accounts,
+        bindable,
     }))
 }
 

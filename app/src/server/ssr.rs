@@ -1,6 +1,7 @@
 //! Server-side support of the server functions: the state, the caller's session, cookies,
 //! redirects; and the first-run setup, which predates the services.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use aicarpool::api::{ApiError, SetupField};
@@ -222,4 +223,46 @@ pub fn optional_number(field: &str, value: &str) -> Result<Option<i64>, ServiceE
     value.parse().map(Some).map_err(|_| {
         ServiceError::BadInput(format!("{field}: enter a whole number or leave it empty"))
     })
+}
+
+/// A list typed into a textarea: comma or newline separated, blanks dropped.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Model aliases typed one per line as `alias=model`; blank lines are skipped.
+pub fn parse_aliases(value: &str) -> Result<BTreeMap<String, String>, ServiceError> {
+    let mut out = BTreeMap::new();
+    for line in value.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some((alias, model)) = line.split_once('=') else {
+            return Err(ServiceError::Invalid {
+                field: "model_aliases",
+                error: validate::FieldError::Rule(format!(
+                    "write each alias as alias=model (not {line:?})"
+                )),
+            });
+        };
+        out.insert(alias.trim().to_owned(), model.trim().to_owned());
+    }
+    Ok(out)
+}
+
+/// An optional number from a form that must fit `T`: empty means `None`.
+pub fn optional_in<T: TryFrom<i64>>(
+    field: &'static str,
+    value: &str,
+) -> Result<Option<T>, ServiceError> {
+    optional_number(field, value)?
+        .map(|n| {
+            T::try_from(n).map_err(|_| ServiceError::Invalid {
+                field,
+                error: validate::FieldError::Rule("is out of range".to_owned()),
+            })
+        })
+        .transpose()
 }
