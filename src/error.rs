@@ -42,6 +42,9 @@ pub enum ServiceError {
     /// The input is invalid in a way not tied to one field.
     #[error("{0}")]
     BadInput(String),
+    /// A query-string parameter is missing or malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
     /// The database is unreachable.
     #[error("the database is temporarily unavailable")]
     Unavailable,
@@ -67,6 +70,7 @@ impl ServiceError {
             Self::Conflict(_) => "conflict",
             Self::Gone(_) => "gone",
             Self::Invalid { .. } | Self::BadInput(_) => "invalid",
+            Self::BadRequest(_) => "bad_request",
             Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -82,6 +86,7 @@ impl ServiceError {
             Self::Conflict(_) => 409,
             Self::Gone(_) => 410,
             Self::Invalid { .. } | Self::BadInput(_) => 422,
+            Self::BadRequest(_) => 400,
             Self::Unavailable => 503,
             Self::Internal(_) => 500,
         }

@@ -7,7 +7,9 @@
 pub mod api;
 pub mod i18n;
 pub mod model;
+pub mod money;
 pub mod timefmt;
+pub mod tz;
 pub mod validate;
 
 #[cfg(feature = "ssr")]
@@ -16,6 +18,8 @@ pub mod accounts;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod config;
+#[cfg(feature = "ssr")]
+pub mod cost_split;
 #[cfg(feature = "ssr")]
 pub mod counters;
 #[cfg(feature = "ssr")]
@@ -30,6 +34,8 @@ pub mod groups;
 pub mod identity;
 #[cfg(feature = "ssr")]
 pub mod invites;
+#[cfg(feature = "ssr")]
+pub mod limits;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]
@@ -50,6 +56,8 @@ pub mod secret;
 pub mod setup;
 #[cfg(feature = "ssr")]
 pub mod state;
+#[cfg(feature = "ssr")]
+pub mod usage;
 #[cfg(feature = "ssr")]
 pub mod vault;
 #[cfg(feature = "ssr")]

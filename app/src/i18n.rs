@@ -7,8 +7,10 @@ use aicarpool::model::{DeliveryView, GroupRole};
 use aicarpool::validate::FieldError;
 use leptos::prelude::*;
 
+pub mod budget;
 mod en;
 pub mod proxy;
+pub mod reports;
 mod zh_cn;
 
 pub use en::EN;
@@ -172,6 +174,10 @@ pub struct Texts {
     pub with_detail: fn(&str, &str) -> String,
     /// The chat-proxy pages: accounts, bindings, member keys.
     pub proxy: proxy::ProxyTexts,
+    /// Routing, account health and caps, budgets and limits.
+    pub budget: budget::BudgetTexts,
+    /// Usage charts, the member's own view, the cost split.
+    pub reports: reports::ReportTexts,
 }
 
 /// The strings of a locale.
@@ -244,6 +250,9 @@ impl Texts {
     /// The label of a form field the services name in a refusal.
     pub fn field_label(&self, field: &str) -> &'static str {
         if let Some(label) = self.proxy.field_label(field) {
+            return label;
+        }
+        if let Some(label) = self.budget.field_label(field) {
             return label;
         }
         match field {

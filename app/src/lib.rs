@@ -3,6 +3,7 @@
 //! `hydrate` into the wasm bundle.
 #![recursion_limit = "256"]
 
+pub mod charts;
 pub mod components;
 pub mod error;
 pub mod i18n;
@@ -21,11 +22,14 @@ use leptos_router::{SsrMode, path};
 use crate::i18n::{I18n, initial_locale, use_i18n};
 use crate::pages::accounts::AccountsPage;
 use crate::pages::auth::{LoginPage, RegisterPage};
+use crate::pages::cost_split::CostSplitPage;
 use crate::pages::group::GroupPage;
 use crate::pages::group_keys::KeysPage;
 use crate::pages::groups::GroupsPage;
 use crate::pages::invite::InvitePage;
+use crate::pages::my_budget::MyBudgetPage;
 use crate::pages::profile::ProfilePage;
+use crate::pages::usage::UsagePage;
 use crate::pages::{home::HomePage, not_found::NotFoundPage, status::StatusPage};
 use crate::server::account::Logout;
 use crate::session::{Session, on_success, use_session};
@@ -79,6 +83,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/groups") view=GroupsPage ssr=SsrMode::InOrder />
                         <Route path=path!("/groups/:id") view=GroupPage ssr=SsrMode::InOrder />
                         <Route path=path!("/groups/:id/keys") view=KeysPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/groups/:id/usage") view=UsagePage ssr=SsrMode::InOrder />
+                        <Route path=path!("/groups/:id/me") view=MyBudgetPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/groups/:id/cost-split") view=CostSplitPage ssr=SsrMode::InOrder />
                         <Route path=path!("/accounts") view=AccountsPage ssr=SsrMode::InOrder />
                         <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::InOrder />
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::InOrder />

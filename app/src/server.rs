@@ -1,17 +1,20 @@
 //! Server functions: the browser's calls into the server. Each one reads the [`AppState`]
 //! from the Leptos context and goes through the `aicarpool` services, never SQL of its own.
 //! The instance status and first-run setup live here; the user's account, groups, invitations,
-//! upstream accounts and member keys in the submodules.
+//! upstream accounts, member keys, routing, limits, usage and the cost split in the submodules.
 //!
 //! [`AppState`]: aicarpool::state::AppState
 
 pub mod account;
 pub mod accounts;
+pub mod budget;
+pub mod cost_split;
 pub mod groups;
 pub mod invites;
 pub mod keys;
 #[cfg(feature = "ssr")]
 mod ssr;
+pub mod usage;
 
 use aicarpool::api::InstanceStatus;
 use leptos::prelude::*;

@@ -12,9 +12,9 @@
 //!   content token;
 //! - the gateway's CPU time per proxied request and peak RSS, the mock's CPU per request.
 //!
-//! `cargo bench -p server --bench proxy -- --help` lists the options (`scripts/bench.sh` builds
-//! the binary and passes its arguments on). Child processes are killed by PID when the run
-//! ends, also when it fails.
+//! `cargo bench -p server --bench proxy -- --help` lists the options (`scripts/bench.sh` runs it
+//! and passes its arguments on; cargo builds the release binary first). Child processes are
+//! killed by PID when the run ends, also when it fails.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -78,7 +78,8 @@ options:
   --warmup N              warm-up requests per side before measuring [500]
   --client-threads T      client runtime threads (1 = current-thread runtime) [1]
   --json                  also print the results as one JSON object
-  --bin PATH              the aicarpool binary [$AICARPOOL_BIN, else $CARGO_TARGET_DIR/release/aicarpool]
+  --bin PATH              the aicarpool binary [$AICARPOOL_BIN, else
+                          $CARGO_TARGET_DIR/release/aicarpool, else the one cargo built]
 ";
 
 /// Command-line options.
@@ -645,7 +646,10 @@ fn summarize(samples: &[Duration]) -> Summary {
 
 impl Summary {
     fn json(&self) -> Value {
-        json!({"p50_us": round(self.p50), "p90_us": round(self.p90), "p99_us": round(self.p99), "mean_us": round(self.mean)})
+        json!({
+            "p50_us": round(self.p50), "p90_us": round(self.p90),
+            "p99_us": round(self.p99), "mean_us": round(self.mean),
+        })
     }
 }
 
@@ -683,8 +687,8 @@ fn cpu_of(pids: &[u32]) -> f64 {
 async fn run(options: Options) {
     assert!(
         options.bin.exists(),
-        "{} does not exist: build it with `cargo build --release -p server` (scripts/bench.sh \
-         does) or point AICARPOOL_BIN at it",
+        "{} does not exist: run the benchmark with `cargo bench -p server --bench proxy` \
+         (scripts/bench.sh does), which builds it, or point AICARPOOL_BIN at a binary",
         options.bin.display()
     );
     let load_before = loadavg();

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::{CapHit, Caps, Lease, minute};
+use super::{CapHit, Caps, Charge, Lease, Refusal, minute};
 use crate::gateway::health::HealthState;
 
 /// Sticky pins kept at most; past it expired ones are swept, then the oldest half dropped.
@@ -25,6 +25,7 @@ pub struct MemoryCounters {
     health: Mutex<HashMap<i64, HealthState>>,
     caps: Mutex<HashMap<i64, CapCounters>>,
     sticky: Mutex<HashMap<String, (i64, i64)>>,
+    budgets: Mutex<HashMap<String, (i64, i64)>>,
     next_lease: AtomicU64,
 }
 
@@ -120,5 +121,58 @@ impl MemoryCounters {
         }
         let until = now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4);
         map.insert(key.to_owned(), (account, until));
+    }
+}
+
+/// Budget counters kept at most before expired ones are swept.
+const BUDGETS_SWEEP: usize = 100_000;
+
+impl MemoryCounters {
+    pub(super) fn reserve(&self, charges: &[Charge]) -> Result<(), Refusal> {
+        let now = crate::db::now_ms();
+        let mut map = lock(&self.budgets);
+        for (index, c) in charges.iter().enumerate() {
+            let used = map
+                .get(&c.key)
+                .filter(|(_, until)| *until == 0 || *until > now)
+                .map_or(0, |(v, _)| *v);
+            if c.amount > 0 && used.saturating_add(c.amount) > c.cap {
+                return Err(Refusal { index, used });
+            }
+        }
+        if map.len() > BUDGETS_SWEEP {
+            map.retain(|_, (_, until)| *until == 0 || *until > now);
+        }
+        for c in charges {
+            let until = if c.ttl_ms > 0 { now + c.ttl_ms } else { 0 };
+            let entry = map.entry(c.key.clone()).or_insert((0, until));
+            if entry.1 != 0 && entry.1 <= now {
+                *entry = (0, until);
+            }
+            entry.0 = entry.0.saturating_add(c.amount);
+        }
+        Ok(())
+    }
+
+    pub(super) fn settle(&self, deltas: &[(String, i64, i64)]) {
+        let now = crate::db::now_ms();
+        let mut map = lock(&self.budgets);
+        for (key, delta, ttl_ms) in deltas {
+            let until = if *ttl_ms > 0 { now + ttl_ms } else { 0 };
+            let entry = map.entry(key.clone()).or_insert((0, until));
+            entry.0 = entry.0.saturating_add(*delta).max(0);
+        }
+    }
+
+    pub(super) fn peek(&self, keys: &[String]) -> Vec<i64> {
+        let now = crate::db::now_ms();
+        let map = lock(&self.budgets);
+        keys.iter()
+            .map(|k| {
+                map.get(k)
+                    .filter(|(_, until)| *until == 0 || *until > now)
+                    .map_or(0, |(v, _)| *v)
+            })
+            .collect()
     }
 }

@@ -54,6 +54,28 @@ pub struct Lease {
     pub caps: Caps,
 }
 
+/// One counter a reservation charges: its key (limit and window), the cap, the amount held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Charge {
+    /// Counter key, unique per limit and window.
+    pub key: String,
+    /// The cap.
+    pub cap: i64,
+    /// How much to hold.
+    pub amount: i64,
+    /// How long the counter must outlive its window (ms); 0 keeps it forever.
+    pub ttl_ms: i64,
+}
+
+/// Why a reservation was refused: which charge, and what was already used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// Index of the charge that did not fit.
+    pub index: usize,
+    /// Used in that counter (reservations in flight included).
+    pub used: i64,
+}
+
 /// The store.
 #[derive(Debug)]
 pub enum CounterStore {
@@ -158,6 +180,37 @@ impl CounterStore {
         match self {
             Self::Memory(m) => m.release(lease, tokens, now),
             Self::Redis(r) => r.release(lease, tokens, now).await,
+        }
+    }
+
+    /// Holds every charge, or none: refused if any counter would pass its cap. Atomic: no
+    /// interleaving of concurrent reservations can overshoot a cap.
+    pub async fn reserve(&self, charges: &[Charge]) -> Result<(), Refusal> {
+        if charges.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Self::Memory(m) => m.reserve(charges),
+            Self::Redis(r) => r.reserve(charges).await,
+        }
+    }
+
+    /// Replaces held amounts with actual ones: adds each `delta` (actual - held), atomically.
+    pub async fn settle(&self, deltas: &[(String, i64, i64)]) {
+        if deltas.iter().all(|(_, d, _)| *d == 0) {
+            return;
+        }
+        match self {
+            Self::Memory(m) => m.settle(deltas),
+            Self::Redis(r) => r.settle(deltas).await,
+        }
+    }
+
+    /// Current values of counters (0 when absent).
+    pub async fn peek(&self, keys: &[String]) -> Vec<i64> {
+        match self {
+            Self::Memory(m) => m.peek(keys),
+            Self::Redis(r) => r.peek(keys).await,
         }
     }
 

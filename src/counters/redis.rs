@@ -12,7 +12,7 @@ use fred::clients::Client;
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface, SortedSetsInterface};
 use fred::types::Expiration;
 
-use super::{CapHit, Caps, Lease, minute};
+use super::{CapHit, Caps, Charge, Lease, Refusal, minute};
 use crate::gateway::health::HealthState;
 
 /// Attempts of the compare-and-set loop before giving up on a contended update.
@@ -46,6 +46,36 @@ end
 if rpm > 0 then
   redis.call('INCR', KEYS[2])
   redis.call('PEXPIRE', KEYS[2], 120000)
+end
+return 0
+";
+
+/// Holds every charge or none. ARGV: per key, cap, amount, ttl (ms). Returns {0, 0} when
+/// held, or {index, used} (1-based) of the first counter that would pass its cap.
+const RESERVE: &str = r"
+for i = 1, #KEYS do
+  local amount = tonumber(ARGV[3 * i - 1])
+  if amount > 0 then
+    local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if used + amount > tonumber(ARGV[3 * i - 2]) then return {i, used} end
+  end
+end
+for i = 1, #KEYS do
+  local amount = tonumber(ARGV[3 * i - 1])
+  local ttl = tonumber(ARGV[3 * i])
+  redis.call('INCRBY', KEYS[i], amount)
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return {0, 0}
+";
+
+/// Adds deltas. ARGV: per key, delta, ttl (ms).
+const SETTLE: &str = r"
+for i = 1, #KEYS do
+  local v = redis.call('INCRBY', KEYS[i], tonumber(ARGV[2 * i - 1]))
+  if v < 0 then redis.call('SET', KEYS[i], 0) end
+  local ttl = tonumber(ARGV[2 * i])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
 end
 return 0
 ";
@@ -262,5 +292,59 @@ impl RedisCounters {
         if let Err(e) = r {
             tracing::warn!("Redis sticky pin failed: {e}");
         }
+    }
+}
+
+impl RedisCounters {
+    fn budget_key(&self, key: &str) -> String {
+        format!("{}budget:{key}", self.prefix)
+    }
+
+    pub(super) async fn reserve(&self, charges: &[Charge]) -> Result<(), Refusal> {
+        let keys: Vec<String> = charges.iter().map(|c| self.budget_key(&c.key)).collect();
+        let args: Vec<String> = charges
+            .iter()
+            .flat_map(|c| {
+                [
+                    c.cap.to_string(),
+                    c.amount.to_string(),
+                    c.ttl_ms.to_string(),
+                ]
+            })
+            .collect();
+        let result: Result<(i64, i64), _> = self.client.eval(RESERVE, keys, args).await;
+        match result {
+            Ok((0, _)) => Ok(()),
+            Ok((index, used)) => Err(Refusal {
+                index: usize::try_from(index - 1).unwrap_or(0),
+                used,
+            }),
+            Err(e) => {
+                // Budgets cannot be checked without Redis: refusing would stop every request.
+                tracing::error!("Redis budget reservation failed, allowing the request: {e}");
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) async fn settle(&self, deltas: &[(String, i64, i64)]) {
+        let keys: Vec<String> = deltas.iter().map(|(k, _, _)| self.budget_key(k)).collect();
+        let args: Vec<String> = deltas
+            .iter()
+            .flat_map(|(_, d, ttl)| [d.to_string(), ttl.to_string()])
+            .collect();
+        let result: Result<i64, _> = self.client.eval(SETTLE, keys, args).await;
+        if let Err(e) = result {
+            tracing::error!("Redis budget settlement failed: {e}");
+        }
+    }
+
+    pub(super) async fn peek(&self, keys: &[String]) -> Vec<i64> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let v: Result<Option<i64>, _> = self.client.get(self.budget_key(key)).await;
+            out.push(v.ok().flatten().unwrap_or(0));
+        }
+        out
     }
 }

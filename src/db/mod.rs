@@ -3,10 +3,13 @@
 //! [`on_pool!`]; where the dialects differ, each engine gets its own statement.
 
 pub mod accounts;
+pub mod cost_split;
 pub mod groups;
 pub mod invites;
 pub mod keys;
+pub mod limits;
 pub mod outbox;
+pub mod rollups;
 pub mod routing;
 pub mod sessions;
 pub mod usage;

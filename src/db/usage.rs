@@ -1,4 +1,5 @@
-//! Usage records: one per proxied request, written in batches.
+//! Usage records: one per proxied request, written in batches together with their rollups
+//! ([`super::rollups`]), and read back a page at a time for export.
 
 use sqlx::QueryBuilder;
 
@@ -54,31 +55,108 @@ pub struct UsageRow {
     pub attempt_log: Option<String>,
 }
 
-/// Inserts a batch in one statement.
-pub async fn insert_batch(db: &Db, rows: &[UsageRow]) -> Result<(), DbError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    on_pool!(db, pool => {
-        let mut q = QueryBuilder::new(
+/// The `INSERT` of a batch of records, for either engine.
+macro_rules! insert_query {
+    ($rows:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO usage_records (created_at, request_id, key_id, user_id, group_id, \
              account_id, provider, endpoint, model_requested, model_served, input_tokens, \
              output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, status, \
              error_class, streamed, attempts, ttfb_ms, total_ms, attempt_log) ",
         );
-        q.push_values(rows, |mut b, r| {
-            b.push_bind(r.created_at).push_bind(&r.request_id).push_bind(r.key_id)
-                .push_bind(r.user_id).push_bind(r.group_id).push_bind(r.account_id)
-                .push_bind(&r.provider).push_bind(&r.endpoint).push_bind(&r.model_requested)
-                .push_bind(&r.model_served).push_bind(r.input_tokens).push_bind(r.output_tokens)
-                .push_bind(r.cache_read_tokens).push_bind(r.cache_write_tokens)
-                .push_bind(r.cost_micros).push_bind(r.status).push_bind(&r.error_class)
-                .push_bind(r.streamed).push_bind(r.attempts).push_bind(r.ttfb_ms)
-                .push_bind(r.total_ms).push_bind(&r.attempt_log);
+        q.push_values($rows, |mut b, r| {
+            b.push_bind(r.created_at)
+                .push_bind(&r.request_id)
+                .push_bind(r.key_id)
+                .push_bind(r.user_id)
+                .push_bind(r.group_id)
+                .push_bind(r.account_id)
+                .push_bind(&r.provider)
+                .push_bind(&r.endpoint)
+                .push_bind(&r.model_requested)
+                .push_bind(&r.model_served)
+                .push_bind(r.input_tokens)
+                .push_bind(r.output_tokens)
+                .push_bind(r.cache_read_tokens)
+                .push_bind(r.cache_write_tokens)
+                .push_bind(r.cost_micros)
+                .push_bind(r.status)
+                .push_bind(&r.error_class)
+                .push_bind(r.streamed)
+                .push_bind(r.attempts)
+                .push_bind(r.ttfb_ms)
+                .push_bind(r.total_ms)
+                .push_bind(&r.attempt_log);
         });
-        q.build().execute(pool).await?;
+        q
+    }};
+}
+pub(crate) use insert_query;
+
+/// Inserts a batch in one statement, with its hourly and daily rollups, in one transaction:
+/// either the records and their sums are stored, or neither (the writer then retries).
+pub async fn insert_batch(db: &Db, rows: &[UsageRow]) -> Result<(), DbError> {
+    super::rollups::insert_with_rollups(db, rows).await
+}
+
+/// Which records [`list`] and [`count_matching`] select.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RecordFilter {
+    /// Only this group.
+    pub group_id: Option<i64>,
+    /// Only this member.
+    pub user_id: Option<i64>,
+    /// From this time (ms, inclusive).
+    pub from: i64,
+    /// Until this time (ms, exclusive).
+    pub to: i64,
+}
+
+fn push_filter<DB: sqlx::Database>(q: &mut QueryBuilder<DB>, f: &RecordFilter)
+where
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    q.push(" WHERE created_at >= ").push_bind(f.from);
+    q.push(" AND created_at < ").push_bind(f.to);
+    if let Some(group_id) = f.group_id {
+        q.push(" AND group_id = ").push_bind(group_id);
+    }
+    if let Some(user_id) = f.user_id {
+        q.push(" AND user_id = ").push_bind(user_id);
+    }
+}
+
+/// Records matching a filter in the order they were written, a page at a time.
+pub async fn list(
+    db: &Db,
+    filter: &RecordFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<UsageRow>, DbError> {
+    let rows = on_pool!(db, pool => {
+        let mut q = QueryBuilder::new(
+            "SELECT created_at, request_id, key_id, user_id, group_id, account_id, provider, \
+             endpoint, model_requested, model_served, input_tokens, output_tokens, \
+             cache_read_tokens, cache_write_tokens, cost_micros, status, error_class, streamed, \
+             attempts, ttfb_ms, total_ms, attempt_log FROM usage_records",
+        );
+        push_filter(&mut q, filter);
+        // By id: rows written while someone pages through land after the last page, never inside.
+        q.push(" ORDER BY id LIMIT ").push_bind(limit);
+        q.push(" OFFSET ").push_bind(offset);
+        q.build_query_as::<UsageRow>().fetch_all(pool).await?
     });
-    Ok(())
+    Ok(rows)
+}
+
+/// How many records match a filter.
+pub async fn count_matching(db: &Db, filter: &RecordFilter) -> Result<i64, DbError> {
+    let n: i64 = on_pool!(db, pool => {
+        let mut q = QueryBuilder::new("SELECT COUNT(*) FROM usage_records");
+        push_filter(&mut q, filter);
+        q.build_query_scalar().fetch_one(pool).await?
+    });
+    Ok(n)
 }
 
 /// The most recent records of a group (newest first), for tests and the usage pages.

@@ -6,10 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::budget::Limit;
 use super::client;
 use crate::counters::Caps;
-use crate::db::{Db, DbError, accounts, routing};
-use crate::model::{Provider, RoutingStrategy};
+use crate::db::{Db, DbError, accounts, limits, routing};
+use crate::model::{LimitMetric, LimitScope, LimitWindow, Provider, RoutingStrategy};
+use crate::pricing::{self, Price};
 use crate::secret::Secret;
 use crate::vault::Vault;
 
@@ -88,6 +90,12 @@ pub struct GroupRouting {
     pub strategy: RoutingStrategy,
     /// Fallback chains: alias -> models in order.
     pub routes: HashMap<String, Vec<String>>,
+    /// Its limits.
+    pub limits: Vec<Limit>,
+    /// Its time zone.
+    pub time_zone: String,
+    /// The zone's offset (minutes east of UTC).
+    pub offset_minutes: i32,
 }
 
 /// An immutable snapshot.
@@ -95,15 +103,23 @@ pub struct GroupRouting {
 pub struct Catalog {
     accounts: HashMap<i64, Arc<Account>>,
     groups: HashMap<i64, GroupRouting>,
+    prices: Vec<(String, Price)>,
     /// The fingerprint of the tables this snapshot was built from.
-    pub fingerprint: [i64; 7],
+    pub fingerprint: Vec<i64>,
+}
+
+/// The fingerprint of everything the catalog holds.
+pub async fn fingerprint(db: &Db) -> Result<Vec<i64>, DbError> {
+    let mut f = accounts::config_fingerprint(db).await?.to_vec();
+    f.extend(limits::fingerprint(db).await?);
+    Ok(f)
 }
 
 impl Catalog {
     /// Loads every account and binding. Clients of unchanged accounts are taken over from
     /// `previous`, so their pooled connections survive a reload.
     pub async fn load(db: &Db, vault: &Vault, previous: &Catalog) -> Result<Catalog, DbError> {
-        let fingerprint = accounts::config_fingerprint(db).await?;
+        let fingerprint = fingerprint(db).await?;
         let rows = accounts::list_all(db).await?;
         let bindings = accounts::list_bindings(db).await?;
         let mut by_id = HashMap::with_capacity(rows.len());
@@ -172,6 +188,46 @@ impl Catalog {
             groups.entry(group_id).or_default().strategy =
                 RoutingStrategy::parse(&strategy).unwrap_or_default();
         }
+        for (group_id, zone) in limits::time_zones(db).await? {
+            let g = groups.entry(group_id).or_default();
+            g.offset_minutes = crate::tz::offset_minutes(&zone).unwrap_or(480);
+            g.time_zone = zone;
+        }
+        for row in limits::list_all(db).await? {
+            let (Some(scope), Some(metric), Some(window)) = (
+                LimitScope::parse(&row.scope),
+                LimitMetric::parse(&row.metric),
+                LimitWindow::parse(&row.period),
+            ) else {
+                continue;
+            };
+            groups.entry(row.group_id).or_default().limits.push(Limit {
+                id: row.id,
+                group_id: row.group_id,
+                scope,
+                target_id: row.target_id,
+                metric,
+                window,
+                cap: row.cap,
+                warn_at: serde_json::from_str(&row.warn_at).unwrap_or_default(),
+            });
+        }
+        let prices = limits::prices(db)
+            .await?
+            .into_iter()
+            .map(|p| {
+                let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                (
+                    p.model.to_ascii_lowercase(),
+                    Price {
+                        input: n(p.input),
+                        output: n(p.output),
+                        cache_read: n(p.cache_read),
+                        cache_write: n(p.cache_write),
+                    },
+                )
+            })
+            .collect();
         for route in routing::routes(db).await? {
             let models: Vec<String> = serde_json::from_str(&route.models).unwrap_or_default();
             groups
@@ -202,6 +258,7 @@ impl Catalog {
         Ok(Catalog {
             accounts: by_id.into_iter().map(|(id, (a, _, _))| (id, a)).collect(),
             groups,
+            prices,
             fingerprint,
         })
     }
@@ -209,6 +266,23 @@ impl Catalog {
     /// One account.
     pub fn account(&self, id: i64) -> Option<&Arc<Account>> {
         self.accounts.get(&id)
+    }
+
+    /// The price of a model: an admin override (exact name, or the family of a dated
+    /// variant), else the built-in table.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        let lower = model.to_ascii_lowercase();
+        self.prices
+            .iter()
+            .filter(|(name, _)| {
+                lower == *name
+                    || lower
+                        .strip_prefix(name.as_str())
+                        .is_some_and(|rest| rest.starts_with(['-', '.', '@']))
+            })
+            .max_by_key(|(name, _)| name.len())
+            .map(|(_, p)| *p)
+            .or_else(|| pricing::built_in(model))
     }
 
     /// A group's routing.

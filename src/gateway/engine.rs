@@ -24,7 +24,7 @@ use super::upstream::Endpoint;
 use crate::config::GatewayConfig;
 use crate::counters::CounterStore;
 use crate::db::usage::UsageRow;
-use crate::db::{Db, DbError, accounts, now_ms};
+use crate::db::{Db, DbError, now_ms};
 use crate::secret::Secret;
 use crate::vault::Vault;
 
@@ -90,6 +90,7 @@ impl ProxyResponse {
         if let Some(secs) = err.retry_after_secs {
             response.headers.push(("retry-after", secs.to_string()));
         }
+        response.headers.extend(err.headers.iter().cloned());
         response
     }
 }
@@ -188,7 +189,7 @@ impl Gateway {
 
     /// Reloads when another node changed accounts or bindings (a cheap fingerprint query).
     pub async fn refresh_if_changed(&self) -> Result<(), DbError> {
-        let fingerprint = accounts::config_fingerprint(&self.db).await?;
+        let fingerprint = super::catalog::fingerprint(&self.db).await?;
         if self.current().is_none_or(|c| c.fingerprint != fingerprint) {
             self.reload().await?;
         }
@@ -276,6 +277,7 @@ impl Gateway {
                 ..UsageRow::default()
             },
             started,
+            Some(Arc::clone(&self.counters)),
         );
         match self.serve(&member, &req, &mut guard).await {
             Ok(response) => response,

@@ -105,6 +105,8 @@ pub struct GatewayError {
     pub retry_after_secs: Option<u64>,
     /// A short class for the usage record and logs (`upstream_timeout`, `bad_json`, …).
     pub class: &'static str,
+    /// Extra response headers (`x-ratelimit-*` on budget refusals).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl GatewayError {
@@ -116,6 +118,7 @@ impl GatewayError {
             param: None,
             retry_after_secs: None,
             class,
+            headers: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod attempt;
 pub mod body;
+pub mod budget;
 pub mod catalog;
 pub mod client;
 pub mod engine;

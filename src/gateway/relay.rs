@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::{Value, json};
 
+use super::budget::{Amounts, Reservation};
 use super::catalog::Candidate;
 use super::engine::BodyStream;
 use super::error::GatewayError;
@@ -21,27 +22,61 @@ use super::sse::{SseEvent, SseParser};
 use super::translate::{ChatToMessagesStream, ChatToResponsesStream, MessagesToChatStream};
 use super::upstream::Wire;
 use super::usage::Usage;
+use crate::counters::CounterStore;
 use crate::db::usage::UsageRow;
+use crate::pricing::Price;
+
+/// The budget reservations a request holds, settled when its record is written.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// Key, member and group limits.
+    pub request: Option<Reservation>,
+    /// Account limits of the account being tried: (account, reservation).
+    pub account: Option<(i64, Reservation)>,
+}
 
 /// Holds a request's usage record and writes it exactly once: when the request finishes, or,
 /// if it is dropped first (the client went away), with status 499 and what was delivered.
+/// Writing it also settles the request's budget reservations with the actual amounts, so
+/// every way a request can end gives its reservation back.
 #[derive(Debug)]
 pub struct UsageGuard {
     recorder: Arc<Recorder>,
     row: UsageRow,
     started: Instant,
     armed: bool,
+    price: Option<Price>,
+    counters: Option<Arc<CounterStore>>,
+    held: Held,
 }
 
 impl UsageGuard {
     /// A guard for a request that started at `started`.
-    pub fn new(recorder: Arc<Recorder>, row: UsageRow, started: Instant) -> UsageGuard {
+    pub fn new(
+        recorder: Arc<Recorder>,
+        row: UsageRow,
+        started: Instant,
+        counters: Option<Arc<CounterStore>>,
+    ) -> UsageGuard {
         UsageGuard {
             recorder,
             row,
             started,
             armed: true,
+            price: None,
+            counters,
+            held: Held::default(),
         }
+    }
+
+    /// The reservations to settle.
+    pub fn held_mut(&mut self) -> &mut Held {
+        &mut self.held
+    }
+
+    /// The price the record's cost is computed with (the served model's).
+    pub fn set_price(&mut self, price: Option<Price>) {
+        self.price = price;
     }
 
     /// The record being filled in.
@@ -64,6 +99,9 @@ impl UsageGuard {
             row: self.row.clone(),
             started: self.started,
             armed: true,
+            price: self.price,
+            counters: self.counters.clone(),
+            held: std::mem::take(&mut self.held),
         }
     }
 
@@ -82,6 +120,16 @@ impl UsageGuard {
         self.write();
     }
 
+    /// Writes the record of a stream whose client went away, with what was delivered.
+    pub fn finish_gone(&mut self, usage: Usage) {
+        if self.armed {
+            self.set_usage(usage);
+            self.row.status = 499;
+            self.row.error_class = Some("client_closed".to_owned());
+            self.write();
+        }
+    }
+
     /// Writes a failed record.
     pub fn fail(&mut self, err: &GatewayError) {
         self.row.status = i64::from(err.status());
@@ -95,6 +143,44 @@ impl UsageGuard {
         self.row.output_tokens = n(usage.output_tokens);
         self.row.cache_read_tokens = n(usage.cache_read_tokens);
         self.row.cache_write_tokens = n(usage.cache_write_tokens);
+        self.row.cost_micros = self.price.map_or(0, |p| p.cost_micros(&usage));
+    }
+
+    fn usage(&self) -> Usage {
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        Usage {
+            input_tokens: n(self.row.input_tokens),
+            output_tokens: n(self.row.output_tokens),
+            cache_read_tokens: n(self.row.cache_read_tokens),
+            cache_write_tokens: n(self.row.cache_write_tokens),
+        }
+    }
+
+    /// Settles the reservations with the record's actual amounts.
+    fn settle(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        let Some(counters) = self.counters.clone() else {
+            return;
+        };
+        let actual = Amounts::actual(&self.usage(), self.row.cost_micros);
+        let mut deltas = Vec::new();
+        if let Some(r) = &held.request {
+            deltas.extend(r.deltas(&actual));
+        }
+        if let Some((account, r)) = &held.account {
+            let served = if self.row.account_id == Some(*account) {
+                actual
+            } else {
+                Amounts::default()
+            };
+            deltas.extend(r.deltas(&served));
+        }
+        if deltas.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { counters.settle(&deltas).await });
+        }
     }
 
     fn write(&mut self) {
@@ -102,6 +188,7 @@ impl UsageGuard {
             return;
         }
         self.armed = false;
+        self.settle();
         self.row.total_ms = elapsed_ms(self.started);
         if self.row.ttfb_ms.is_none() && self.row.status < 400 {
             self.row.ttfb_ms = Some(self.row.total_ms);
@@ -236,7 +323,7 @@ impl Conversion {
                     self.terminal_seen = true;
                     return;
                 }
-                if ev.data.contains("\"usage\"")
+                if has_usage_object(&ev.data)
                     && let Ok(v) = serde_json::from_str::<Value>(&ev.data)
                     && let Some(u) = Usage::from_chat(&v)
                 {
@@ -326,9 +413,15 @@ impl Conversion {
     }
 }
 
+/// Whether an event carries a usage object (not the `"usage":null` every OpenAI chunk has
+/// once usage is requested): a substring test, so most chunks are never parsed for it.
+fn has_usage_object(data: &str) -> bool {
+    data.contains("\"usage\":{") || data.contains("\"usage\": {")
+}
+
 /// A chat chunk that only carries usage (`choices: []`), sent because the gateway asked.
 fn is_usage_only_chunk(ev: &SseEvent) -> bool {
-    ev.data.contains("\"usage\"")
+    has_usage_object(&ev.data)
         && serde_json::from_str::<Value>(&ev.data).is_ok_and(|v| {
             v.get("choices")
                 .and_then(Value::as_array)
@@ -506,6 +599,7 @@ impl Drop for Relay {
     fn drop(&mut self) {
         if self.on_end.is_some() {
             let usage = self.billed_usage();
+            self.guard.finish_gone(usage);
             self.ended(StreamEnd::ClientGone, usage);
         }
     }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::attempt::Answer;
 use super::body::{estimate_tokens, parse_body};
+use super::budget::{self, Amounts, Limit, Reservation};
 use super::catalog::Candidate;
 use super::engine::{Gateway, ProxyBody, ProxyRequest, ProxyResponse, database_unavailable};
 use super::error::{ErrorKind, GatewayError};
@@ -22,6 +23,7 @@ use super::upstream::{AttemptFailure, Endpoint};
 use super::usage::Usage;
 use crate::counters::{CapHit, Lease};
 use crate::db::{accounts, now_ms};
+use crate::model::LimitScope;
 
 /// One line of the attempt log.
 #[derive(Debug, Serialize)]
@@ -114,7 +116,38 @@ impl Gateway {
             ));
         }
 
-        let strategy = catalog.group(group).map(|g| g.strategy).unwrap_or_default();
+        let routing = catalog.group(group);
+        let strategy = routing.map(|g| g.strategy).unwrap_or_default();
+        let (offset, zone) = routing.map_or((480, crate::tz::DEFAULT_TIME_ZONE), |g| {
+            (g.offset_minutes, g.time_zone.as_str())
+        });
+        let estimate = budget::estimate(&body, &candidates, &catalog);
+        if req.endpoint != Endpoint::CountTokens {
+            let limits: Vec<Limit> = routing
+                .map(|g| {
+                    g.limits
+                        .iter()
+                        .filter(|l| l.applies_to(member))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !limits.is_empty() {
+                let now = now_ms();
+                let (reservation, charges) = Reservation::new(&limits, &estimate, now, offset);
+                if let Err(refusal) = self.counters.reserve(&charges).await {
+                    let limit = &limits[refusal.index];
+                    return Err(limit.refusal(
+                        refusal.used,
+                        limit.amount(&estimate),
+                        now,
+                        offset,
+                        zone,
+                    ));
+                }
+                guard.held_mut().request = Some(reservation);
+            }
+        }
         let now = now_ms();
         let sticky = (req.endpoint != Endpoint::CountTokens)
             .then(|| session_key(group, &model, &body))
@@ -140,6 +173,7 @@ impl Gateway {
         let mut last: Option<AttemptFailure> = None;
         let mut attempts = 0;
         let mut cap_hits = 0;
+        let mut budget_hits = 0;
         for planned in &plan.ordered {
             if attempts == self.config().max_attempts {
                 break;
@@ -181,6 +215,33 @@ impl Gateway {
             } else {
                 None
             };
+            let account_limits: Vec<Limit> = routing
+                .map(|g| {
+                    g.limits
+                        .iter()
+                        .filter(|l| l.scope == LimitScope::Account && l.target_id == Some(id))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            if req.endpoint != Endpoint::CountTokens && !account_limits.is_empty() {
+                let (reservation, charges) =
+                    Reservation::new(&account_limits, &estimate, now_ms(), offset);
+                if self.counters.reserve(&charges).await.is_err() {
+                    if let Some(lease) = &lease {
+                        self.counters.release(lease, 0, now_ms()).await;
+                    }
+                    budget_hits += 1;
+                    log.push(LogEntry {
+                        account_id: id,
+                        outcome: "skipped_account_budget".into(),
+                        status: None,
+                        ms: None,
+                    });
+                    continue;
+                }
+                guard.held_mut().account = Some((id, reservation));
+            }
             attempts += 1;
             guard.attempt(candidate);
             let result = self.attempt(req, &body, candidate, stream).await;
@@ -202,6 +263,7 @@ impl Gateway {
                             .await;
                     }
                     guard.row_mut().model_served = Some(candidate.upstream_model.clone());
+                    guard.set_price(catalog.price(&candidate.upstream_model));
                     guard.row_mut().attempt_log = serde_json::to_string(&log).ok();
                     let mut response = match done.answer {
                         Answer::Json { body: bytes, usage } => {
@@ -274,6 +336,12 @@ impl Gateway {
                     if let Some(lease) = &lease {
                         self.counters.release(lease, 0, now_ms()).await;
                     }
+                    // The account's budget hold goes back at once: this account served nothing.
+                    if let Some((_, held)) = guard.held_mut().account.take() {
+                        self.counters
+                            .settle(&held.deltas(&Amounts::default()))
+                            .await;
+                    }
                     self.note_failure(candidate, &failure).await;
                     log.push(LogEntry {
                         account_id: id,
@@ -293,7 +361,14 @@ impl Gateway {
         if let Some(failure) = last {
             return Err(failure.error);
         }
-        Err(self.nothing_available(&plan.skipped, cap_hits))
+        if budget_hits > 0 && plan.skipped.is_empty() && cap_hits == 0 {
+            return Err(GatewayError::new(
+                ErrorKind::RateLimit,
+                "budget_exceeded",
+                "budget reached: every account serving this model has used up its budget for this group; a group owner or admin can raise the account limits on the group page",
+            ));
+        }
+        Err(self.nothing_available(&plan.skipped, cap_hits + budget_hits))
     }
 
     /// The error when no account could even be tried.

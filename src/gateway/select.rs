@@ -134,22 +134,19 @@ impl Selector {
             RoutingStrategy::LeastLatency => {
                 weighted_shuffle(items);
                 let stats = lock(&self.stats);
-                // Unmeasured accounts first, so each gets measured.
-                items.sort_by(|(a, _), (b, _)| {
-                    let la = stats
-                        .get(&a.account.id)
+                // Unmeasured accounts first, so each gets measured. Whole microseconds make
+                // a cheap integer key, computed once per account.
+                items.sort_by_cached_key(|(c, _)| {
+                    let ms = stats
+                        .get(&c.account.id)
                         .and_then(|s| s.ewma_ttfb_ms)
                         .unwrap_or(0.0);
-                    let lb = stats
-                        .get(&b.account.id)
-                        .and_then(|s| s.ewma_ttfb_ms)
-                        .unwrap_or(0.0);
-                    la.total_cmp(&lb)
+                    (ms * 1000.0) as u64
                 });
             }
             RoutingStrategy::LowestCost => {
                 weighted_shuffle(items);
-                items.sort_by_key(|(c, _)| {
+                items.sort_by_cached_key(|(c, _)| {
                     pricing::built_in(&c.upstream_model).map_or(u64::MAX, |p| p.typical())
                 });
             }

@@ -3,8 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+mod budget;
 mod gateway;
+mod usage;
+pub use budget::*;
 pub use gateway::*;
+pub use usage::*;
 
 /// A user's role inside one carpool group. Ordered: `Member < Admin < Owner`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -274,6 +274,8 @@ pub static EN: Texts = Texts {
         revoke_for_good: "Revoke for good",
         back_to_group: "Back to the group",
     },
+    budget: super::budget::EN,
+    reports: super::reports::EN,
 };
 
 /// The server's English detail as a sentence: a leading plain word capitalised (never an email

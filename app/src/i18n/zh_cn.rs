@@ -268,4 +268,6 @@ pub static ZH_CN: Texts = Texts {
         revoke_for_good: "永久撤销",
         back_to_group: "返回拼车组",
     },
+    budget: super::budget::ZH_CN,
+    reports: super::reports::ZH_CN,
 };

@@ -1,5 +1,5 @@
 //! The form fields of an upstream account, shared by the add form and each account's edit
-//! form: name, base URL, API key, models, aliases, proxy, weight and priority. The add form
+//! form: name, base URL, API key, models, aliases, proxy, weight, priority and the caps. The add form
 //! also picks the provider (which fills in its public base URL) and the account's owner.
 
 use aicarpool::model::{AccountView, Provider};
@@ -54,6 +54,19 @@ fn CommonFields(
     let (name_id, base_id, key_id) = (id("name"), id("base_url"), id("api_key"));
     let (models_id, aliases_id, proxy_id) = (id("models"), id("model_aliases"), id("proxy_url"));
     let (weight_id, priority_id) = (id("weight"), id("priority"));
+    let (conc_id, rpm_id, tpm_id) = (id("max_concurrency"), id("rpm_limit"), id("tpm_limit"));
+    let conc = current
+        .as_ref()
+        .and_then(|a| a.max_concurrency)
+        .map(|v| v.to_string());
+    let rpm = current
+        .as_ref()
+        .and_then(|a| a.rpm_limit)
+        .map(|v| v.to_string());
+    let tpm = current
+        .as_ref()
+        .and_then(|a| a.tpm_limit)
+        .map(|v| v.to_string());
     let editing = current.is_some();
     let key_help: Option<fn(&Texts) -> &'static str> =
         editing.then_some(|t: &Texts| t.proxy.api_key_keep);
@@ -123,6 +136,21 @@ fn CommonFields(
                 <input id=priority_id name="priority" type="number" min="-1000" max="1000" placeholder="0" value=priority class=INPUT />
             </Labelled>
         </div>
+        <fieldset class="space-y-2">
+            <legend class="text-sm font-medium">{move || i18n.t().budget.caps}</legend>
+            <div class="grid gap-4 sm:grid-cols-3">
+                <Labelled id=conc_id.clone() label=|t| t.budget.max_concurrency>
+                    <input id=conc_id name="max_concurrency" type="number" min="0" placeholder="—" value=conc class=INPUT />
+                </Labelled>
+                <Labelled id=rpm_id.clone() label=|t| t.budget.rpm_limit>
+                    <input id=rpm_id name="rpm_limit" type="number" min="0" placeholder="—" value=rpm class=INPUT />
+                </Labelled>
+                <Labelled id=tpm_id.clone() label=|t| t.budget.tpm_limit>
+                    <input id=tpm_id name="tpm_limit" type="number" min="0" placeholder="—" value=tpm class=INPUT />
+                </Labelled>
+            </div>
+            <p class="text-xs text-slate-500 dark:text-slate-400">{move || i18n.t().budget.caps_help}</p>
+        </fieldset>
     }
 }
 

@@ -13,6 +13,7 @@ use crate::components::{DANGER, ErrorNote, SECONDARY, SignInPrompt, Submit, form
 use crate::error::{AppError, error_from_query};
 use crate::i18n::use_i18n;
 use crate::pages::account_form::{AddAccount, EditAccount};
+use crate::pages::account_health::{HealthBadge, HealthDetails, caps_text};
 use crate::pages::not_found::NotFoundPage;
 use crate::server::accounts::{
     AccountsOverview, CreateAccount, DeleteAccount, SetAccountEnabled, TestAccount, TestOutcome,
@@ -241,6 +242,8 @@ fn AccountCard(
     let base_url = account.base_url.clone();
     let key_hint = account.api_key_hint.clone();
     let weight_priority = format!("{} / {}", account.weight, account.priority);
+    let caps = caps_text(&account);
+    let health = account.health.clone();
     let test = move || {
         actions.tests.with(|all| {
             all.iter()
@@ -257,6 +260,7 @@ fn AccountCard(
                 <span data-test="account-state" class=if enabled { "rounded bg-emerald-50 px-2 py-0.5 text-xs text-emerald-700 dark:bg-emerald-950 dark:text-emerald-300" } else { "rounded bg-slate-100 px-2 py-0.5 text-xs text-slate-600 dark:bg-slate-700 dark:text-slate-300" }>
                     {move || if enabled { i18n.t().proxy.enabled } else { i18n.t().proxy.disabled }}
                 </span>
+                <HealthBadge health=health.clone() />
                 <span class="text-xs text-slate-500">
                     {move || match &owner {
                         Some(group) => (i18n.t().proxy.dedicated_to)(group),
@@ -275,6 +279,7 @@ fn AccountCard(
                 </Fact>
                 <Fact label=|t| t.proxy.aliases>{aliases}</Fact>
                 <Fact label=|t| t.proxy.weight_priority>{weight_priority}</Fact>
+                <Fact label=|t| t.budget.caps><span data-test="caps">{caps}</span></Fact>
                 <Fact label=|t| t.proxy.bound_groups>
                     <span data-test="bound-groups">{move || groups.clone().unwrap_or_else(|| i18n.t().proxy.not_bound.to_owned())}</span>
                 </Fact>
@@ -282,6 +287,7 @@ fn AccountCard(
                     {move || last_test.map(|ms| (i18n.t().proxy.millis)(ms)).unwrap_or_else(|| i18n.t().never.to_owned())}
                 </Fact>
             </dl>
+            <HealthDetails health />
             {last_error}
             {move || test().map(|result| view! { <TestResult result /> })}
             <ErrorNote id=format!("account-{id}-error") error=actions.error_for(Target::Account(id)) />

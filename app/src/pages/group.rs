@@ -1,6 +1,8 @@
 //! `/groups/{id}`: a group's page. The name and description (editable by owners and admins),
-//! the link to the member's API keys, the accounts that serve the group, the members, the
-//! invitations and invite links (owners and admins), and deleting the group (owners). A non-member gets the not-found page, as if the group did not exist.
+//! links to the member's API keys, usage, own budget and the cost split; the accounts that
+//! serve the group, its routing and limits, the members, the invitations and invite links
+//! (owners and admins), and deleting the group (owners). A non-member gets the not-found page,
+//! as if the group did not exist.
 
 use aicarpool::api::ApiError;
 use aicarpool::model::GroupRole;
@@ -12,10 +14,13 @@ use crate::error::{AppError, error_from_query};
 use crate::i18n::use_i18n;
 use crate::pages::group_accounts::AccountsSection;
 use crate::pages::group_invites::{InvitationsSection, LinksSection};
+use crate::pages::group_limits::LimitsSection;
 use crate::pages::group_members::MembersSection;
+use crate::pages::group_routing::RoutingSection;
 use crate::pages::groups::{GROUP_DESCRIPTION_MAX, check_group_name};
 use crate::pages::not_found::NotFoundPage;
 use crate::server::accounts::{BindAccount, UnbindAccount};
+use crate::server::budget::{CreateLimit, DeleteLimit, UpdateRouting};
 use crate::server::groups::{
     ChangeRole, DeleteGroup, GroupDetails, LeaveGroup, RemoveMember, TransferOwnership,
     UpdateGroup, load_group,
@@ -40,6 +45,10 @@ pub enum Part {
     Links,
     /// The accounts that serve the group.
     Accounts,
+    /// The routing strategy and fallback chains.
+    Routing,
+    /// Budgets and limits.
+    Limits,
 }
 
 /// A link just made, shown once.
@@ -80,6 +89,12 @@ pub struct GroupActions {
     pub bind: ServerAction<BindAccount>,
     /// Unbind an account.
     pub unbind: ServerAction<UnbindAccount>,
+    /// Save the routing strategy and fallback chains.
+    pub routing: ServerAction<UpdateRouting>,
+    /// Add a limit.
+    pub create_limit: ServerAction<CreateLimit>,
+    /// Delete a limit.
+    pub delete_limit: ServerAction<DeleteLimit>,
     /// Bumped by every success, to load the group again.
     pub changed: RwSignal<u64>,
     /// The last refusal and where it belongs.
@@ -106,6 +121,9 @@ impl GroupActions {
             revoke_link: ServerAction::new(),
             bind: ServerAction::new(),
             unbind: ServerAction::new(),
+            routing: ServerAction::new(),
+            create_limit: ServerAction::new(),
+            delete_limit: ServerAction::new(),
             changed: RwSignal::new(0),
             error: RwSignal::new(None),
             fresh_invitation: RwSignal::new(None),
@@ -153,6 +171,12 @@ impl GroupActions {
         on_error(a.bind, failed(Part::Accounts));
         on_success(a.unbind, move |()| done());
         on_error(a.unbind, failed(Part::Accounts));
+        on_success(a.routing, move |_| done());
+        on_error(a.routing, failed(Part::Routing));
+        on_success(a.create_limit, move |_| done());
+        on_error(a.create_limit, failed(Part::Limits));
+        on_success(a.delete_limit, move |()| done());
+        on_error(a.delete_limit, failed(Part::Limits));
         actions
     }
 
@@ -236,15 +260,26 @@ fn GroupContent(details: GroupDetails, actions: GroupActions) -> impl IntoView {
                     " · "
                     {move || (i18n.t().member_count)(count)}
                 </p>
-                <p>
+                <p class="flex flex-wrap gap-2">
                     <a id="group-keys-link" href=format!("/groups/{}/keys", details.group.id) class=SECONDARY>
                         {move || i18n.t().proxy.api_keys}
+                    </a>
+                    <a id="group-usage-link" href=format!("/groups/{}/usage", details.group.id) class=SECONDARY>
+                        {move || i18n.t().reports.usage}
+                    </a>
+                    <a id="group-me-link" href=format!("/groups/{}/me", details.group.id) class=SECONDARY>
+                        {move || i18n.t().reports.my_budget}
+                    </a>
+                    <a id="group-cost-split-link" href=format!("/groups/{}/cost-split", details.group.id) class=SECONDARY>
+                        {move || i18n.t().reports.cost_split}
                     </a>
                 </p>
                 <ErrorNote id="group-page-error" error=page_error />
                 {admin.then(|| view! { <EditGroup details=details.clone() actions /> })}
             </header>
             <AccountsSection details=details.clone() actions />
+            <RoutingSection details=details.clone() actions />
+            <LimitsSection details=details.clone() actions />
             <MembersSection details=details.clone() actions />
             {admin.then(|| view! {
                 <InvitationsSection details=details.clone() actions />

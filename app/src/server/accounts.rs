@@ -141,6 +141,9 @@ mod form {
         weight: String,
         priority: String,
         group_id: String,
+        max_concurrency: Option<String>,
+        rpm_limit: Option<String>,
+        tpm_limit: Option<String>,
     ) -> Result<AccountView, AppError> {
         use crate::server::ssr;
         use aicarpool::model::AccountInput;
@@ -159,7 +162,9 @@ mod form {
             priority: ssr::optional_in("priority", &priority)?,
             group_id: ssr::optional_number("group_id", &group_id)?,
             enabled: Some(true),
-            ..AccountInput::default()
+            max_concurrency: cap("max_concurrency", max_concurrency.as_deref())?,
+            rpm_limit: cap("rpm_limit", rpm_limit.as_deref())?,
+            tpm_limit: cap("tpm_limit", tpm_limit.as_deref())?,
         };
         Ok(aicarpool::accounts::create(&state, &principal, input).await?)
     }
@@ -178,6 +183,9 @@ mod form {
         remove_proxy: Option<String>,
         weight: String,
         priority: String,
+        max_concurrency: Option<String>,
+        rpm_limit: Option<String>,
+        tpm_limit: Option<String>,
     ) -> Result<AccountView, AppError> {
         use crate::server::ssr;
         use aicarpool::model::AccountPatch;
@@ -198,9 +206,32 @@ mod form {
             proxy_url,
             weight: ssr::optional_in("weight", &weight)?,
             priority: ssr::optional_in("priority", &priority)?,
+            // The edit form shows the current caps: a field emptied there (which arrives as
+            // absent) means "no cap".
+            max_concurrency: cap("max_concurrency", Some(or_zero(max_concurrency.as_deref())))?,
+            rpm_limit: cap("rpm_limit", Some(or_zero(rpm_limit.as_deref())))?,
+            tpm_limit: cap("tpm_limit", Some(or_zero(tpm_limit.as_deref())))?,
             ..AccountPatch::default()
         };
         Ok(aicarpool::accounts::update(&state, &principal, id, patch).await?)
+    }
+
+    /// A cap field: absent (an older form) or empty leaves it unset; 0 means no cap.
+    #[cfg(feature = "ssr")]
+    fn cap<T: TryFrom<i64>>(
+        field: &'static str,
+        value: Option<&str>,
+    ) -> Result<Option<T>, aicarpool::error::ServiceError> {
+        crate::server::ssr::optional_in(field, value.unwrap_or(""))
+    }
+
+    /// An emptied field of the edit form: no cap.
+    #[cfg(feature = "ssr")]
+    fn or_zero(value: Option<&str>) -> &str {
+        match value {
+            Some(v) if !v.trim().is_empty() => v,
+            _ => "0",
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! only hides what the caller's role cannot use.
 
 use aicarpool::model::{
-    BindingView, GroupRole, GroupView, InvitationView, InviteLinkView, MemberView,
+    BindingView, GroupRole, GroupView, InvitationView, InviteLinkView, KeyView, LimitView,
+    MemberView, RoutingView,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 /// Everything the group page shows, in one answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GroupDetails {
     /// The group.
     pub group: GroupView,
@@ -29,6 +30,13 @@ pub struct GroupDetails {
     pub accounts: Vec<BindingView>,
     /// Accounts the caller could bind to the group (empty unless an owner or admin).
     pub bindable: Vec<super::accounts::AccountChoice>,
+    /// The routing strategy and model fallback chains.
+    pub routing: RoutingView,
+    /// The limits the caller may see (all for owners and admins, a member's own otherwise),
+    /// with their live usage.
+    pub limits: Vec<LimitView>,
+    /// Every member key of the group, as limit targets (empty unless an owner or admin).
+    pub keys: Vec<KeyView>,
 }
 
 /// The caller's groups; `None` when signed out.
@@ -67,6 +75,13 @@ pub async fn load_group(id: i64) -> Result<Option<GroupDetails>, AppError> {
     let admin = access.effective >= GroupRole::Admin;
     let (accounts, bindable) =
         super::accounts::group_accounts(&state, &principal, id, admin).await?;
+    let routing = aicarpool::routing::get(&state, &principal, id).await?;
+    let limits = aicarpool::limits::list(&state, &principal, id).await?;
+    let keys = if admin {
+        aicarpool::member_keys::list(&state, &principal, id).await?
+    } else {
+        Vec::new()
+    };
     Ok(Some(GroupDetails {
         group,
         my_id: principal.user.id,
@@ -76,6 +91,9 @@ pub async fn load_group(id: i64) -> Result<Option<GroupDetails>, AppError> {
         links,
         accounts,
         bindable,
+        routing,
+        limits,
+        keys,
     }))
 }
 

@@ -266,3 +266,11 @@ pub fn optional_in<T: TryFrom<i64>>(
         })
         .transpose()
 }
+
+/// A refusal of one form field, with the rule it broke.
+pub fn rule(field: &'static str, text: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid {
+        field,
+        error: validate::FieldError::Rule(text.into()),
+    }
+}

@@ -1,8 +1,10 @@
 //! `/api` handlers of the chat proxy's configuration: upstream accounts, their bindings to
 //! groups, member keys.
 
+use aicarpool::limits::{LimitInput, LimitPatch};
+use aicarpool::model::PriceView;
 use aicarpool::model::{AccountInput, AccountPatch, BindingInput, KeyInput, RoutingView};
-use aicarpool::{accounts, member_keys, routing};
+use aicarpool::{accounts, limits, member_keys, routing};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -134,4 +136,76 @@ pub async fn put_routing(
     Body(input): Body<RoutingView>,
 ) -> ApiResult {
     ok(routing::update(&state.app, &principal, group_id, input).await?)
+}
+
+pub async fn list_limits(
+    State(state): State<ServerState>,
+    Auth(principal): Auth,
+    Params(group_id): Params<i64>,
+) -> ApiResult {
+    ok(limits::list(&state.app, &principal, group_id).await?)
+}
+
+pub async fn create_limit(
+    State(state): State<ServerState>,
+    Auth(principal): Auth,
+    Params(group_id): Params<i64>,
+    Body(input): Body<LimitInput>,
+) -> ApiResult {
+    created(limits::create(&state.app, &principal, group_id, input).await?)
+}
+
+pub async fn update_limit(
+    State(state): State<ServerState>,
+    Auth(principal): Auth,
+    Params((group_id, id)): Params<(i64, i64)>,
+    Body(patch): Body<LimitPatch>,
+) -> ApiResult {
+    ok(limits::update(&state.app, &principal, group_id, id, patch).await?)
+}
+
+pub async fn delete_limit(
+    State(state): State<ServerState>,
+    Auth(principal): Auth,
+    Params((group_id, id)): Params<(i64, i64)>,
+) -> ApiResult {
+    limits::delete(&state.app, &principal, group_id, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `{time_zone}`.
+#[derive(Debug, serde::Deserialize)]
+pub struct TimeZoneBody {
+    time_zone: String,
+}
+
+pub async fn set_time_zone(
+    State(state): State<ServerState>,
+    Auth(principal): Auth,
+    Params(group_id): Params<i64>,
+    Body(body): Body<TimeZoneBody>,
+) -> ApiResult {
+    limits::set_time_zone(&state.app, &principal, group_id, body.time_zone.trim()).await?;
+    ok(serde_json::json!({"time_zone": body.time_zone.trim()}))
+}
+
+pub async fn list_prices(State(state): State<ServerState>, Auth(_principal): Auth) -> ApiResult {
+    ok(limits::prices(&state.app).await?)
+}
+
+pub async fn set_price(
+    State(state): State<ServerState>,
+    Auth(principal): Auth,
+    Body(price): Body<PriceView>,
+) -> ApiResult {
+    ok(limits::set_price(&state.app, &principal, price).await?)
+}
+
+pub async fn delete_price(
+    State(state): State<ServerState>,
+    Auth(principal): Auth,
+    Params(model): Params<String>,
+) -> ApiResult {
+    limits::delete_price(&state.app, &principal, &model).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

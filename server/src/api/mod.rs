@@ -6,6 +6,7 @@ mod error;
 mod gateway;
 mod handlers;
 pub mod session;
+mod usage;
 
 use axum::Router;
 use axum::extract::FromRequest;
@@ -87,6 +88,20 @@ pub fn routes() -> Router<ServerState> {
             axum::routing::delete(gateway::unbind_account),
         )
         .route(
+            "/groups/{id}/limits",
+            get(gateway::list_limits).post(gateway::create_limit),
+        )
+        .route(
+            "/groups/{id}/limits/{limit_id}",
+            put(gateway::update_limit).delete(gateway::delete_limit),
+        )
+        .route("/groups/{id}/time-zone", put(gateway::set_time_zone))
+        .route("/prices", get(gateway::list_prices).put(gateway::set_price))
+        .route(
+            "/prices/{model}",
+            axum::routing::delete(gateway::delete_price),
+        )
+        .route(
             "/groups/{id}/routing",
             get(gateway::get_routing).put(gateway::put_routing),
         )
@@ -98,6 +113,16 @@ pub fn routes() -> Router<ServerState> {
             "/groups/{id}/keys/{key_id}",
             axum::routing::delete(gateway::revoke_key),
         )
+        .route("/usage", get(usage::report))
+        .route("/usage/records", get(usage::records))
+        .route("/groups/{id}/cost-split", get(usage::statement))
+        .route("/groups/{id}/cost-split.csv", get(usage::statement_csv))
+        .route("/groups/{id}/cost-split/fixed", post(usage::add_fixed))
+        .route(
+            "/groups/{id}/cost-split/fixed/{fixed_id}",
+            axum::routing::delete(usage::delete_fixed),
+        )
+        .route("/groups/{id}/cost-split/close", post(usage::close))
         .route(
             "/chat/completions",
             post(crate::proxy::chat_completions).layer(axum::extract::DefaultBodyLimit::disable()),

@@ -51,6 +51,7 @@ pub async fn start_on(
     let state = match redis_url {
         None => state_with_token(config).await,
         Some(url) => {
+            config.redis_url = Some(aicarpool::secret::Secret::new(url.to_owned()));
             let db = server::startup::open_database(&config).await.unwrap();
             let mailer = aicarpool::mail::Mailer::from_config(&config).unwrap();
             let redis = aicarpool::redis::connect(&aicarpool::secret::Secret::new(url.to_owned()))
@@ -191,6 +192,37 @@ impl Gateway {
             out.push((mock, id));
         }
         out
+    }
+
+    /// A second node: another state on the same database and Redis (a fresh pool and a fresh
+    /// gateway), served on its own port; returns its base URL.
+    pub async fn second_node(&self) -> String {
+        let config = self.state.config().clone();
+        let db = server::startup::open_database(&config).await.unwrap();
+        let mailer = aicarpool::mail::Mailer::from_config(&config).unwrap();
+        let redis = match &config.redis_url {
+            Some(url) => Some(aicarpool::redis::connect(url).await.unwrap()),
+            None => None,
+        };
+        let state = AppState::new(
+            config,
+            db,
+            mailer,
+            redis,
+            aicarpool::setup::SetupGate::closed(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = router_for(&state);
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        format!("http://{addr}")
     }
 
     /// Creates a member key with `token`'s user; returns the key.

@@ -6,6 +6,7 @@
 )]
 
 pub mod gateway;
+pub mod members;
 
 use std::path::Path;
 

@@ -1,0 +1,405 @@
+//! Budget enforcement, reserve then settle: before forwarding, the worst case of a request
+//! (estimated input plus its output cap, priced at the dearest candidate) is held atomically
+//! against every limit that applies; the usage record's actual numbers replace it when the
+//! request ends, whichever way it ends. A refusal says which limit, its value, the usage,
+//! when it resets and who can raise it, in the caller's dialect with `x-ratelimit-*` headers.
+
+use serde_json::Value;
+
+use super::catalog::{Candidate, Catalog};
+use super::error::{ErrorKind, GatewayError};
+use super::keys::MemberKey;
+use super::usage::Usage;
+use crate::counters::Charge;
+use crate::model::{LimitMetric, LimitScope, LimitWindow};
+use crate::timefmt::format_rfc3339;
+use crate::tz;
+
+/// Output cap assumed when the request names none.
+pub const DEFAULT_OUTPUT_CAP: i64 = 16_384;
+/// Tokens assumed for each image in a request.
+const IMAGE_TOKENS: i64 = 1_600;
+
+/// A limit ready for enforcement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// Id.
+    pub id: i64,
+    /// Group.
+    pub group_id: i64,
+    /// Scope.
+    pub scope: LimitScope,
+    /// Target.
+    pub target_id: Option<i64>,
+    /// Metric.
+    pub metric: LimitMetric,
+    /// Window.
+    pub window: LimitWindow,
+    /// Cap (micro-USD for cost).
+    pub cap: i64,
+    /// Warning thresholds (percent).
+    pub warn_at: Vec<u8>,
+}
+
+/// What a request uses (or may use).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Amounts {
+    /// Requests.
+    pub requests: i64,
+    /// Tokens of all kinds.
+    pub tokens: i64,
+    /// Cost (micro-USD).
+    pub cost_micros: i64,
+}
+
+impl Amounts {
+    /// The amounts of a finished request.
+    pub fn actual(usage: &Usage, cost_micros: i64) -> Amounts {
+        let tokens = usage.total_input().saturating_add(usage.output_tokens);
+        Amounts {
+            requests: 1,
+            tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
+            cost_micros,
+        }
+    }
+}
+
+impl Limit {
+    /// Whether it applies to a request with this key (key, member and group scopes).
+    pub fn applies_to(&self, key: &MemberKey) -> bool {
+        self.group_id == key.group_id
+            && match self.scope {
+                LimitScope::Key => self.target_id == Some(key.id),
+                LimitScope::Member => self.target_id == Some(key.user_id),
+                LimitScope::Group => true,
+                LimitScope::Account => false,
+            }
+    }
+
+    /// The part of `a` this limit counts.
+    pub fn amount(&self, a: &Amounts) -> i64 {
+        match self.metric {
+            LimitMetric::Requests => a.requests,
+            LimitMetric::Tokens => a.tokens,
+            LimitMetric::Cost => a.cost_micros,
+        }
+    }
+
+    /// The current window: its counter key and when it resets (`None` for `total`).
+    pub fn window_at(&self, now: i64, offset_minutes: i32) -> (String, Option<i64>) {
+        let (start, reset) = match self.window {
+            LimitWindow::Minute => {
+                let start = now.div_euclid(60_000) * 60_000;
+                (start, Some(start + 60_000))
+            }
+            LimitWindow::Day => {
+                let start = tz::day_start(now, offset_minutes);
+                (start, Some(start + 86_400_000))
+            }
+            LimitWindow::Month => {
+                let (start, next) = tz::month_bounds(now, offset_minutes);
+                (start, Some(next))
+            }
+            LimitWindow::Total => (0, None),
+        };
+        (
+            format!("limit:{}:{}:{start}", self.id, self.cap_epoch()),
+            reset,
+        )
+    }
+
+    /// Changing what a limit counts starts a new counter; changing its cap does not.
+    fn cap_epoch(&self) -> &'static str {
+        self.metric.as_str()
+    }
+
+    /// The charge of `a` against this limit at `now`.
+    pub fn charge(&self, a: &Amounts, now: i64, offset_minutes: i32) -> Charge {
+        let (key, reset) = self.window_at(now, offset_minutes);
+        Charge {
+            key,
+            cap: self.cap,
+            amount: self.amount(a),
+            // Counters outlive their window by a day, so a late settlement still finds them.
+            ttl_ms: reset.map_or(0, |r| (r - now).max(0) + 86_400_000),
+        }
+    }
+
+    /// A value in words (`$12.50`, `1,000 tokens`, `60 requests`).
+    pub fn describe(&self, value: i64) -> String {
+        match self.metric {
+            LimitMetric::Cost => format!("${:.2}", value as f64 / 1_000_000.0),
+            LimitMetric::Tokens => format!("{value} tokens"),
+            LimitMetric::Requests => format!("{value} requests"),
+        }
+    }
+
+    fn scope_words(&self) -> &'static str {
+        match self.scope {
+            LimitScope::Key => "this key's",
+            LimitScope::Member => "your",
+            LimitScope::Group => "the group's",
+            LimitScope::Account => "the account's",
+        }
+    }
+
+    fn window_words(&self) -> &'static str {
+        match self.window {
+            LimitWindow::Minute => "per minute",
+            LimitWindow::Day => "per day",
+            LimitWindow::Month => "per month",
+            LimitWindow::Total => "in total",
+        }
+    }
+
+    /// The refusal when this limit would be passed.
+    pub fn refusal(
+        &self,
+        used: i64,
+        wanted: i64,
+        now: i64,
+        offset_minutes: i32,
+        zone: &str,
+    ) -> GatewayError {
+        let (_, reset) = self.window_at(now, offset_minutes);
+        let when = match reset {
+            Some(at) => format!("it resets at {} ({zone} calendar)", format_rfc3339(at)),
+            None => "it does not reset".to_owned(),
+        };
+        let message = format!(
+            "budget reached: {} {} limit {} is {}; used {} and this request may need up to {}; {when}; a group owner or admin can raise it on the group page",
+            self.scope_words(),
+            self.metric.as_str(),
+            self.window_words(),
+            self.describe(self.cap),
+            self.describe(used),
+            self.describe(wanted),
+        );
+        let mut error = GatewayError::new(ErrorKind::RateLimit, "budget_exceeded", message);
+        let metric = self.metric.as_str();
+        let remaining = (self.cap - used).max(0);
+        let (limit, remaining) = match self.metric {
+            LimitMetric::Cost => (
+                format!("{:.6}", self.cap as f64 / 1e6),
+                format!("{:.6}", remaining as f64 / 1e6),
+            ),
+            _ => (self.cap.to_string(), remaining.to_string()),
+        };
+        error.headers.push((header_name(metric, "limit"), limit));
+        error
+            .headers
+            .push((header_name(metric, "remaining"), remaining));
+        if let Some(at) = reset {
+            let secs = u64::try_from((at - now).max(0)).unwrap_or(0).div_ceil(1000);
+            error
+                .headers
+                .push((header_name(metric, "reset"), format!("{secs}s")));
+            error.retry_after_secs = Some(secs.max(1));
+        }
+        error
+    }
+}
+
+fn header_name(metric: &str, what: &str) -> &'static str {
+    match (metric, what) {
+        ("requests", "limit") => "x-ratelimit-limit-requests",
+        ("requests", "remaining") => "x-ratelimit-remaining-requests",
+        ("requests", _) => "x-ratelimit-reset-requests",
+        ("tokens", "limit") => "x-ratelimit-limit-tokens",
+        ("tokens", "remaining") => "x-ratelimit-remaining-tokens",
+        ("tokens", _) => "x-ratelimit-reset-tokens",
+        (_, "limit") => "x-ratelimit-limit-cost-usd",
+        (_, "remaining") => "x-ratelimit-remaining-cost-usd",
+        _ => "x-ratelimit-reset-cost-usd",
+    }
+}
+
+/// Held amounts of one request, to settle when it ends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reservation {
+    /// (counter key, limit, held amount, ttl ms).
+    pub held: Vec<(String, Limit, i64, i64)>,
+}
+
+impl Reservation {
+    /// Builds the reservation of `estimate` against `limits`.
+    pub fn new(
+        limits: &[Limit],
+        estimate: &Amounts,
+        now: i64,
+        offset_minutes: i32,
+    ) -> (Reservation, Vec<Charge>) {
+        let charges: Vec<Charge> = limits
+            .iter()
+            .map(|l| l.charge(estimate, now, offset_minutes))
+            .collect();
+        let held = limits
+            .iter()
+            .zip(&charges)
+            .map(|(l, c)| (c.key.clone(), l.clone(), c.amount, c.ttl_ms))
+            .collect();
+        (Reservation { held }, charges)
+    }
+
+    /// The corrections that turn the held amounts into `actual`.
+    pub fn deltas(&self, actual: &Amounts) -> Vec<(String, i64, i64)> {
+        self.held
+            .iter()
+            .map(|(key, limit, held, ttl)| (key.clone(), limit.amount(actual) - held, *ttl))
+            .collect()
+    }
+}
+
+/// A conservative estimate of a request's input tokens: a token per four ASCII characters,
+/// a token per other character (CJK text runs about one a character), and a fixed amount per
+/// image.
+pub fn estimate_input_tokens(body: &Value) -> i64 {
+    fn walk(v: &Value, acc: &mut (i64, i64, i64)) {
+        match v {
+            Value::String(s) => {
+                for c in s.chars() {
+                    if c.is_ascii() {
+                        acc.0 += 1;
+                    } else {
+                        acc.1 += 1;
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, acc)),
+            Value::Object(map) => {
+                if matches!(
+                    map.get("type").and_then(Value::as_str),
+                    Some("image" | "image_url" | "input_image")
+                ) {
+                    acc.2 += 1;
+                    return;
+                }
+                map.values().for_each(|v| walk(v, acc));
+            }
+            _ => {}
+        }
+    }
+    let mut acc = (0i64, 0i64, 0i64);
+    for field in ["system", "messages", "tools", "input", "instructions"] {
+        if let Some(v) = body.get(field) {
+            walk(v, &mut acc);
+        }
+    }
+    (acc.0 + 3) / 4 + acc.1 + acc.2 * IMAGE_TOKENS + 8
+}
+
+/// The output cap of a request.
+pub fn output_cap(body: &Value) -> i64 {
+    ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+        .iter()
+        .find_map(|f| body.get(*f).and_then(Value::as_i64))
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_OUTPUT_CAP)
+}
+
+/// The worst case of a request over its candidates.
+pub fn estimate(body: &Value, candidates: &[Candidate], catalog: &Catalog) -> Amounts {
+    let input = estimate_input_tokens(body);
+    let output = output_cap(body);
+    let cost = candidates
+        .iter()
+        .filter_map(|c| catalog.price(&c.upstream_model))
+        .map(|p| {
+            let mut worst = p;
+            worst.input = p.input.max(p.cache_write);
+            let usage = Usage {
+                input_tokens: u64::try_from(input).unwrap_or(0),
+                output_tokens: u64::try_from(output).unwrap_or(0),
+                ..Usage::default()
+            };
+            i64::try_from(worst.cost_picos(&usage).div_ceil(1_000_000)).unwrap_or(i64::MAX)
+        })
+        .max()
+        .unwrap_or(0);
+    Amounts {
+        requests: 1,
+        tokens: input + output,
+        cost_micros: cost,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn limit(metric: LimitMetric, window: LimitWindow) -> Limit {
+        Limit {
+            id: 7,
+            group_id: 1,
+            scope: LimitScope::Group,
+            target_id: None,
+            metric,
+            window,
+            cap: 1_000_000,
+            warn_at: vec![80, 100],
+        }
+    }
+
+    #[test]
+    fn refusals_explain_themselves_with_headers() {
+        let l = limit(LimitMetric::Cost, LimitWindow::Month);
+        let now = crate::timefmt::parse_rfc3339_ms("2026-11-26T07:00:00Z").unwrap();
+        let e = l.refusal(990_000, 50_000, now, 480, "Asia/Shanghai");
+        assert_eq!(e.status(), 429);
+        assert!(
+            e.message.contains("$1.00") && e.message.contains("$0.99"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("2026-11-30T16:00:00Z"), "{}", e.message);
+        assert!(
+            e.headers
+                .iter()
+                .any(|(n, v)| *n == "x-ratelimit-remaining-cost-usd" && v == "0.010000")
+        );
+    }
+
+    #[test]
+    fn estimates_are_conservative_for_cjk_text_and_images() {
+        let ascii = json!({"messages": [{"role": "user", "content": "a".repeat(400)}]});
+        let cjk = json!({"messages": [{"role": "user", "content": "你".repeat(100)}]});
+        // 400 ASCII characters are about 100 tokens; 100 CJK characters are at least 100.
+        assert!((100..=115).contains(&estimate_input_tokens(&ascii)));
+        assert!(estimate_input_tokens(&cjk) >= 100);
+        let image = json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:..."}}]}]});
+        assert!(estimate_input_tokens(&image) >= 1600);
+        assert_eq!(output_cap(&json!({"max_tokens": 50})), 50);
+        assert_eq!(output_cap(&json!({})), DEFAULT_OUTPUT_CAP);
+    }
+
+    #[test]
+    fn windows_roll_over_at_local_boundaries() {
+        let l = limit(LimitMetric::Requests, LimitWindow::Day);
+        let a = crate::timefmt::parse_rfc3339_ms("2026-11-26T15:59:59Z").unwrap();
+        let b = crate::timefmt::parse_rfc3339_ms("2026-11-26T16:00:00Z").unwrap();
+        assert_ne!(l.window_at(a, 480).0, l.window_at(b, 480).0);
+        assert_eq!(l.window_at(a, 0).0, l.window_at(b, 0).0);
+        let total = limit(LimitMetric::Tokens, LimitWindow::Total);
+        assert_eq!(total.window_at(a, 0).1, None);
+        let r = Reservation::new(
+            std::slice::from_ref(&l),
+            &Amounts {
+                requests: 1,
+                tokens: 10,
+                cost_micros: 5,
+            },
+            a,
+            480,
+        );
+        assert_eq!(
+            r.0.deltas(&Amounts {
+                requests: 1,
+                tokens: 3,
+                cost_micros: 1
+            })[0]
+                .1,
+            0
+        );
+    }
+}
