@@ -364,6 +364,24 @@ async fn the_lead_sets_limits_and_the_member_sees_what_is_left() {
     let (_, html) = w.page(&w.group_uri(""), Some(&w.member)).await;
     assert!(!main_of(&html).contains(r#"data-scope="member""#));
 
+    // Day and month windows follow the group's time zone, which the lead may change.
+    assert!(main_of(&html).contains(r#"id="group-time-zone">Asia/Shanghai<"#));
+    let zone = [("id", group.as_str()), ("time_zone", "Asia/Tokyo")];
+    let (s, _) = w.rpc("set_time_zone", &w.member, &zone).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, body) = w.rpc("set_time_zone", &w.gw.admin, &zone).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, body) = w
+        .rpc(
+            "set_time_zone",
+            &w.gw.admin,
+            &[("id", &group), ("time_zone", "Mars/Base")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, html) = w.page(&w.group_uri(""), Some(&w.member)).await;
+    assert!(main_of(&html).contains(r#"id="group-time-zone">Asia/Tokyo<"#));
+
     let (s, html) = w.page(&w.group_uri(""), Some(&w.outsider)).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(!html.contains("$25.50"));

@@ -65,6 +65,8 @@ pub struct BudgetTexts {
     pub resets: &'static str,
     pub add_limit: &'static str,
     pub delete_limit: &'static str,
+    pub time_zone: &'static str,
+    pub set_time_zone: &'static str,
 }
 
 impl BudgetTexts {
@@ -142,6 +144,7 @@ impl BudgetTexts {
             "window" => self.window,
             "cap" => self.cap,
             "warn_at" => self.warn_at,
+            "time_zone" => self.time_zone,
             _ => return None,
         })
     }
@@ -208,6 +211,8 @@ pub const EN: BudgetTexts = BudgetTexts {
     resets: "Resets",
     add_limit: "Add limit",
     delete_limit: "Delete",
+    time_zone: "Days and months begin in the time zone",
+    set_time_zone: "Change time zone",
 };
 
 /// Simplified Chinese.
@@ -271,4 +276,6 @@ pub const ZH_CN: BudgetTexts = BudgetTexts {
     resets: "重置时间",
     add_limit: "添加限额",
     delete_limit: "删除",
+    time_zone: "按此时区计算日和月",
+    set_time_zone: "更改时区",
 };

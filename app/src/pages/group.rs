@@ -20,7 +20,7 @@ use crate::pages::group_routing::RoutingSection;
 use crate::pages::groups::{GROUP_DESCRIPTION_MAX, check_group_name};
 use crate::pages::not_found::NotFoundPage;
 use crate::server::accounts::{BindAccount, UnbindAccount};
-use crate::server::budget::{CreateLimit, DeleteLimit, UpdateRouting};
+use crate::server::budget::{CreateLimit, DeleteLimit, SetTimeZone, UpdateRouting};
 use crate::server::groups::{
     ChangeRole, DeleteGroup, GroupDetails, LeaveGroup, RemoveMember, TransferOwnership,
     UpdateGroup, load_group,
@@ -95,6 +95,8 @@ pub struct GroupActions {
     pub create_limit: ServerAction<CreateLimit>,
     /// Delete a limit.
     pub delete_limit: ServerAction<DeleteLimit>,
+    /// Change the time zone of day and month windows.
+    pub time_zone: ServerAction<SetTimeZone>,
     /// Bumped by every success, to load the group again.
     pub changed: RwSignal<u64>,
     /// The last refusal and where it belongs.
@@ -124,6 +126,7 @@ impl GroupActions {
             routing: ServerAction::new(),
             create_limit: ServerAction::new(),
             delete_limit: ServerAction::new(),
+            time_zone: ServerAction::new(),
             changed: RwSignal::new(0),
             error: RwSignal::new(None),
             fresh_invitation: RwSignal::new(None),
@@ -177,6 +180,8 @@ impl GroupActions {
         on_error(a.create_limit, failed(Part::Limits));
         on_success(a.delete_limit, move |()| done());
         on_error(a.delete_limit, failed(Part::Limits));
+        on_success(a.time_zone, move |_| done());
+        on_error(a.time_zone, failed(Part::Limits));
         actions
     }
 

@@ -93,12 +93,18 @@ pub fn LimitsSection(details: GroupDetails, actions: GroupActions) -> impl IntoV
         .map(|limit| view! { <LimitRow group_id limit admin actions /> })
         .collect_view();
     let form = admin.then(|| view! { <AddLimit details=details.clone() actions /> });
+    let zone = details.time_zone.clone();
+    let zone_form = admin.then(|| view! { <TimeZoneForm group_id zone=zone.clone() actions /> });
     view! {
         <section id="group-limits" class="space-y-4">
             <h2 class="text-xl font-semibold">{move || i18n.t().budget.limits_title}</h2>
             <p class="text-sm text-slate-600 dark:text-slate-300">
                 {move || if admin { i18n.t().budget.limits_intro } else { i18n.t().budget.limits_member_intro }}
             </p>
+            <p class="text-sm text-slate-500">
+                {move || i18n.t().budget.time_zone} ": " <span id="group-time-zone">{zone.clone()}</span>
+            </p>
+            {zone_form}
             <ErrorNote id="limits-error" error=actions.error_for(Part::Limits) />
             <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
                 <table id="limit-list" class="w-full text-left text-sm">
@@ -238,4 +244,38 @@ fn AddLimit(details: GroupDetails, actions: GroupActions) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// Changing the time zone of day and month windows (owners and admins).
+#[component]
+fn TimeZoneForm(group_id: i64, zone: String, actions: GroupActions) -> impl IntoView {
+    let i18n = use_i18n();
+    let mut names: Vec<String> = aicarpool::tz::NAMED
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    if !names.contains(&zone) {
+        names.push(zone.clone());
+    }
+    let options = names
+        .into_iter()
+        .map(|name| {
+            let (selected, value) = (name == zone, name.clone());
+            view! { <option value=value selected=selected>{name}</option> }
+        })
+        .collect_view();
+    view! {
+        <div id="time-zone-form">
+            <ActionForm action=actions.time_zone>
+                <input type="hidden" name="id" value=group_id.to_string() />
+                <div class="flex flex-wrap items-end gap-2">
+                    <label class="text-sm">
+                        <span class="sr-only">{move || i18n.t().budget.time_zone}</span>
+                        <select id="time-zone-form-zone" name="time_zone" class=SELECT>{options}</select>
+                    </label>
+                    <Submit label=|t| t.budget.set_time_zone pending=actions.time_zone.pending() class=crate::components::SECONDARY />
+                </div>
+            </ActionForm>
+        </div>
+    }
 }

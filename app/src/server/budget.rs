@@ -74,6 +74,19 @@ pub async fn delete_limit(id: i64, limit_id: i64) -> Result<(), AppError> {
     Ok(aicarpool::limits::delete(&state, &principal, id, limit_id).await?)
 }
 
+/// Sets group `id`'s time zone (owners and admins): where its days and months, and so its
+/// day and month limits and statements, begin.
+#[server(prefix = "/rpc", endpoint = "set_time_zone")]
+pub async fn set_time_zone(id: i64, time_zone: String) -> Result<String, AppError> {
+    use super::ssr;
+
+    let state = ssr::app_state()?;
+    let principal = ssr::signed_in_for_change(&state).await?;
+    let zone = time_zone.trim();
+    aicarpool::limits::set_time_zone(&state, &principal, id, zone).await?;
+    Ok(zone.to_owned())
+}
+
 /// Reads the chains textarea: one `alias -> model1, model2` per line (`→` and `=` work too);
 /// blank lines are skipped.
 #[cfg(feature = "ssr")]

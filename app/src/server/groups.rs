@@ -37,6 +37,8 @@ pub struct GroupDetails {
     pub limits: Vec<LimitView>,
     /// Every member key of the group, as limit targets (empty unless an owner or admin).
     pub keys: Vec<KeyView>,
+    /// The time zone its days and months are counted in.
+    pub time_zone: String,
 }
 
 /// The caller's groups; `None` when signed out.
@@ -77,6 +79,10 @@ pub async fn load_group(id: i64) -> Result<Option<GroupDetails>, AppError> {
         super::accounts::group_accounts(&state, &principal, id, admin).await?;
     let routing = aicarpool::routing::get(&state, &principal, id).await?;
     let limits = aicarpool::limits::list(&state, &principal, id).await?;
+    let time_zone = aicarpool::db::cost_split::time_zone(state.db(), id)
+        .await
+        .map_err(aicarpool::error::ServiceError::from)?
+        .unwrap_or_else(|| aicarpool::tz::DEFAULT_TIME_ZONE.to_owned());
     let keys = if admin {
         aicarpool::member_keys::list(&state, &principal, id).await?
     } else {
@@ -94,6 +100,7 @@ pub async fn load_group(id: i64) -> Result<Option<GroupDetails>, AppError> {
         routing,
         limits,
         keys,
+        time_zone,
     }))
 }
 
