@@ -13,16 +13,24 @@ use common::gateway::{self, Gateway};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
+/// The test server's URL; the Redis / MariaDB variants fail, not skip, without it.
 fn redis_url() -> Option<String> {
-    std::env::var("AICARPOOL_TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
+    let url = std::env::var("AICARPOOL_TEST_REDIS_URL").unwrap_or_default();
+    assert!(
+        !url.is_empty(),
+        "AICARPOOL_TEST_REDIS_URL is not set: run the tests through scripts/test.sh, which starts Redis"
+    );
+    Some(url)
 }
 
+/// The test server's URL; the Redis / MariaDB variants fail, not skip, without it.
 fn mysql_url() -> Option<String> {
-    std::env::var("AICARPOOL_TEST_MYSQL_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
+    let url = std::env::var("AICARPOOL_TEST_MYSQL_URL").unwrap_or_default();
+    assert!(
+        !url.is_empty(),
+        "AICARPOOL_TEST_MYSQL_URL is not set: run the tests through scripts/test.sh, which starts MariaDB"
+    );
+    Some(url)
 }
 
 fn prefix() -> String {

@@ -15,13 +15,13 @@ use super::budget::{self, Amounts, Limit, Reservation};
 use super::catalog::Candidate;
 use super::engine::{Gateway, ProxyBody, ProxyRequest, ProxyResponse, database_unavailable};
 use super::error::{ErrorKind, GatewayError};
-use super::health::{HealthEvent, HealthState, OutReason};
+use super::health::{HealthEvent, HealthPolicy, HealthState, OutReason};
 use super::keys::MemberKey;
 use super::relay::{Conversion, OnEnd, Relay, StreamEnd, UsageGuard};
 use super::select::session_key;
 use super::upstream::{AttemptFailure, Endpoint};
 use super::usage::Usage;
-use crate::counters::{CapHit, Lease};
+use crate::counters::{CapHit, CounterStore, Lease};
 use crate::db::{accounts, now_ms};
 use crate::model::LimitScope;
 
@@ -452,21 +452,7 @@ impl Gateway {
 
     /// After a whole answer: give the slot back and close the circuit if it was not closed.
     async fn settle_account(&self, id: i64, lease: Option<Lease>, end: StreamEnd, usage: Usage) {
-        let tokens = usage.total_input().saturating_add(usage.output_tokens);
-        if let Some(lease) = &lease {
-            self.counters.release(lease, tokens, now_ms()).await;
-        }
-        let event = match end {
-            StreamEnd::Complete => HealthEvent::Success,
-            StreamEnd::UpstreamFailed => HealthEvent::Failure,
-            StreamEnd::ClientGone => return,
-        };
-        // Healthy accounts cost no write: only a change of state is reported.
-        if event == HealthEvent::Failure || self.counters.health(id) != HealthState::default() {
-            self.counters
-                .report(id, event, now_ms(), &self.policy)
-                .await;
-        }
+        account_done(&self.counters, &self.policy, id, lease, end, usage).await;
     }
 
     /// What a relayed stream does when it ends.
@@ -474,23 +460,36 @@ impl Gateway {
         let counters = Arc::clone(&self.counters);
         let policy = self.policy;
         Box::new(move |end, usage| {
-            let tokens = usage.total_input().saturating_add(usage.output_tokens);
             let Ok(runtime) = tokio::runtime::Handle::try_current() else {
                 return;
             };
             runtime.spawn(async move {
-                if let Some(lease) = &lease {
-                    counters.release(lease, tokens, now_ms()).await;
-                }
-                let event = match end {
-                    StreamEnd::Complete => HealthEvent::Success,
-                    StreamEnd::UpstreamFailed => HealthEvent::Failure,
-                    StreamEnd::ClientGone => return,
-                };
-                if event == HealthEvent::Failure || counters.health(id) != HealthState::default() {
-                    counters.report(id, event, now_ms(), &policy).await;
-                }
+                account_done(&counters, &policy, id, lease, end, usage).await;
             });
         })
+    }
+}
+
+/// An attempt that reached the client ended: its cap slot goes back with the tokens used, and
+/// its health learns the outcome. Healthy accounts cost no write: only a change is reported.
+async fn account_done(
+    counters: &CounterStore,
+    policy: &HealthPolicy,
+    id: i64,
+    lease: Option<Lease>,
+    end: StreamEnd,
+    usage: Usage,
+) {
+    if let Some(lease) = &lease {
+        let tokens = usage.total_input().saturating_add(usage.output_tokens);
+        counters.release(lease, tokens, now_ms()).await;
+    }
+    let event = match end {
+        StreamEnd::Complete => HealthEvent::Success,
+        StreamEnd::UpstreamFailed => HealthEvent::Failure,
+        StreamEnd::ClientGone => return,
+    };
+    if event == HealthEvent::Failure || counters.health(id) != HealthState::default() {
+        counters.report(id, event, now_ms(), policy).await;
     }
 }
