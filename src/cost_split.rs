@@ -56,9 +56,9 @@ async fn month(
     let zone = store::time_zone(state.db(), group_id)
         .await?
         .unwrap_or_else(|| tz::DEFAULT_TIME_ZONE.to_owned());
-    let offset = tz::offset_minutes(&zone).unwrap_or(480);
+    let calendar = tz::Zone::or_default(&zone);
     let period = match period.map(str::trim) {
-        None | Some("") => tz::month_label(now_ms(), offset),
+        None | Some("") => calendar.month_label(now_ms()),
         Some(p) => p.to_owned(),
     };
     let bad =
@@ -66,7 +66,7 @@ async fn month(
     if period.len() != 7 || period.as_bytes()[4] != b'-' {
         return Err(bad());
     }
-    let (from, to) = tz::parse_month(&period, offset).ok_or_else(bad)?;
+    let (from, to) = calendar.parse_month(&period).ok_or_else(bad)?;
     Ok((zone, period, from, to))
 }
 

@@ -55,6 +55,7 @@ pub fn user_view(user: &UserRow) -> UserView {
         name: user.name.clone(),
         role: user.role.clone(),
         locale: user.locale.clone(),
+        currency: crate::money::Currency::parse(&user.currency).unwrap_or_default(),
     }
 }
 
@@ -267,6 +268,7 @@ pub async fn me(state: &AppState, principal: &Principal) -> Result<MeView, Servi
     Ok(MeView {
         user: user_view(&principal.user),
         groups,
+        display: crate::currency::display(state, &principal.user).await?,
     })
 }
 

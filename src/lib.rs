@@ -23,6 +23,8 @@ pub mod cost_split;
 #[cfg(feature = "ssr")]
 pub mod counters;
 #[cfg(feature = "ssr")]
+pub mod currency;
+#[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod error;
@@ -34,6 +36,8 @@ pub mod groups;
 pub mod identity;
 #[cfg(feature = "ssr")]
 pub mod invites;
+#[cfg(feature = "ssr")]
+pub mod limit_alerts;
 #[cfg(feature = "ssr")]
 pub mod limits;
 #[cfg(feature = "ssr")]

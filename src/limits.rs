@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::db::limit_alerts;
 use crate::db::limits::{self, LimitRow, PriceRow};
 use crate::db::{accounts, groups as group_db, keys, now_ms};
 use crate::error::ServiceError;
@@ -14,6 +15,7 @@ use crate::identity::Principal;
 use crate::model::{GroupRole, LimitMetric, LimitScope, LimitView, LimitWindow, PriceView};
 use crate::pricing;
 use crate::state::AppState;
+use crate::tz::Zone;
 use crate::validate::FieldError;
 
 /// Most limits one group may have.
@@ -109,7 +111,8 @@ fn check_warn(warn: Option<Vec<u8>>) -> Result<String, ServiceError> {
     Ok(serde_json::to_string(&warn).unwrap_or_else(|_| "[80,100]".into()))
 }
 
-fn to_limit(row: &LimitRow) -> Option<Limit> {
+/// A stored limit, ready for enforcement in `zone`; `None` for a row no longer understood.
+pub(crate) fn to_limit(row: &LimitRow, zone: &Zone) -> Option<Limit> {
     Some(Limit {
         id: row.id,
         group_id: row.group_id,
@@ -119,6 +122,7 @@ fn to_limit(row: &LimitRow) -> Option<Limit> {
         window: LimitWindow::parse(&row.period)?,
         cap: row.cap,
         warn_at: serde_json::from_str(&row.warn_at).unwrap_or_default(),
+        zone: zone.clone(),
     })
 }
 
@@ -140,12 +144,13 @@ async fn target_name(state: &AppState, limit: &Limit) -> Result<Option<String>, 
     })
 }
 
-async fn view(state: &AppState, limit: &Limit) -> Result<LimitView, ServiceError> {
-    let catalog = state.gateway().catalog().await?;
-    let offset = catalog
-        .group(limit.group_id)
-        .map_or(480, |g| g.offset_minutes);
-    let (key, resets_at) = limit.window_at(now_ms(), offset);
+async fn view(
+    state: &AppState,
+    limit: &Limit,
+    now: i64,
+    alerts: Vec<u8>,
+) -> Result<LimitView, ServiceError> {
+    let (key, resets_at) = limit.window_at(now);
     let used = state
         .gateway()
         .counters()
@@ -171,8 +176,11 @@ async fn view(state: &AppState, limit: &Limit) -> Result<LimitView, ServiceError
         cap_raw: limit.cap,
         warn_at: limit.warn_at.clone(),
         used: used as f64 / scale,
+        used_raw: used,
         remaining: (limit.cap - used).max(0) as f64 / scale,
+        remaining_raw: (limit.cap - used).max(0),
         resets_at,
+        alerts,
     })
 }
 
@@ -194,21 +202,44 @@ pub async fn list(
         .into_iter()
         .map(|k| k.id)
         .collect();
-    let mut out = Vec::new();
+    let zone = state
+        .gateway()
+        .catalog()
+        .await?
+        .group(group_id)
+        .map(|g| g.zone.clone())
+        .unwrap_or_default();
+    let now = now_ms();
+    let mut visible = Vec::new();
     for row in limits::list(state.db(), group_id).await? {
-        let Some(limit) = to_limit(&row) else {
+        let Some(limit) = to_limit(&row, &zone) else {
             continue;
         };
-        let visible = access.effective >= GroupRole::Admin
+        let shown = access.effective >= GroupRole::Admin
             || match limit.scope {
                 LimitScope::Group => true,
                 LimitScope::Member => limit.target_id == Some(principal.user.id),
                 LimitScope::Key => limit.target_id.is_some_and(|k| mine.contains(&k)),
                 LimitScope::Account => false,
             };
-        if visible {
-            out.push(view(state, &limit).await?);
+        if shown {
+            let start = limit.window_bounds(now).0;
+            visible.push((limit, start));
         }
+    }
+    // The warnings of each limit's current window, in one query.
+    let mut starts: Vec<i64> = visible.iter().map(|(_, start)| *start).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let alerts = limit_alerts::in_windows(state.db(), group_id, &starts).await?;
+    let mut out = Vec::new();
+    for (limit, start) in visible {
+        let crossed = alerts
+            .iter()
+            .filter(|a| a.limit_id == limit.id && a.window_start == start)
+            .filter_map(|a| u8::try_from(a.threshold).ok())
+            .collect();
+        out.push(view(state, &limit, now, crossed).await?);
     }
     Ok(out)
 }
@@ -351,25 +382,28 @@ pub async fn delete(
     Ok(())
 }
 
-/// Sets the group's time zone (owner or admin).
+/// Sets the group's time zone (owner or admin); returns its name as stored (the tz
+/// database's spelling, `UTC±HH:MM` for an offset).
 pub async fn set_time_zone(
     state: &AppState,
     principal: &Principal,
     group_id: i64,
     zone: &str,
-) -> Result<(), ServiceError> {
+) -> Result<String, ServiceError> {
     let access = access(state, principal, group_id).await?;
     require(access, GroupRole::Admin, "change the group's time zone")?;
-    if crate::tz::offset_minutes(zone).is_none() {
-        let names: Vec<&str> = crate::tz::NAMED.iter().map(|(n, _)| *n).collect();
+    let Some(zone) = Zone::resolve(zone) else {
         return Err(rule(
             "time_zone",
-            format!("use one of {} or UTC+HH:MM", names.join(", ")),
+            format!(
+                "use a zone of the IANA tz database such as {} or a fixed offset such as UTC+08:00",
+                crate::tz::COMMON.join(", ")
+            ),
         ));
-    }
-    limits::set_time_zone(state.db(), group_id, zone, now_ms()).await?;
+    };
+    limits::set_time_zone(state.db(), group_id, zone.name(), now_ms()).await?;
     reload(state).await;
-    Ok(())
+    Ok(zone.name().to_owned())
 }
 
 /// Every price: built-in, with admin overrides on top.

@@ -1,5 +1,6 @@
 //! Money as integers: micro-USD parsed exactly from decimal text (no float rounding), shown as
-//! exact decimal strings, and split into shares that sum exactly to the whole.
+//! exact decimal strings, and split into shares that sum exactly to the whole; the display
+//! currency (USD or CNY) and the exact USD->CNY conversion at a rate with four decimals.
 
 /// Micro-units per unit.
 pub const MICROS: i64 = 1_000_000;
@@ -80,6 +81,124 @@ pub fn micros_text(micros: i64) -> String {
     format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
 }
 
+/// Micro-units as an amount for people: at least two decimals, and up to six when the amount
+/// has them (trailing zeros beyond the cents dropped), after `symbol`: `$12.50`, `¥0.001234`,
+/// `-$3.00`. Exact: nothing is rounded.
+pub fn amount_text(symbol: &str, micros: i64) -> String {
+    let text = micros_text(micros);
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, "00"));
+    let frac = frac.trim_end_matches('0');
+    let frac = format!("{frac:0<2}");
+    match whole.strip_prefix('-') {
+        Some(whole) => format!("-{symbol}{whole}.{frac}"),
+        None => format!("{symbol}{whole}.{frac}"),
+    }
+}
+
+/// The currency amounts are shown in. Amounts are stored and exchanged in USD; CNY is a view.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum Currency {
+    /// US dollars, as stored.
+    #[default]
+    #[serde(rename = "USD")]
+    Usd,
+    /// Chinese yuan, converted at the instance's rate.
+    #[serde(rename = "CNY")]
+    Cny,
+}
+
+impl Currency {
+    /// Every currency, in the order they are offered.
+    pub const ALL: [Currency; 2] = [Currency::Usd, Currency::Cny];
+
+    /// The stored value and ISO code: `USD`, `CNY`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Usd => "USD",
+            Self::Cny => "CNY",
+        }
+    }
+
+    /// Reads a stored or submitted code (any case).
+    pub fn parse(value: &str) -> Option<Currency> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "USD" => Some(Self::Usd),
+            "CNY" | "RMB" => Some(Self::Cny),
+            _ => None,
+        }
+    }
+
+    /// The sign written before amounts: `$`, `¥`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Usd => "$",
+            Self::Cny => "¥",
+        }
+    }
+}
+
+/// A USD->CNY rate is stored as an integer of ten-thousandths (`7.2` -> 72 000).
+pub const RATE_SCALE: i64 = 10_000;
+/// The rate used when none is configured: 7.2 CNY per USD.
+pub const DEFAULT_CNY_PER_USD: i64 = 72_000;
+/// The largest rate accepted (1000 CNY per USD), far beyond any real one.
+pub const RATE_MAX: i64 = 1_000 * RATE_SCALE;
+
+/// Why a rate was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RateError {
+    /// Not a plain decimal number.
+    #[error("must be a decimal number such as 7.2 or 7.1234")]
+    NotDecimal,
+    /// More than four decimal places.
+    #[error("at most 4 decimal places")]
+    TooPrecise,
+    /// Zero, negative, or above [`RATE_MAX`].
+    #[error("must be more than 0 and at most 1000")]
+    OutOfRange,
+}
+
+/// Reads a USD->CNY rate such as `7.2` or `7.1234` exactly into ten-thousandths.
+pub fn parse_rate(text: &str) -> Result<i64, RateError> {
+    let micros = parse_micros(text).map_err(|e| match e {
+        AmountError::NotDecimal => RateError::NotDecimal,
+        AmountError::TooPrecise => RateError::TooPrecise,
+        AmountError::TooLarge => RateError::OutOfRange,
+    })?;
+    // Six decimals parsed; a rate keeps four.
+    if micros % 100 != 0 {
+        return Err(RateError::TooPrecise);
+    }
+    let rate = micros / 100;
+    if rate <= 0 || rate > RATE_MAX {
+        return Err(RateError::OutOfRange);
+    }
+    Ok(rate)
+}
+
+/// A rate as an exact decimal with four places: `72000` -> `7.2000`.
+pub fn rate_text(rate: i64) -> String {
+    let abs = rate.unsigned_abs();
+    let sign = if rate < 0 { "-" } else { "" };
+    format!("{sign}{}.{:04}", abs / 10_000, abs % 10_000)
+}
+
+/// Micro-USD as micro-CNY at `rate` (ten-thousandths of CNY per USD): the exact product,
+/// rounded once to the micro-unit, half away from zero (half up for amounts of 0 or more).
+pub fn usd_to_cny(micros: i64, rate: i64) -> i64 {
+    let product = i128::from(micros) * i128::from(rate);
+    let scale = i128::from(RATE_SCALE);
+    let half = scale / 2;
+    let rounded = if product >= 0 {
+        (product + half) / scale
+    } else {
+        -((-product + half) / scale)
+    };
+    i64::try_from(rounded).unwrap_or(if rounded > 0 { i64::MAX } else { i64::MIN })
+}
+
 /// Micro-units as a float, for charts only.
 pub fn micros_f64(micros: i64) -> f64 {
     // Exact in micro-units below 2^53 micro-USD (9 billion USD).
@@ -142,6 +261,71 @@ mod tests {
         }
         assert_eq!(micros_text(10_000_000), "10.000000");
         assert_eq!(micros_text(-1), "-0.000001");
+    }
+
+    #[test]
+    fn amounts_for_people_keep_every_digit_and_at_least_cents() {
+        assert_eq!(amount_text("$", 12_500_000), "$12.50");
+        assert_eq!(amount_text("$", 1_234), "$0.001234");
+        assert_eq!(amount_text("¥", 0), "¥0.00");
+        assert_eq!(amount_text("$", -3_000_000), "-$3.00");
+        assert_eq!(amount_text("¥", 7_200_000), "¥7.20");
+    }
+
+    #[test]
+    fn currencies_read_their_codes() {
+        assert_eq!(Currency::parse("cny"), Some(Currency::Cny));
+        assert_eq!(Currency::parse(" USD "), Some(Currency::Usd));
+        assert_eq!(Currency::parse("EUR"), None);
+        assert_eq!(Currency::Cny.symbol(), "¥");
+        assert_eq!(Currency::Usd.as_str(), "USD");
+    }
+
+    #[test]
+    fn rates_parse_exactly_to_four_decimals() {
+        assert_eq!(parse_rate("7.2"), Ok(72_000));
+        assert_eq!(parse_rate("7.1234"), Ok(71_234));
+        assert_eq!(parse_rate(" 7 "), Ok(70_000));
+        assert_eq!(parse_rate("0.0001"), Ok(1));
+        assert_eq!(parse_rate("1000"), Ok(RATE_MAX));
+        assert_eq!(parse_rate("7.12345"), Err(RateError::TooPrecise));
+        assert_eq!(parse_rate("7.1234000"), Ok(71_234));
+        assert_eq!(parse_rate("0"), Err(RateError::OutOfRange));
+        assert_eq!(parse_rate("-7"), Err(RateError::OutOfRange));
+        assert_eq!(parse_rate("1000.0001"), Err(RateError::OutOfRange));
+        assert_eq!(parse_rate("1e40"), Err(RateError::OutOfRange));
+        assert_eq!(parse_rate("seven"), Err(RateError::NotDecimal));
+        assert_eq!(parse_rate(""), Err(RateError::NotDecimal));
+        assert_eq!(rate_text(72_000), "7.2000");
+        assert_eq!(rate_text(1), "0.0001");
+        assert_eq!(parse_rate(&rate_text(71_234)), Ok(71_234));
+    }
+
+    #[test]
+    fn yuan_are_the_exact_product_rounded_once_half_up() {
+        // $1 at 7.2 is exactly ¥7.2.
+        assert_eq!(usd_to_cny(1_000_000, 72_000), 7_200_000);
+        // 1 micro-USD at 7.2 = 7.2 micro-CNY -> 7.
+        assert_eq!(usd_to_cny(1, 72_000), 7);
+        // 5 micro-USD at 7.1 = 35.5 -> 36 (a tie goes up).
+        assert_eq!(usd_to_cny(5, 71_000), 36);
+        // 1 micro-USD at 7.4999 = 7.4999 -> 7; at 7.5 = 7.5 -> 8.
+        assert_eq!(usd_to_cny(1, 74_999), 7);
+        assert_eq!(usd_to_cny(1, 75_000), 8);
+        // Rounded once, not per step: $0.123457 at 7.1234 = ¥0.8794335938 -> 879 434 micro-CNY.
+        assert_eq!(usd_to_cny(123_457, 71_234), 879_434);
+        assert_eq!(usd_to_cny(0, 72_000), 0);
+        // Negative amounts mirror positive ones.
+        assert_eq!(usd_to_cny(-5, 71_000), -36);
+        // Large amounts do not overflow: a billion dollars at the largest rate.
+        assert_eq!(
+            usd_to_cny(1_000_000_000 * MICROS, RATE_MAX),
+            1_000_000_000_000 * MICROS
+        );
+        assert_eq!(
+            amount_text(Currency::Cny.symbol(), usd_to_cny(25_500_000, 72_000)),
+            "¥183.60"
+        );
     }
 
     #[test]

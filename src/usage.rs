@@ -103,7 +103,8 @@ pub async fn scope(
     let offset_minutes = match parse_int("tz_offset_minutes", q.tz_offset_minutes.as_deref())? {
         Some(m) if (-720..=840).contains(&m) => i32::try_from(m).unwrap_or(0),
         Some(_) => return Err(bad("tz_offset_minutes: must lie between -720 and 840")),
-        None => crate::tz::offset_minutes(&zone).unwrap_or(480),
+        // A zone with daylight saving time: days at its offset now (see the README).
+        None => crate::tz::Zone::or_default(&zone).offset_minutes_at(now_ms()),
     };
     Ok(Scope {
         group_id,

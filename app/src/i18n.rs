@@ -7,8 +7,10 @@ use aicarpool::model::{DeliveryView, GroupRole};
 use aicarpool::validate::FieldError;
 use leptos::prelude::*;
 
+pub mod alerts;
 pub mod budget;
 mod en;
+pub mod money;
 pub mod proxy;
 pub mod reports;
 mod zh_cn;
@@ -178,6 +180,10 @@ pub struct Texts {
     pub budget: budget::BudgetTexts,
     /// Usage charts, the member's own view, the cost split.
     pub reports: reports::ReportTexts,
+    /// Budget warnings on the limits, and the names of the time zones offered.
+    pub alerts: alerts::AlertTexts,
+    /// Prices, the display currency and its rate, checks of typed amounts.
+    pub money: money::MoneyTexts,
 }
 
 /// The strings of a locale.
@@ -253,6 +259,9 @@ impl Texts {
             return label;
         }
         if let Some(label) = self.budget.field_label(field) {
+            return label;
+        }
+        if let Some(label) = self.money.field_label(field) {
             return label;
         }
         match field {

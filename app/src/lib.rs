@@ -7,6 +7,7 @@ pub mod charts;
 pub mod components;
 pub mod error;
 pub mod i18n;
+pub mod money;
 pub mod pages;
 pub mod server;
 pub mod session;
@@ -28,6 +29,7 @@ use crate::pages::group_keys::KeysPage;
 use crate::pages::groups::GroupsPage;
 use crate::pages::invite::InvitePage;
 use crate::pages::my_budget::MyBudgetPage;
+use crate::pages::prices::PricesPage;
 use crate::pages::profile::ProfilePage;
 use crate::pages::usage::UsagePage;
 use crate::pages::{home::HomePage, not_found::NotFoundPage, status::StatusPage};
@@ -87,6 +89,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/groups/:id/me") view=MyBudgetPage ssr=SsrMode::InOrder />
                         <Route path=path!("/groups/:id/cost-split") view=CostSplitPage ssr=SsrMode::InOrder />
                         <Route path=path!("/accounts") view=AccountsPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/prices") view=PricesPage ssr=SsrMode::InOrder />
                         <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::InOrder />
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::InOrder />
                     </Routes>
@@ -123,9 +126,10 @@ fn Header() -> impl IntoView {
                         {move || Suspend::new(async move {
                             match session.user.await {
                                 Ok(Some(me)) => {
-                                    let manages = me.user.role == "admin"
+                                    let admin = me.user.role == "admin";
+                                    let manages = admin
                                         || me.groups.iter().any(|g| g.role >= GroupRole::Admin);
-                                    view! { <SignedIn name=me.user.name manages /> }.into_any()
+                                    view! { <SignedIn name=me.user.name manages admin /> }.into_any()
                                 }
                                 _ => view! { <SignedOut /> }.into_any(),
                             }
@@ -139,9 +143,10 @@ fn Header() -> impl IntoView {
 }
 
 /// The header's part for a signed-in user: their pages (the accounts page for those who
-/// manage accounts), their name, the logout button.
+/// manage accounts, the prices page for the system administrator), their name, the logout
+/// button.
 #[component]
-fn SignedIn(name: String, manages: bool) -> impl IntoView {
+fn SignedIn(name: String, manages: bool, admin: bool) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
     let logout = ServerAction::<Logout>::new();
@@ -150,6 +155,9 @@ fn SignedIn(name: String, manages: bool) -> impl IntoView {
         <A href="/groups" attr:id="nav-groups" attr:class=NAV_LINK>{move || i18n.t().nav_groups}</A>
         {manages.then(|| view! {
             <A href="/accounts" attr:id="nav-accounts" attr:class=NAV_LINK>{move || i18n.t().proxy.nav_accounts}</A>
+        })}
+        {admin.then(|| view! {
+            <A href="/prices" attr:id="nav-prices" attr:class=NAV_LINK>{move || i18n.t().money.nav_prices}</A>
         })}
         <A href="/profile" attr:id="nav-profile" attr:class=NAV_LINK>{move || i18n.t().nav_profile}</A>
         <span id="current-user" class="px-2 text-sm font-medium">{name}</span>

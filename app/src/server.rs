@@ -1,7 +1,8 @@
 //! Server functions: the browser's calls into the server. Each one reads the [`AppState`]
 //! from the Leptos context and goes through the `aicarpool` services, never SQL of its own.
 //! The instance status and first-run setup live here; the user's account, groups, invitations,
-//! upstream accounts, member keys, routing, limits, usage and the cost split in the submodules.
+//! upstream accounts, member keys, routing, limits, usage, the cost split and prices in the
+//! submodules.
 //!
 //! [`AppState`]: aicarpool::state::AppState
 
@@ -12,6 +13,7 @@ pub mod cost_split;
 pub mod groups;
 pub mod invites;
 pub mod keys;
+pub mod prices;
 #[cfg(feature = "ssr")]
 mod ssr;
 pub mod usage;

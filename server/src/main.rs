@@ -10,6 +10,10 @@ use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches};
 use server::startup;
 
+/// mimalloc rather than glibc's malloc: see server/Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long in-flight requests may run after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -113,6 +117,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mail_sender =
         aicarpool::outbox::spawn(state.clone(), aicarpool::outbox::RetryPolicy::default());
     let catalog_watcher = startup::spawn_catalog_watcher(state.clone());
+    let budget_warnings =
+        aicarpool::limit_alerts::spawn(state.clone(), state.config().budget_alert_interval);
     let router = server::router(state.clone(), leptos);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -130,6 +136,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Queued mails stay in the outbox table and go out after the next start.
     mail_sender.abort();
     catalog_watcher.abort();
+    budget_warnings.abort();
     // Every request has finished: write the usage records still queued.
     state.gateway().close().await;
     state.db().close().await;

@@ -12,6 +12,7 @@ mod common;
 use common::gateway::{self, Gateway};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
+use server::mock_upstream::{MockOptions, MockUpstream};
 
 /// The test server's URL; the Redis / MariaDB variants fail, not skip, without it.
 fn redis_url() -> Option<String> {
@@ -314,4 +315,91 @@ async fn costs_are_the_price_table_applied_to_the_tokens_with_cache() {
         );
         assert!(r.cost_micros > 0);
     }
+}
+
+/// An account whose own budget is spent is skipped for the next one, and the request's key /
+/// member / group limits (reserved in the same call as the first account's) are held and
+/// settled exactly once either way; with the counters in memory and in Redis.
+async fn account_budgets_and_request_budgets_settle_together(redis: bool) {
+    let Some(gw) = start(redis).await else { return };
+    let model = "split-model";
+    // The capped account comes first (priority 0), so its budget is what turns requests away.
+    let mut ups = Vec::new();
+    for priority in 0..2 {
+        let mock = MockUpstream::start(MockOptions::default()).await.unwrap();
+        let id = gw
+            .add_account(json!({
+                "name": format!("p{priority}"), "provider": "openai",
+                "base_url": mock.openai_base_url(), "api_key": mock.api_key(),
+                "models": [model], "priority": priority,
+            }))
+            .await;
+        ups.push((mock, id));
+    }
+    let limit = |rule: Value| {
+        let gw = &gw;
+        async move {
+            let (status, body) = gw
+                .api(
+                    "POST",
+                    &format!("/api/groups/{}/limits", gw.group_id),
+                    Some(rule),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            body["id"].as_i64().unwrap()
+        }
+    };
+    let group_limit =
+        limit(json!({"scope": "group", "metric": "requests", "window": "day", "cap": 9})).await;
+    let account_limit = limit(
+        json!({"scope": "account", "target_id": ups[0].1, "metric": "requests",
+                                      "window": "day", "cap": 2}),
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let response = gw
+            .post(
+                "/v1/chat/completions",
+                &json!({"model": model, "messages": [{"role": "user", "content": format!("n{i}")}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    // Nine fit the group's cap; the tenth is refused by it (not by an account).
+    assert_eq!(statuses[..9], [200; 9], "{statuses:?}");
+    assert_eq!(statuses[9], 429, "{statuses:?}");
+    let served: Vec<u64> = ups.iter().map(|(m, _)| m.stats().total).collect();
+    assert_eq!(
+        served,
+        vec![2, 7],
+        "the capped account serves its two, the next the rest"
+    );
+    let (_, limits) = gw
+        .api("GET", &format!("/api/groups/{}/limits", gw.group_id), None)
+        .await;
+    let used = |id: i64| {
+        limits
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == id)
+            .and_then(|l| l["used"].as_f64())
+            .unwrap()
+    };
+    assert_eq!(used(group_limit), 9.0, "{limits}");
+    assert_eq!(used(account_limit), served[0] as f64, "{limits}");
+}
+
+#[tokio::test]
+async fn account_budgets_and_request_budgets_settle_together_in_memory() {
+    account_budgets_and_request_budgets_settle_together(false).await;
+}
+
+#[tokio::test]
+async fn account_budgets_and_request_budgets_settle_together_with_redis() {
+    account_budgets_and_request_budgets_settle_together(true).await;
 }

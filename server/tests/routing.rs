@@ -435,3 +435,82 @@ async fn a_mid_stream_death_is_not_retried_and_opens_the_circuit() {
         "{err}"
     );
 }
+
+/// `most_budget`: each request goes to the account with the largest share of its budget left,
+/// so spending follows the caps (3:1 here), where weights alone would split it evenly.
+async fn most_budget_spends_in_proportion_to_what_is_left(redis: bool) {
+    let Some(gw) = start(redis).await else { return };
+    let ups = gw.add_upstreams(MODEL, &[1, 1]).await;
+    let (status, routing) = gw
+        .api(
+            "PUT",
+            &format!("/api/groups/{}/routing", gw.group_id),
+            Some(json!({"strategy": "most_budget", "routes": {}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{routing}");
+    for ((_, account), cap) in ups.iter().zip([30, 10]) {
+        let (status, limit) = gw
+            .api(
+                "POST",
+                &format!("/api/groups/{}/limits", gw.group_id),
+                Some(
+                    json!({"scope": "account", "target_id": account, "metric": "requests",
+                            "window": "day", "cap": cap}),
+                ),
+            )
+            .await;
+        assert_eq!(status, 201, "{limit}");
+    }
+    // One at a time, so every choice sees the settled counters of the ones before.
+    for i in 0..20 {
+        let response = gw
+            .post("/v1/chat/completions", &body(&format!("budget {i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let counts = served(&ups);
+    assert!(
+        counts[0].abs_diff(15) <= 1 && counts[1].abs_diff(5) <= 1,
+        "caps 30 and 10 should split 20 requests about 15:5, got {counts:?}"
+    );
+    // Both used up: the next requests are refused by the accounts' budgets, not sent.
+    assert_eq!(storm(&gw, 30, 1).await, 20);
+    let counts = served(&ups);
+    assert_eq!(counts, vec![30, 10], "no account may go over its cap");
+}
+
+#[tokio::test]
+async fn most_budget_spends_in_proportion_to_what_is_left_in_memory() {
+    most_budget_spends_in_proportion_to_what_is_left(false).await;
+}
+
+#[tokio::test]
+async fn most_budget_spends_in_proportion_to_what_is_left_with_redis() {
+    most_budget_spends_in_proportion_to_what_is_left(true).await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_moves_on_to_the_next_account() {
+    let gw = start(false).await.unwrap();
+    let ups = gw.add_upstreams(MODEL, &[1]).await;
+    // A port nobody listens on: connecting is refused at once.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    gw.add_account(json!({
+        "name": "gone", "provider": "openai", "base_url": format!("http://127.0.0.1:{closed}/v1"),
+        "api_key": "k", "models": [MODEL], "weight": 5,
+    }))
+    .await;
+    let n = 300;
+    assert_eq!(
+        storm(&gw, n, 8).await,
+        n,
+        "every request is served by the live account"
+    );
+    assert_eq!(served(&ups), vec![n as u64]);
+}

@@ -156,6 +156,14 @@ pub struct Settings {
     /// [default: acp:]
     #[arg(long, env = "REDIS_PREFIX", global = true)]
     pub redis_prefix: Option<String>,
+    /// Seconds between two checks of the budgets' warning thresholds (each node checks; each
+    /// warning is mailed once) [default: 60]
+    #[arg(long, env = "BUDGET_ALERT_INTERVAL", global = true)]
+    pub budget_alert_interval: Option<String>,
+    /// Yuan per US dollar for showing amounts in CNY, up to 4 decimals, until the system
+    /// administrator sets a rate in the browser [default: 7.2]
+    #[arg(long, env = "CNY_PER_USD", global = true)]
+    pub cny_per_usd: Option<String>,
 }
 
 /// A setting that failed validation: which variable, and what is wrong with it.
@@ -236,6 +244,11 @@ pub struct Config {
     pub site_root: PathBuf,
     /// The chat proxy.
     pub gateway: GatewayConfig,
+    /// How often the budget warnings are checked.
+    pub budget_alert_interval: std::time::Duration,
+    /// The USD->CNY display rate in ten-thousandths (7.2 -> 72 000) while the system
+    /// administrator has set none.
+    pub cny_per_usd: i64,
     /// One line for each default that was taken, for the start-up log.
     pub defaults_taken: Vec<String>,
 }
@@ -357,6 +370,29 @@ impl Config {
 
         let gateway = GatewayConfig::from_settings(s, &mut defaults)?;
 
+        let budget_alert_interval = match given(&s.budget_alert_interval) {
+            Some(value) => match value.parse::<u64>() {
+                Ok(secs) if (5..=86_400).contains(&secs) => std::time::Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::new(
+                        "BUDGET_ALERT_INTERVAL",
+                        format!("{value:?} is not a number of seconds between 5 and 86400"),
+                    ));
+                }
+            },
+            None => crate::limit_alerts::DEFAULT_INTERVAL,
+        };
+
+        let cny_per_usd = match given(&s.cny_per_usd) {
+            Some(value) => crate::money::parse_rate(value).map_err(|e| {
+                ConfigError::new(
+                    "CNY_PER_USD",
+                    format!("{value:?}: {e} (yuan per US dollar, e.g. 7.2)"),
+                )
+            })?,
+            None => crate::money::DEFAULT_CNY_PER_USD,
+        };
+
         Ok(Config {
             data_dir,
             database,
@@ -368,6 +404,8 @@ impl Config {
             listen,
             site_root,
             gateway,
+            budget_alert_interval,
+            cny_per_usd,
             defaults_taken: defaults,
         })
     }
@@ -641,6 +679,15 @@ mod tests {
         assert_eq!(config.listen, "0.0.0.0:3000".parse().unwrap());
         assert_eq!(config.app_url, "http://localhost:3000");
         assert!(config.redis_url.is_none() && config.smtp.is_none() && config.jwt_secret.is_none());
+        assert_eq!(
+            config.budget_alert_interval,
+            std::time::Duration::from_secs(60)
+        );
+        let config = Config::from_settings(&settings(&[("budget-alert-interval", "300")])).unwrap();
+        assert_eq!(
+            config.budget_alert_interval,
+            std::time::Duration::from_secs(300)
+        );
         let log = config.defaults_taken.join("\n");
         for var in [
             "DATA_DIR",
@@ -653,6 +700,19 @@ mod tests {
         ] {
             assert!(log.contains(var), "{var} missing from {log}");
         }
+    }
+
+    #[test]
+    fn the_cny_rate_is_exact_with_a_default() {
+        let config = Config::from_settings(&Settings::default()).unwrap();
+        assert_eq!(config.cny_per_usd, 72_000);
+        let config = Config::from_settings(&settings(&[("cny-per-usd", "7.1234")])).unwrap();
+        assert_eq!(config.cny_per_usd, 71_234);
+        let err = Config::from_settings(&settings(&[("cny-per-usd", "7,2")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "CNY_PER_USD: \"7,2\": must be a decimal number such as 7.2 or 7.1234 (yuan per US dollar, e.g. 7.2)"
+        );
     }
 
     #[test]
@@ -677,6 +737,12 @@ mod tests {
             ("app-url", "ftp://x", "APP_URL"),
             ("nextauth-url", "nope", "NEXTAUTH_URL"),
             ("smtp-from", "not an address", "SMTP_FROM"),
+            ("budget-alert-interval", "1", "BUDGET_ALERT_INTERVAL"),
+            ("budget-alert-interval", "a minute", "BUDGET_ALERT_INTERVAL"),
+            ("cny-per-usd", "seven", "CNY_PER_USD"),
+            ("cny-per-usd", "0", "CNY_PER_USD"),
+            ("cny-per-usd", "-7.2", "CNY_PER_USD"),
+            ("cny-per-usd", "7.12345", "CNY_PER_USD"),
         ];
         for (flag, value, var) in cases {
             let err = Config::from_settings(&settings(&[(flag, value)])).unwrap_err();

@@ -7,11 +7,13 @@ pub mod cost_split;
 pub mod groups;
 pub mod invites;
 pub mod keys;
+pub mod limit_alerts;
 pub mod limits;
 pub mod outbox;
 pub mod rollups;
 pub mod routing;
 pub mod sessions;
+pub mod settings;
 pub mod usage;
 pub mod users;
 

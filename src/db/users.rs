@@ -39,6 +39,8 @@ pub struct UserRow {
     pub role: String,
     /// Preferred language tag for mails.
     pub locale: String,
+    /// Currency amounts are shown in: `USD` or `CNY`.
+    pub currency: String,
     /// Creation time (ms).
     pub created_at: i64,
 }
@@ -100,7 +102,7 @@ pub async fn setup_completed(db: &Db) -> Result<bool, DbError> {
 
 /// Finds a user by normalised email.
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRow>, DbError> {
-    let sql = "SELECT id, email, name, password_hash, role, locale, created_at FROM users WHERE email = ?";
+    let sql = "SELECT id, email, name, password_hash, role, locale, currency, created_at FROM users WHERE email = ?";
     let row = on_pool!(db, pool => {
         sqlx::query_as::<_, UserRow>(sql).bind(email).fetch_optional(pool).await?
     });
@@ -159,7 +161,7 @@ pub async fn create_admin(db: &Db, user: &NewUser) -> Result<i64, DbError> {
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<UserRow>, DbError> {
     let row = on_pool!(db, pool => {
         sqlx::query_as::<_, UserRow>(
-            "SELECT id, email, name, password_hash, role, locale, created_at FROM users WHERE id = ?",
+            "SELECT id, email, name, password_hash, role, locale, currency, created_at FROM users WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(pool)
@@ -186,6 +188,17 @@ pub async fn update_profile(db: &Db, id: i64, name: &str, locale: &str) -> Resul
     on_pool!(db, pool => {
         sqlx::query("UPDATE users SET name = ?, locale = ?, updated_at = ? WHERE id = ?")
             .bind(name).bind(locale).bind(now).bind(id)
+            .execute(pool).await?;
+    });
+    Ok(())
+}
+
+/// Changes the currency amounts are shown in (`USD` or `CNY`).
+pub async fn set_currency(db: &Db, id: i64, currency: &str) -> Result<(), DbError> {
+    let now = now_ms();
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE users SET currency = ?, updated_at = ? WHERE id = ?")
+            .bind(currency).bind(now).bind(id)
             .execute(pool).await?;
     });
     Ok(())

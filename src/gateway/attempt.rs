@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::Value;
 
-use super::body::{translate_request, translate_response};
+use super::body::{passes_through, translate_request, translate_response};
 use super::catalog::Candidate;
 use super::engine::{Gateway, ProxyRequest};
 use super::error::{ErrorKind, GatewayError};
@@ -84,21 +84,32 @@ impl Gateway {
             f.event = None;
             return Err(f);
         };
-        let upstream_body = translate_request(
+        let bytes = if passes_through(
+            &req.body,
             client_body,
             client_wire,
             wire,
             &candidate.upstream_model,
             stream,
-        )
-        .map_err(|e| AttemptFailure {
-            retryable: false,
-            error: GatewayError::invalid(e.param.clone(), e.message.clone()),
-            status: None,
-            account_fault: false,
-            event: None,
-        })?;
-        let bytes = serde_json::to_vec(&upstream_body).unwrap_or_default();
+        ) {
+            req.body.clone()
+        } else {
+            let upstream_body = translate_request(
+                client_body,
+                client_wire,
+                wire,
+                &candidate.upstream_model,
+                stream,
+            )
+            .map_err(|e| AttemptFailure {
+                retryable: false,
+                error: GatewayError::invalid(e.param.clone(), e.message.clone()),
+                status: None,
+                account_fault: false,
+                event: None,
+            })?;
+            Bytes::from(serde_json::to_vec(&upstream_body).unwrap_or_default())
+        };
         let config = self.config();
         let request = upstream::request(
             account,

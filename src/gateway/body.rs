@@ -128,12 +128,42 @@ pub fn translate_request(
     };
     if let Some(obj) = out.as_object_mut() {
         obj.insert("model".to_owned(), Value::String(model.to_owned()));
-        // Usage must come back on every stream, or the request cannot be billed.
+        // Usage must come back on every stream, or the request cannot be billed; the client's
+        // other stream options stay.
         if stream && upstream == Wire::Chat {
-            obj.insert("stream_options".to_owned(), json!({"include_usage": true}));
+            match obj.get_mut("stream_options").and_then(Value::as_object_mut) {
+                Some(options) => {
+                    options.insert("include_usage".to_owned(), Value::Bool(true));
+                }
+                None => {
+                    obj.insert("stream_options".to_owned(), json!({"include_usage": true}));
+                }
+            }
         }
     }
     Ok(out)
+}
+
+/// Whether the client's body can go upstream byte for byte: same wire format, the model the
+/// account serves named once, and (for a chat stream) usage already requested. Then the
+/// gateway neither copies nor re-serializes it.
+pub fn passes_through(
+    raw: &[u8],
+    body: &Value,
+    client: Wire,
+    upstream: Wire,
+    model: &str,
+    stream: bool,
+) -> bool {
+    client == upstream
+        && body.get("model").and_then(Value::as_str) == Some(model)
+        // A second `"model"` key would let the provider read another model than the one
+        // checked here; inside strings the quotes are escaped, so this counts keys (and the
+        // rare string value "model", which only costs the fast path).
+        && raw.windows(7).filter(|w| w == b"\"model\"").count() == 1
+        && (!stream
+            || upstream != Wire::Chat
+            || body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true)))
 }
 
 /// The client's answer from the upstream's, for a whole (non-streamed) response.
@@ -166,4 +196,51 @@ pub fn estimate_tokens(body: &Value) -> u64 {
         }
     }
     (chars as u64).div_ceil(4).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(raw: &str, client: Wire, upstream: Wire, model: &str, stream: bool) -> bool {
+        let body: Value = serde_json::from_str(raw).unwrap_or_default();
+        passes_through(raw.as_bytes(), &body, client, upstream, model, stream)
+    }
+
+    #[test]
+    fn unchanged_bodies_pass_through_and_others_are_rewritten() {
+        let chat = r#"{"model":"m","messages":[{"role":"user","content":"say \"model\""}]}"#;
+        assert!(check(chat, Wire::Chat, Wire::Chat, "m", false));
+        // Another model (alias), another wire, a chat stream without usage: rewritten.
+        assert!(!check(chat, Wire::Chat, Wire::Chat, "m-2024", false));
+        assert!(!check(chat, Wire::Chat, Wire::Messages, "m", false));
+        assert!(!check(chat, Wire::Chat, Wire::Chat, "m", true));
+        let with_usage =
+            r#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
+        assert!(check(with_usage, Wire::Chat, Wire::Chat, "m", true));
+        // Anthropic streams always carry usage.
+        let messages = r#"{"model":"m","stream":true,"max_tokens":5,"messages":[]}"#;
+        assert!(check(messages, Wire::Messages, Wire::Messages, "m", true));
+        // A duplicate key is never passed on as it is: the provider might read the other one.
+        let twice = r#"{"model":"cheap","messages":[],"model":"m"}"#;
+        assert!(!check(twice, Wire::Chat, Wire::Chat, "m", false));
+    }
+
+    #[test]
+    fn usage_is_requested_on_chat_streams_keeping_the_clients_options() {
+        let body = serde_json::json!({"model": "a", "stream": true,
+            "stream_options": {"include_obfuscation": false}, "messages": []});
+        let out = translate_request(&body, Wire::Chat, Wire::Chat, "b", true).unwrap();
+        assert_eq!(out["model"], "b");
+        assert_eq!(
+            out["stream_options"],
+            serde_json::json!({"include_obfuscation": false, "include_usage": true})
+        );
+        let bare = serde_json::json!({"model": "a", "stream": true, "messages": []});
+        let out = translate_request(&bare, Wire::Chat, Wire::Chat, "a", true).unwrap();
+        assert_eq!(
+            out["stream_options"],
+            serde_json::json!({"include_usage": true})
+        );
+    }
 }

@@ -13,7 +13,7 @@ use super::usage::Usage;
 use crate::counters::Charge;
 use crate::model::{LimitMetric, LimitScope, LimitWindow};
 use crate::timefmt::format_rfc3339;
-use crate::tz;
+use crate::tz::Zone;
 
 /// Output cap assumed when the request names none.
 pub const DEFAULT_OUTPUT_CAP: i64 = 16_384;
@@ -39,6 +39,8 @@ pub struct Limit {
     pub cap: i64,
     /// Warning thresholds (percent).
     pub warn_at: Vec<u8>,
+    /// The group's time zone, which bounds day and month windows.
+    pub zone: Zone,
 }
 
 /// What a request uses (or may use).
@@ -85,23 +87,30 @@ impl Limit {
         }
     }
 
-    /// The current window: its counter key and when it resets (`None` for `total`).
-    pub fn window_at(&self, now: i64, offset_minutes: i32) -> (String, Option<i64>) {
-        let (start, reset) = match self.window {
+    /// The window containing `now`: its start and when it resets (`None` for `total`, whose
+    /// window starts at 0). Day and month windows follow the zone's calendar, daylight saving
+    /// time included (the zone caches the current bounds).
+    pub fn window_bounds(&self, now: i64) -> (i64, Option<i64>) {
+        match self.window {
             LimitWindow::Minute => {
                 let start = now.div_euclid(60_000) * 60_000;
                 (start, Some(start + 60_000))
             }
             LimitWindow::Day => {
-                let start = tz::day_start(now, offset_minutes);
-                (start, Some(start + 86_400_000))
+                let (start, end) = self.zone.day(now);
+                (start, Some(end))
             }
             LimitWindow::Month => {
-                let (start, next) = tz::month_bounds(now, offset_minutes);
-                (start, Some(next))
+                let (start, end) = self.zone.month(now);
+                (start, Some(end))
             }
             LimitWindow::Total => (0, None),
-        };
+        }
+    }
+
+    /// The current window: its counter key and when it resets (`None` for `total`).
+    pub fn window_at(&self, now: i64) -> (String, Option<i64>) {
+        let (start, reset) = self.window_bounds(now);
         (
             format!("limit:{}:{}:{start}", self.id, self.cap_epoch()),
             reset,
@@ -114,8 +123,8 @@ impl Limit {
     }
 
     /// The charge of `a` against this limit at `now`.
-    pub fn charge(&self, a: &Amounts, now: i64, offset_minutes: i32) -> Charge {
-        let (key, reset) = self.window_at(now, offset_minutes);
+    pub fn charge(&self, a: &Amounts, now: i64) -> Charge {
+        let (key, reset) = self.window_at(now);
         Charge {
             key,
             cap: self.cap,
@@ -152,18 +161,16 @@ impl Limit {
         }
     }
 
-    /// The refusal when this limit would be passed.
-    pub fn refusal(
-        &self,
-        used: i64,
-        wanted: i64,
-        now: i64,
-        offset_minutes: i32,
-        zone: &str,
-    ) -> GatewayError {
-        let (_, reset) = self.window_at(now, offset_minutes);
+    /// The refusal when this limit would be passed. The limit's own zone bounds its window.
+    pub fn refusal(&self, used: i64, wanted: i64, now: i64) -> GatewayError {
+        let (_, reset) = self.window_at(now);
         let when = match reset {
-            Some(at) => format!("it resets at {} ({zone} calendar)", format_rfc3339(at)),
+            Some(at) => format!(
+                "it resets at {} ({} calendar: {})",
+                format_rfc3339(at),
+                self.zone.name(),
+                self.zone.format_local(at)
+            ),
             None => "it does not reset".to_owned(),
         };
         let message = format!(
@@ -222,17 +229,9 @@ pub struct Reservation {
 }
 
 impl Reservation {
-    /// Builds the reservation of `estimate` against `limits`.
-    pub fn new(
-        limits: &[Limit],
-        estimate: &Amounts,
-        now: i64,
-        offset_minutes: i32,
-    ) -> (Reservation, Vec<Charge>) {
-        let charges: Vec<Charge> = limits
-            .iter()
-            .map(|l| l.charge(estimate, now, offset_minutes))
-            .collect();
+    /// Builds the reservation of `estimate` against `limits`, each in its own zone's windows.
+    pub fn new(limits: &[Limit], estimate: &Amounts, now: i64) -> (Reservation, Vec<Charge>) {
+        let charges: Vec<Charge> = limits.iter().map(|l| l.charge(estimate, now)).collect();
         let held = limits
             .iter()
             .zip(&charges)
@@ -338,6 +337,7 @@ mod tests {
             window,
             cap: 1_000_000,
             warn_at: vec![80, 100],
+            zone: Zone::or_default("Asia/Shanghai"),
         }
     }
 
@@ -345,7 +345,7 @@ mod tests {
     fn refusals_explain_themselves_with_headers() {
         let l = limit(LimitMetric::Cost, LimitWindow::Month);
         let now = crate::timefmt::parse_rfc3339_ms("2026-11-26T07:00:00Z").unwrap();
-        let e = l.refusal(990_000, 50_000, now, 480, "Asia/Shanghai");
+        let e = l.refusal(990_000, 50_000, now);
         assert_eq!(e.status(), 429);
         assert!(
             e.message.contains("$1.00") && e.message.contains("$0.99"),
@@ -378,10 +378,14 @@ mod tests {
         let l = limit(LimitMetric::Requests, LimitWindow::Day);
         let a = crate::timefmt::parse_rfc3339_ms("2026-11-26T15:59:59Z").unwrap();
         let b = crate::timefmt::parse_rfc3339_ms("2026-11-26T16:00:00Z").unwrap();
-        assert_ne!(l.window_at(a, 480).0, l.window_at(b, 480).0);
-        assert_eq!(l.window_at(a, 0).0, l.window_at(b, 0).0);
+        assert_ne!(l.window_at(a).0, l.window_at(b).0);
+        let utc = Limit {
+            zone: Zone::or_default("UTC"),
+            ..l.clone()
+        };
+        assert_eq!(utc.window_at(a).0, utc.window_at(b).0);
         let total = limit(LimitMetric::Tokens, LimitWindow::Total);
-        assert_eq!(total.window_at(a, 0).1, None);
+        assert_eq!(total.window_at(a).1, None);
         let r = Reservation::new(
             std::slice::from_ref(&l),
             &Amounts {
@@ -390,7 +394,6 @@ mod tests {
                 cost_micros: 5,
             },
             a,
-            480,
         );
         assert_eq!(
             r.0.deltas(&Amounts {

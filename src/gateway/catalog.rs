@@ -13,6 +13,7 @@ use crate::db::{Db, DbError, accounts, limits, routing};
 use crate::model::{LimitMetric, LimitScope, LimitWindow, Provider, RoutingStrategy};
 use crate::pricing::{self, Price};
 use crate::secret::Secret;
+use crate::tz::Zone;
 use crate::vault::Vault;
 
 /// An upstream account, ready to send requests.
@@ -92,10 +93,8 @@ pub struct GroupRouting {
     pub routes: HashMap<String, Vec<String>>,
     /// Its limits.
     pub limits: Vec<Limit>,
-    /// Its time zone.
-    pub time_zone: String,
-    /// The zone's offset (minutes east of UTC).
-    pub offset_minutes: i32,
+    /// Its time zone, which bounds the day and month windows of its limits.
+    pub zone: Zone,
 }
 
 /// An immutable snapshot.
@@ -188,10 +187,8 @@ impl Catalog {
             groups.entry(group_id).or_default().strategy =
                 RoutingStrategy::parse(&strategy).unwrap_or_default();
         }
-        for (group_id, zone) in limits::time_zones(db).await? {
-            let g = groups.entry(group_id).or_default();
-            g.offset_minutes = crate::tz::offset_minutes(&zone).unwrap_or(480);
-            g.time_zone = zone;
+        for (group_id, name) in limits::time_zones(db).await? {
+            groups.entry(group_id).or_default().zone = Zone::or_default(&name);
         }
         for row in limits::list_all(db).await? {
             let (Some(scope), Some(metric), Some(window)) = (
@@ -201,7 +198,9 @@ impl Catalog {
             ) else {
                 continue;
             };
-            groups.entry(row.group_id).or_default().limits.push(Limit {
+            let g = groups.entry(row.group_id).or_default();
+            let zone = g.zone.clone();
+            g.limits.push(Limit {
                 id: row.id,
                 group_id: row.group_id,
                 scope,
@@ -210,6 +209,7 @@ impl Catalog {
                 window,
                 cap: row.cap,
                 warn_at: serde_json::from_str(&row.warn_at).unwrap_or_default(),
+                zone,
             });
         }
         let prices = limits::prices(db)

@@ -343,7 +343,15 @@ impl Conversion {
                 }
             }
             Wire::Responses => {
-                if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
+                // Only the terminal events are parsed: their names are in the data.
+                let terminal = [
+                    "response.completed",
+                    "response.incomplete",
+                    "response.failed",
+                ]
+                .iter()
+                .any(|kind| ev.data.contains(kind));
+                if terminal && let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
                     let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
                     if matches!(
                         kind,
@@ -430,25 +438,61 @@ fn is_usage_only_chunk(ev: &SseEvent) -> bool {
         })
 }
 
-/// The characters of text an event delivers, for billing a cut stream.
+/// The bytes of text an event delivers, for billing a cut stream: the chat delta's content,
+/// an Anthropic text or tool-input delta, a Responses delta. Read straight from the JSON text
+/// (the first string value of the field, escapes decoded), so a relayed event is not parsed a
+/// second time.
 fn delivered_text(client: Wire, ev: &SseEvent) -> usize {
-    if !ev.data.contains("delta") {
+    let data = ev.data.as_str();
+    if !data.contains("delta") {
         return 0;
     }
-    let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
-        return 0;
+    let fields: &[&str] = match client {
+        Wire::Chat => &["\"content\""],
+        Wire::Messages | Wire::CountTokens => &["\"text\"", "\"partial_json\""],
+        Wire::Responses => &["\"delta\""],
     };
-    let text = match client {
-        Wire::Chat => v
-            .pointer("/choices/0/delta/content")
-            .and_then(Value::as_str),
-        Wire::Messages | Wire::CountTokens => v
-            .pointer("/delta/text")
-            .or_else(|| v.pointer("/delta/partial_json"))
-            .and_then(Value::as_str),
-        Wire::Responses => v.get("delta").and_then(Value::as_str),
-    };
-    text.map_or(0, str::len)
+    fields
+        .iter()
+        .find_map(|field| string_value_len(data, field))
+        .unwrap_or(0)
+}
+
+/// The UTF-8 length of the string value of the first `field` key in `json`, if that value is
+/// a string.
+fn string_value_len(json: &str, field: &str) -> Option<usize> {
+    let at = json.find(field)? + field.len();
+    let rest = json[at..].trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start();
+    let bytes = rest.strip_prefix('"')?.as_bytes();
+    let mut len = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return Some(len),
+            b'\\' if bytes.get(i + 1) == Some(&b'u') => {
+                let hex = std::str::from_utf8(bytes.get(i + 2..i + 6)?).ok()?;
+                let unit = u32::from_str_radix(hex, 16).ok()?;
+                // A surrogate pair is 4 bytes in UTF-8, 2 for each half.
+                len += match unit {
+                    0..=0x7f => 1,
+                    0x80..=0x7ff => 2,
+                    0xd800..=0xdfff => 2,
+                    _ => 3,
+                };
+                i += 6;
+            }
+            b'\\' => {
+                len += 1;
+                i += 2;
+            }
+            _ => {
+                len += 1;
+                i += 1;
+            }
+        }
+    }
+    None
 }
 
 /// How a relayed stream ended, for the account's health and caps.
@@ -602,5 +646,45 @@ impl Drop for Relay {
             self.guard.finish_gone(usage);
             self.ended(StreamEnd::ClientGone, usage);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivered(client: Wire, data: &str) -> usize {
+        delivered_text(client, &SseEvent::data(data))
+    }
+
+    #[test]
+    fn delivered_text_is_read_without_parsing_and_matches_the_decoded_length() {
+        let chat = r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":"héllo \"x\"\n\u00e9\ud83d\ude00"},"finish_reason":null}]}"#;
+        let decoded: Value = serde_json::from_str(chat).unwrap();
+        let expected = decoded
+            .pointer("/choices/0/delta/content")
+            .and_then(Value::as_str)
+            .unwrap()
+            .len();
+        assert_eq!(delivered(Wire::Chat, chat), expected);
+        assert_eq!(
+            delivered(
+                Wire::Chat,
+                r#"{"choices":[{"delta":{"content":null,"tool_calls":[]}}]}"#
+            ),
+            0
+        );
+        let text = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi there"}}"#;
+        assert_eq!(delivered(Wire::Messages, text), 8);
+        let tool = r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\":"}}"#;
+        assert_eq!(delivered(Wire::Messages, tool), 5);
+        let responses = r#"{"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"abc"}"#;
+        assert_eq!(delivered(Wire::Responses, responses), 3);
+        // No delta, or a cut value: nothing counted.
+        assert_eq!(delivered(Wire::Chat, r#"{"choices":[]}"#), 0);
+        assert_eq!(
+            delivered(Wire::Chat, r#"{"delta":{"content":"unterminated"#),
+            0
+        );
     }
 }

@@ -12,18 +12,18 @@ use serde_json::{Value, json};
 use super::attempt::Answer;
 use super::body::{estimate_tokens, parse_body};
 use super::budget::{self, Amounts, Limit, Reservation};
-use super::catalog::Candidate;
+use super::catalog::{Candidate, GroupRouting};
 use super::engine::{Gateway, ProxyBody, ProxyRequest, ProxyResponse, database_unavailable};
 use super::error::{ErrorKind, GatewayError};
 use super::health::{HealthEvent, HealthPolicy, HealthState, OutReason};
 use super::keys::MemberKey;
 use super::relay::{Conversion, OnEnd, Relay, StreamEnd, UsageGuard};
-use super::select::session_key;
+use super::select::{BudgetLeft, session_key};
 use super::upstream::{AttemptFailure, Endpoint};
 use super::usage::Usage;
-use crate::counters::{CapHit, CounterStore, Lease};
+use crate::counters::{CapHit, Charge, CounterStore, Lease};
 use crate::db::{accounts, now_ms};
-use crate::model::LimitScope;
+use crate::model::{LimitScope, RoutingStrategy};
 
 /// One line of the attempt log.
 #[derive(Debug, Serialize)]
@@ -118,36 +118,20 @@ impl Gateway {
 
         let routing = catalog.group(group);
         let strategy = routing.map(|g| g.strategy).unwrap_or_default();
-        let (offset, zone) = routing.map_or((480, crate::tz::DEFAULT_TIME_ZONE), |g| {
-            (g.offset_minutes, g.time_zone.as_str())
-        });
         let estimate = budget::estimate(&body, &candidates, &catalog);
-        if req.endpoint != Endpoint::CountTokens {
-            let limits: Vec<Limit> = routing
-                .map(|g| {
-                    g.limits
-                        .iter()
-                        .filter(|l| l.applies_to(member))
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !limits.is_empty() {
-                let now = now_ms();
-                let (reservation, charges) = Reservation::new(&limits, &estimate, now, offset);
-                if let Err(refusal) = self.counters.reserve(&charges).await {
-                    let limit = &limits[refusal.index];
-                    return Err(limit.refusal(
-                        refusal.used,
-                        limit.amount(&estimate),
-                        now,
-                        offset,
-                        zone,
-                    ));
-                }
-                guard.held_mut().request = Some(reservation);
-            }
-        }
+        // The key, member and group limits are reserved together with the first account tried
+        // (one atomic call, one Redis round trip), not on their own before routing.
+        let request_limits: Vec<Limit> = match routing {
+            Some(g) if req.endpoint != Endpoint::CountTokens => g
+                .limits
+                .iter()
+                .filter(|l| l.applies_to(member))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut request_hold = (!request_limits.is_empty())
+            .then(|| Reservation::new(&request_limits, &estimate, now_ms()));
         let now = now_ms();
         let sticky = (req.endpoint != Endpoint::CountTokens)
             .then(|| session_key(group, &model, &body))
@@ -156,9 +140,20 @@ impl Gateway {
             Some(key) => self.counters.sticky_get(key, now).await,
             None => None,
         };
-        let plan = self
-            .selector
-            .plan(group, strategy, candidates, &self.counters, pinned, now);
+        let left = if strategy == RoutingStrategy::MostBudget {
+            self.budget_left(routing, &candidates, now).await
+        } else {
+            BudgetLeft::new()
+        };
+        let plan = self.selector.plan(
+            group,
+            strategy,
+            candidates,
+            &self.counters,
+            pinned,
+            &left,
+            now,
+        );
         let mut log: Vec<LogEntry> = plan
             .skipped
             .iter()
@@ -224,23 +219,59 @@ impl Gateway {
                         .collect()
                 })
                 .unwrap_or_default();
-            if req.endpoint != Endpoint::CountTokens && !account_limits.is_empty() {
-                let (reservation, charges) =
-                    Reservation::new(&account_limits, &estimate, now_ms(), offset);
-                if self.counters.reserve(&charges).await.is_err() {
-                    if let Some(lease) = &lease {
-                        self.counters.release(lease, 0, now_ms()).await;
-                    }
-                    budget_hits += 1;
-                    log.push(LogEntry {
-                        account_id: id,
-                        outcome: "skipped_account_budget".into(),
-                        status: None,
-                        ms: None,
-                    });
-                    continue;
+            let account_hold = (req.endpoint != Endpoint::CountTokens
+                && !account_limits.is_empty())
+            .then(|| Reservation::new(&account_limits, &estimate, now_ms()));
+            let pending = request_hold.take();
+            let request_charges = pending.as_ref().map_or(0, |(_, c)| c.len());
+            let mut charges: Vec<Charge> = pending
+                .iter()
+                .chain(&account_hold)
+                .flat_map(|(_, c)| c.iter().cloned())
+                .collect();
+            let refused = self.counters.reserve(&charges).await.err();
+            // A request limit refused: the request ends here, nothing was held.
+            if let Some(refusal) = &refused
+                && refusal.index < request_charges
+            {
+                if let Some(lease) = &lease {
+                    self.counters.release(lease, 0, now_ms()).await;
                 }
-                guard.held_mut().account = Some((id, reservation));
+                let limit = &request_limits[refusal.index];
+                return Err(limit.refusal(refusal.used, limit.amount(&estimate), now_ms()));
+            }
+            if refused.is_some() {
+                // The account's own budget refused: its request limits are still to be held.
+                if let Some((_, request_only)) = &pending {
+                    charges.truncate(request_only.len());
+                    if let Err(refusal) = self.counters.reserve(&charges).await {
+                        if let Some(lease) = &lease {
+                            self.counters.release(lease, 0, now_ms()).await;
+                        }
+                        let limit = &request_limits[refusal.index];
+                        return Err(limit.refusal(refusal.used, limit.amount(&estimate), now_ms()));
+                    }
+                }
+                if let Some((held, _)) = pending {
+                    guard.held_mut().request = Some(held);
+                }
+                if let Some(lease) = &lease {
+                    self.counters.release(lease, 0, now_ms()).await;
+                }
+                budget_hits += 1;
+                log.push(LogEntry {
+                    account_id: id,
+                    outcome: "skipped_account_budget".into(),
+                    status: None,
+                    ms: None,
+                });
+                continue;
+            }
+            if let Some((held, _)) = pending {
+                guard.held_mut().request = Some(held);
+            }
+            if let Some((held, _)) = account_hold {
+                guard.held_mut().account = Some((id, held));
             }
             attempts += 1;
             guard.attempt(candidate);
@@ -369,6 +400,47 @@ impl Gateway {
             ));
         }
         Err(self.nothing_available(&plan.skipped, cap_hits + budget_hits))
+    }
+
+    /// The share of its budget each candidate account has left in this group: the tightest of
+    /// its account limits, counting holds of requests in flight (one read of the counters).
+    async fn budget_left(
+        &self,
+        routing: Option<&GroupRouting>,
+        candidates: &[Candidate],
+        now: i64,
+    ) -> BudgetLeft {
+        let mut left = BudgetLeft::new();
+        let Some(routing) = routing else {
+            return left;
+        };
+        let mut caps: Vec<(i64, i64)> = Vec::new();
+        let mut keys = Vec::new();
+        for c in candidates {
+            let id = c.account.id;
+            for limit in routing
+                .limits
+                .iter()
+                .filter(|l| l.scope == LimitScope::Account && l.target_id == Some(id))
+            {
+                caps.push((id, limit.cap));
+                keys.push(limit.window_at(now).0);
+            }
+        }
+        if keys.is_empty() {
+            return left;
+        }
+        let used = self.counters.peek(&keys).await;
+        for ((id, cap), used) in caps.into_iter().zip(used) {
+            let share = if cap > 0 {
+                (cap - used).max(0) as f64 / cap as f64
+            } else {
+                0.0
+            };
+            let entry = left.entry(id).or_insert(1.0);
+            *entry = entry.min(share);
+        }
+        left
     }
 
     /// The error when no account could even be tried.

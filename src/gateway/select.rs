@@ -31,6 +31,10 @@ pub struct Planned {
     pub needs_probe: bool,
 }
 
+/// What share of its budget each account has left (0.0 to 1.0; accounts without a limit are
+/// missing and count as 1.0), for the `most_budget` strategy.
+pub type BudgetLeft = HashMap<i64, f64>;
+
 /// The order to try accounts in, and those left out.
 #[derive(Debug, Default)]
 pub struct Plan {
@@ -60,7 +64,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Selector {
-    /// Orders `candidates` for one request of `group_id`.
+    /// Orders `candidates` for one request of `group_id`. `left` is read by the `most_budget`
+    /// strategy only.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call site, each argument distinct"
+    )]
     pub fn plan(
         &self,
         group_id: i64,
@@ -68,6 +77,7 @@ impl Selector {
         candidates: Vec<Candidate>,
         counters: &CounterStore,
         sticky: Option<i64>,
+        left: &BudgetLeft,
         now: i64,
     ) -> Plan {
         let mut plan = Plan::default();
@@ -87,7 +97,7 @@ impl Selector {
                 .iter()
                 .position(|(c, _)| (c.chain_step, c.priority) != tier)
                 .map_or(usable.len(), |n| start + n);
-            self.order_tier(group_id, strategy, tier, &mut usable[start..end]);
+            self.order_tier(group_id, strategy, tier, left, &mut usable[start..end]);
             start = end;
         }
         if let Some(pinned) = sticky
@@ -113,13 +123,23 @@ impl Selector {
         group_id: i64,
         strategy: RoutingStrategy,
         tier: (usize, i32),
+        left: &BudgetLeft,
         items: &mut [(Candidate, bool)],
     ) {
         if items.len() < 2 {
             return;
         }
         match strategy {
-            RoutingStrategy::Weighted | RoutingStrategy::MostBudget => weighted_shuffle(items),
+            RoutingStrategy::Weighted => weighted_shuffle(items),
+            RoutingStrategy::MostBudget => {
+                // Equal shares (to a tenth of a percent) keep the weighted random order, so
+                // fresh accounts share the load by weight rather than by id.
+                weighted_shuffle(items);
+                items.sort_by_cached_key(|(c, _)| {
+                    let share = left.get(&c.account.id).copied().unwrap_or(1.0);
+                    std::cmp::Reverse((share.clamp(0.0, 1.0) * 1000.0).round() as u32)
+                });
+            }
             RoutingStrategy::RoundRobin => {
                 items.sort_by_key(|(c, _)| c.account.id);
                 let turn = {

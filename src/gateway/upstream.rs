@@ -113,7 +113,7 @@ pub fn request(
     wire: Wire,
     client_headers: &HeaderMap,
     query: Option<&str>,
-    body: Vec<u8>,
+    body: bytes::Bytes,
     timeout: Duration,
 ) -> reqwest::RequestBuilder {
     let mut req = account

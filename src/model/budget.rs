@@ -1,7 +1,9 @@
 //! Wire types of budgets: limits on keys, members, groups and accounts, with their live
-//! usage; and model prices.
+//! usage; model prices; and how amounts are shown (the display currency and the rate).
 
 use serde::{Deserialize, Serialize};
+
+use crate::money::{Currency, DEFAULT_CNY_PER_USD};
 
 /// What a limit applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -87,10 +89,20 @@ pub struct LimitView {
     pub warn_at: Vec<u8>,
     /// Used in the current window (same unit as `cap`), reservations in flight included.
     pub used: f64,
+    /// Used, in the stored unit (micro-USD for cost), exact.
+    #[serde(default)]
+    pub used_raw: i64,
     /// Left in the current window.
     pub remaining: f64,
+    /// Left, in the stored unit (micro-USD for cost), exact; never below 0.
+    #[serde(default)]
+    pub remaining_raw: i64,
     /// When the current window ends (ms); `None` for `total`.
     pub resets_at: Option<i64>,
+    /// Warning thresholds (percent) crossed in the current window, lowest first; each one was
+    /// mailed once. Minute windows are not checked.
+    #[serde(default)]
+    pub alerts: Vec<u8>,
 }
 
 /// A model's price, micro-USD per million tokens.
@@ -106,6 +118,40 @@ pub struct PriceView {
     pub cache_read: u64,
     /// Cache write.
     pub cache_write: u64,
-    /// `built_in` or `override`.
+    /// `built_in` or `override` (ignored in a `PUT /api/prices` body, which may leave it out).
+    #[serde(default)]
     pub source: String,
+}
+
+/// How the signed-in user sees amounts: their currency and the instance's USD->CNY rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneyDisplay {
+    /// `USD` or `CNY`.
+    pub currency: Currency,
+    /// Ten-thousandths of CNY per USD (7.2 -> 72 000).
+    pub cny_per_usd_e4: i64,
+}
+
+impl Default for MoneyDisplay {
+    fn default() -> Self {
+        MoneyDisplay {
+            currency: Currency::Usd,
+            cny_per_usd_e4: DEFAULT_CNY_PER_USD,
+        }
+    }
+}
+
+/// `GET /api/settings`: the instance-wide settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsView {
+    /// Yuan per US dollar for showing amounts in CNY, exact with 4 decimals (`"7.2000"`).
+    pub cny_per_usd: String,
+    /// The same in ten-thousandths (72 000).
+    pub cny_per_usd_e4: i64,
+    /// `config` (the `CNY_PER_USD` default) or `admin` (set by a system administrator).
+    pub cny_per_usd_source: String,
+    /// The `CNY_PER_USD` default, which applies again when the set rate is removed.
+    pub cny_per_usd_default: String,
+    /// When the rate was last set or removed (ms).
+    pub cny_per_usd_updated_at: Option<i64>,
 }

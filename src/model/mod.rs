@@ -56,6 +56,9 @@ pub struct UserView {
     pub role: String,
     /// Preferred language tag.
     pub locale: String,
+    /// Currency amounts are shown in (in the browser; the API and exports stay in USD).
+    #[serde(default)]
+    pub currency: crate::money::Currency,
 }
 
 /// One of the caller's groups.
@@ -76,6 +79,9 @@ pub struct MeView {
     pub user: UserView,
     /// Their groups and roles.
     pub groups: Vec<MembershipView>,
+    /// How amounts are shown to them: their currency and the instance's rate.
+    #[serde(default)]
+    pub display: MoneyDisplay,
 }
 
 /// A session token and its user, after register or login.

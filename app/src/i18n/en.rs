@@ -276,6 +276,8 @@ pub static EN: Texts = Texts {
     },
     budget: super::budget::EN,
     reports: super::reports::EN,
+    alerts: super::alerts::EN,
+    money: super::money::EN,
 };
 
 /// The server's English detail as a sentence: a leading plain word capitalised (never an email

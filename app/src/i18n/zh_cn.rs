@@ -270,4 +270,6 @@ pub static ZH_CN: Texts = Texts {
     },
     budget: super::budget::ZH_CN,
     reports: super::reports::ZH_CN,
+    alerts: super::alerts::ZH_CN,
+    money: super::money::ZH_CN,
 };

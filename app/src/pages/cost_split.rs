@@ -14,12 +14,12 @@ use crate::components::{
 };
 use crate::error::AppError;
 use crate::i18n::use_i18n;
+use crate::money::Money;
 use crate::pages::not_found::NotFoundPage;
-use crate::pages::usage_tables::usd;
 use crate::server::cost_split::{
     AddFixedCost, ClosePeriod, CostSplitOverview, DeleteFixedCost, load_cost_split,
 };
-use crate::session::{on_error, on_success};
+use crate::session::{on_error, on_success, use_session};
 
 /// The page's actions; they outlive each reload of the statement.
 #[derive(Clone, Copy)]
@@ -59,6 +59,7 @@ impl SplitActions {
 #[component]
 pub fn CostSplitPage() -> impl IntoView {
     let i18n = use_i18n();
+    let session = use_session();
     let params = use_params_map();
     let query = use_query_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<i64>().ok()));
@@ -76,9 +77,10 @@ pub fn CostSplitPage() -> impl IntoView {
     view! {
         <Transition fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
             {move || Suspend::new(async move {
+                let money = crate::money::current(session).await;
                 match overview.await {
                     Ok(None) => view! { <SignInPrompt /> }.into_any(),
-                    Ok(Some(overview)) => view! { <SplitContent overview actions /> }.into_any(),
+                    Ok(Some(overview)) => view! { <SplitContent overview actions money /> }.into_any(),
                     Err(e) if e.is_not_found() => view! { <NotFoundPage /> }.into_any(),
                     Err(e) => view! {
                         <p role="alert" class="text-red-600">{move || i18n.t().api_error(&e.0)}</p>
@@ -96,7 +98,7 @@ const TD: &str = "px-4 py-2 tabular-nums";
 
 /// One member's line of the statement.
 #[component]
-fn LineRow(line: CostLine, payee: bool) -> impl IntoView {
+fn LineRow(line: CostLine, payee: bool, money: Money) -> impl IntoView {
     let i18n = use_i18n();
     let former = line.role.is_none();
     view! {
@@ -106,11 +108,11 @@ fn LineRow(line: CostLine, payee: bool) -> impl IntoView {
                 {former.then(|| view! { <span class="ml-1 text-xs text-slate-500">"(" {move || i18n.t().reports.former_member} ")"</span> })}
             </td>
             <td class=TD>{line.requests}</td>
-            <td class=TD>{usd(line.metered_micros)}</td>
-            <td class=TD>{usd(line.fixed_micros)}</td>
-            <td class=format!("{TD} font-medium") data-test="total">{usd(line.total_micros)}</td>
+            <td class=TD>{money.text(line.metered_micros)}</td>
+            <td class=TD>{money.text(line.fixed_micros)}</td>
+            <td class=format!("{TD} font-medium") data-test="total">{money.text(line.total_micros)}</td>
             <td class=TD data-test="owes">
-                {if payee { format!("+{}", usd(line.receives_micros)) } else { usd(line.owes_micros) }}
+                {if payee { format!("+{}", money.text(line.receives_micros)) } else { money.text(line.owes_micros) }}
             </td>
         </tr>
     }
@@ -123,6 +125,7 @@ fn FixedRow(
     fixed: FixedCostView,
     editable: bool,
     actions: SplitActions,
+    money: Money,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let split = fixed.split;
@@ -138,7 +141,7 @@ fn FixedRow(
     view! {
         <tr data-fixed-id=fixed.id.to_string() data-split=split.as_str()>
             <td class="px-4 py-2 font-medium">{fixed.name.clone()}</td>
-            <td class=TD>{usd(fixed.amount_micros)}</td>
+            <td class=TD>{money.text(fixed.amount_micros)}</td>
             <td class="px-4 py-2">{move || i18n.t().reports.split_rule(split)}</td>
             <td class="px-4 py-2"><div class="flex justify-end">{delete}</div></td>
         </tr>
@@ -147,7 +150,7 @@ fn FixedRow(
 
 /// The loaded page.
 #[component]
-fn SplitContent(overview: CostSplitOverview, actions: SplitActions) -> impl IntoView {
+fn SplitContent(overview: CostSplitOverview, actions: SplitActions, money: Money) -> impl IntoView {
     let i18n = use_i18n();
     let group_id = overview.group.id;
     let group_name = overview.group.name.clone();
@@ -163,7 +166,7 @@ fn SplitContent(overview: CostSplitOverview, actions: SplitActions) -> impl Into
         .cloned()
         .map(|line| {
             let is_payee = Some(line.user_id) == payee;
-            view! { <LineRow line payee=is_payee /> }
+            view! { <LineRow line payee=is_payee money /> }
         })
         .collect_view();
     let no_fixed = split.fixed.is_empty();
@@ -171,7 +174,7 @@ fn SplitContent(overview: CostSplitOverview, actions: SplitActions) -> impl Into
         .fixed
         .iter()
         .cloned()
-        .map(|fixed| view! { <FixedRow group_id fixed editable actions /> })
+        .map(|fixed| view! { <FixedRow group_id fixed editable actions money /> })
         .collect_view();
     let no_settlements = split.settlements.is_empty();
     let settlements = split
@@ -183,7 +186,7 @@ fn SplitContent(overview: CostSplitOverview, actions: SplitActions) -> impl Into
                     <span class="font-medium">{s.from_name.clone()}</span>
                     " " {move || i18n.t().reports.pays} " "
                     <span class="font-medium">{s.to_name.clone()}</span>
-                    " " <span class="tabular-nums">{usd(s.amount_micros)}</span>
+                    " " <span class="tabular-nums">{money.text(s.amount_micros)}</span>
                 </li>
             }
         })
@@ -242,7 +245,7 @@ fn SplitContent(overview: CostSplitOverview, actions: SplitActions) -> impl Into
             </header>
             <section class="space-y-3">
                 <h2 class="text-xl font-semibold">{move || i18n.t().reports.statement}</h2>
-                <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
+                <div class="relative overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
                     <table id="statement" class="w-full text-left text-sm">
                         <thead class="bg-slate-50 text-slate-500 dark:bg-slate-900 dark:text-slate-400">
                             <tr>
@@ -259,9 +262,9 @@ fn SplitContent(overview: CostSplitOverview, actions: SplitActions) -> impl Into
                             <tr class="font-semibold">
                                 <td class="px-4 py-2">{move || i18n.t().reports.group_total}</td>
                                 <td class=TD></td>
-                                <td class=TD>{usd(split.metered_total_micros)}</td>
-                                <td class=TD>{usd(split.fixed_total_micros)}</td>
-                                <td class=TD id="group-total">{usd(split.total_micros)}</td>
+                                <td class=TD>{money.text(split.metered_total_micros)}</td>
+                                <td class=TD>{money.text(split.fixed_total_micros)}</td>
+                                <td class=TD id="group-total" data-micros=split.total_micros.to_string()>{money.text(split.total_micros)}</td>
                                 <td class=TD></td>
                             </tr>
                         </tbody>
@@ -277,7 +280,7 @@ fn SplitContent(overview: CostSplitOverview, actions: SplitActions) -> impl Into
             </section>
             <section class="space-y-3">
                 <h2 class="text-xl font-semibold">{move || i18n.t().reports.fixed_costs}</h2>
-                <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
+                <div class="relative overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
                     <table id="fixed-costs" class="w-full text-left text-sm">
                         <tbody class="divide-y divide-slate-100 dark:divide-slate-700">{fixed}</tbody>
                     </table>

@@ -20,7 +20,7 @@ use crate::pages::group_routing::RoutingSection;
 use crate::pages::groups::{GROUP_DESCRIPTION_MAX, check_group_name};
 use crate::pages::not_found::NotFoundPage;
 use crate::server::accounts::{BindAccount, UnbindAccount};
-use crate::server::budget::{CreateLimit, DeleteLimit, SetTimeZone, UpdateRouting};
+use crate::server::budget::{CreateLimit, DeleteLimit, SetTimeZone, UpdateLimit, UpdateRouting};
 use crate::server::groups::{
     ChangeRole, DeleteGroup, GroupDetails, LeaveGroup, RemoveMember, TransferOwnership,
     UpdateGroup, load_group,
@@ -49,6 +49,8 @@ pub enum Part {
     Routing,
     /// Budgets and limits.
     Limits,
+    /// The limit being edited in place.
+    LimitEdit,
 }
 
 /// A link just made, shown once.
@@ -93,6 +95,8 @@ pub struct GroupActions {
     pub routing: ServerAction<UpdateRouting>,
     /// Add a limit.
     pub create_limit: ServerAction<CreateLimit>,
+    /// Change a limit's cap and thresholds.
+    pub update_limit: ServerAction<UpdateLimit>,
     /// Delete a limit.
     pub delete_limit: ServerAction<DeleteLimit>,
     /// Change the time zone of day and month windows.
@@ -125,6 +129,7 @@ impl GroupActions {
             unbind: ServerAction::new(),
             routing: ServerAction::new(),
             create_limit: ServerAction::new(),
+            update_limit: ServerAction::new(),
             delete_limit: ServerAction::new(),
             time_zone: ServerAction::new(),
             changed: RwSignal::new(0),
@@ -178,6 +183,22 @@ impl GroupActions {
         on_error(a.routing, failed(Part::Routing));
         on_success(a.create_limit, move |_| done());
         on_error(a.create_limit, failed(Part::Limits));
+        // A saved limit closes its form: the address no longer names it.
+        let navigate = leptos_router::hooks::use_navigate();
+        on_success(
+            a.update_limit,
+            move |limit: &aicarpool::model::LimitView| {
+                done();
+                navigate(
+                    &format!("/groups/{}", limit.group_id),
+                    leptos_router::NavigateOptions {
+                        scroll: false,
+                        ..Default::default()
+                    },
+                );
+            },
+        );
+        on_error(a.update_limit, failed(Part::LimitEdit));
         on_success(a.delete_limit, move |()| done());
         on_error(a.delete_limit, failed(Part::Limits));
         on_success(a.time_zone, move |_| done());
@@ -221,9 +242,10 @@ pub fn GroupPage() -> impl IntoView {
     view! {
         <Transition fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
             {move || Suspend::new(async move {
+                let money = crate::money::current(session).await;
                 match details.await {
                     Ok(None) => view! { <SignInPrompt /> }.into_any(),
-                    Ok(Some(details)) => view! { <GroupContent details actions /> }.into_any(),
+                    Ok(Some(details)) => view! { <GroupContent details actions money /> }.into_any(),
                     Err(e) if e.is_not_found() => view! { <NotFoundPage /> }.into_any(),
                     Err(e) => view! {
                         <p role="alert" class="text-red-600">{move || i18n.t().api_error(&e.0)}</p>
@@ -238,7 +260,11 @@ pub fn GroupPage() -> impl IntoView {
 
 /// The loaded page.
 #[component]
-fn GroupContent(details: GroupDetails, actions: GroupActions) -> impl IntoView {
+fn GroupContent(
+    details: GroupDetails,
+    actions: GroupActions,
+    money: crate::money::Money,
+) -> impl IntoView {
     let i18n = use_i18n();
     let query = use_query_map();
     let role = details.my_role;
@@ -284,7 +310,7 @@ fn GroupContent(details: GroupDetails, actions: GroupActions) -> impl IntoView {
             </header>
             <AccountsSection details=details.clone() actions />
             <RoutingSection details=details.clone() actions />
-            <LimitsSection details=details.clone() actions />
+            <LimitsSection details=details.clone() actions money />
             <MembersSection details=details.clone() actions />
             {admin.then(|| view! {
                 <InvitationsSection details=details.clone() actions />

@@ -35,7 +35,7 @@ pub fn AccountsSection(details: GroupDetails, actions: GroupActions) -> impl Int
             </div>
             <p class="text-sm text-slate-600 dark:text-slate-300">{move || i18n.t().proxy.group_accounts_intro}</p>
             <ErrorNote id="group-accounts-error" error=actions.error_for(Part::Accounts) />
-            <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
+            <div class="relative overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
                 <table id="binding-list" class="w-full text-left text-sm">
                     <thead class="bg-slate-50 text-slate-500 dark:bg-slate-900 dark:text-slate-400">
                         <tr>

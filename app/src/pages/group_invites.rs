@@ -75,7 +75,7 @@ pub fn InvitationsSection(details: GroupDetails, actions: GroupActions) -> impl 
                     <CopyLink id="invite-link" label=|t| t.invitation_link url=fresh.url />
                 </div>
             })}
-            <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
+            <div class="relative overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
                 <table id="invitation-list" class="w-full text-left text-sm">
                     <thead class="bg-slate-50 text-slate-500 dark:bg-slate-900 dark:text-slate-400">
                         <tr>
@@ -187,7 +187,7 @@ pub fn LinksSection(details: GroupDetails, actions: GroupActions) -> impl IntoVi
                     <CopyLink id="new-link" label=|t| t.invite_link url=fresh.url />
                 </div>
             })}
-            <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
+            <div class="relative overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
                 <table id="link-list" class="w-full text-left text-sm">
                     <thead class="bg-slate-50 text-slate-500 dark:bg-slate-900 dark:text-slate-400">
                         <tr>

@@ -136,7 +136,7 @@ fn KeysContent(overview: KeysOverview, actions: KeysActions) -> impl IntoView {
             <section class="space-y-3">
                 <h2 class="text-xl font-semibold">{move || i18n.t().proxy.api_keys}</h2>
                 <ErrorNote id="keys-error" error=actions.list_error />
-                <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
+                <div class="relative overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
                     <table id="key-list" class="w-full text-left text-sm">
                         <thead class="bg-slate-50 text-slate-500 dark:bg-slate-900 dark:text-slate-400">
                             <tr>

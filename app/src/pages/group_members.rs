@@ -49,7 +49,7 @@ pub fn MembersSection(details: GroupDetails, actions: GroupActions) -> impl Into
         <section id="members" class="space-y-3">
             <h2 class="text-xl font-semibold">{move || i18n.t().members}</h2>
             <ErrorNote id="members-error" error=actions.error_for(Part::Members) />
-            <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
+            <div class="relative overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
                 <table id="member-list" class="w-full text-left text-sm">
                     <thead class="bg-slate-50 text-slate-500 dark:bg-slate-900 dark:text-slate-400">
                         <tr>

@@ -19,6 +19,7 @@ pub mod invite;
 pub mod key_snippets;
 pub mod my_budget;
 pub mod not_found;
+pub mod prices;
 pub mod profile;
 pub mod status;
 pub mod usage;

@@ -9,16 +9,19 @@ use crate::charts::{LineChart, compact};
 use crate::components::{CARD, SignInPrompt, format_time};
 use crate::error::AppError;
 use crate::i18n::use_i18n;
+use crate::money::Money;
 use crate::pages::group_limits::{LimitUsage, target_text};
 use crate::pages::not_found::NotFoundPage;
-use crate::pages::usage::{dollars, lines, x_labels};
-use crate::pages::usage_tables::{TotalsTable, usd};
+use crate::pages::usage::{lines, x_labels};
+use crate::pages::usage_tables::TotalsTable;
 use crate::server::usage::{MyOverview, load_my_budget};
+use crate::session::use_session;
 
 /// `/groups/{id}/me`.
 #[component]
 pub fn MyBudgetPage() -> impl IntoView {
     let i18n = use_i18n();
+    let session = use_session();
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<i64>().ok()));
     let overview = Resource::new_blocking(
@@ -33,9 +36,10 @@ pub fn MyBudgetPage() -> impl IntoView {
     view! {
         <Transition fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
             {move || Suspend::new(async move {
+                let money = crate::money::current(session).await;
                 match overview.await {
                     Ok(None) => view! { <SignInPrompt /> }.into_any(),
-                    Ok(Some(overview)) => view! { <MyBudgetContent overview /> }.into_any(),
+                    Ok(Some(overview)) => view! { <MyBudgetContent overview money /> }.into_any(),
                     Err(e) if e.is_not_found() => view! { <NotFoundPage /> }.into_any(),
                     Err(e) => view! {
                         <p role="alert" class="text-red-600">{move || i18n.t().api_error(&e.0)}</p>
@@ -50,7 +54,7 @@ pub fn MyBudgetPage() -> impl IntoView {
 
 /// The loaded page.
 #[component]
-fn MyBudgetContent(overview: MyOverview) -> impl IntoView {
+fn MyBudgetContent(overview: MyOverview, money: Money) -> impl IntoView {
     let i18n = use_i18n();
     let group_id = overview.group.id;
     let group_name = overview.group.name.clone();
@@ -76,13 +80,13 @@ fn MyBudgetContent(overview: MyOverview) -> impl IntoView {
                             {move || resets.map(format_time).unwrap_or_else(|| i18n.t().never.to_owned())}
                         </span>
                     </p>
-                    <LimitUsage limit />
+                    <LimitUsage limit money />
                 </li>
             }
         })
         .collect_view();
     let labels = x_labels(&overview.month);
-    let cost = lines(&overview.month.series, |s| Some(s.cost_usd));
+    let cost = lines(&overview.month.series, |s| Some(money.chart(s.cost_micros)));
     let requests = lines(&overview.month.series, |s| Some(s.requests as f64));
     let owe = overview.statement.clone().map(|line| {
         let payee = overview.payee.clone().unwrap_or_default();
@@ -92,17 +96,17 @@ fn MyBudgetContent(overview: MyOverview) -> impl IntoView {
             <div id="my-statement" data-owes=owes.to_string() class=format!("space-y-2 {CARD}")>
                 <p class="text-lg font-semibold" data-test="owe">
                     {move || if owes > 0 {
-                        (i18n.t().reports.owe_to)(&usd(owes), &payee)
+                        (i18n.t().reports.owe_to)(&money.text(owes), &payee)
                     } else if receives > 0 {
-                        (i18n.t().reports.receive)(&usd(receives))
+                        (i18n.t().reports.receive)(&money.text(receives))
                     } else {
                         i18n.t().reports.owe_nothing.to_owned()
                     }}
                 </p>
                 <dl class="grid grid-cols-3 gap-3 text-sm">
-                    <div><dt class="text-slate-500">{move || i18n.t().reports.metered}</dt><dd>{usd(line.metered_micros)}</dd></div>
-                    <div><dt class="text-slate-500">{move || i18n.t().reports.fixed_share}</dt><dd>{usd(line.fixed_micros)}</dd></div>
-                    <div><dt class="text-slate-500">{move || i18n.t().reports.total}</dt><dd class="font-medium">{usd(line.total_micros)}</dd></div>
+                    <div><dt class="text-slate-500">{move || i18n.t().reports.metered}</dt><dd>{money.text(line.metered_micros)}</dd></div>
+                    <div><dt class="text-slate-500">{move || i18n.t().reports.fixed_share}</dt><dd>{money.text(line.fixed_micros)}</dd></div>
+                    <div><dt class="text-slate-500">{move || i18n.t().reports.total}</dt><dd class="font-medium" data-test="total" data-micros=line.total_micros.to_string()>{money.text(line.total_micros)}</dd></div>
                 </dl>
                 <p class="text-xs text-slate-500">
                     {move || if closed { i18n.t().reports.month_closed } else { i18n.t().reports.month_open }}
@@ -142,10 +146,10 @@ fn MyBudgetContent(overview: MyOverview) -> impl IntoView {
                     </a>
                 </div>
                 <div class="grid gap-8 lg:grid-cols-2">
-                    <LineChart id="my-chart-cost" title=|t| t.reports.chart_cost x_labels=labels.clone() series=cost format=dollars />
+                    <LineChart id="my-chart-cost" title=money.cost_chart_title() x_labels=labels.clone() series=cost format=money.axis() />
                     <LineChart id="my-chart-requests" title=|t| t.reports.chart_requests x_labels=labels series=requests format=compact />
                 </div>
-                <TotalsTable report=overview.month />
+                <TotalsTable report=overview.month money />
             </section>
         </article>
     }

@@ -1,9 +1,10 @@
-//! `/profile`: the display name and language, and the password. Changing the password ends
-//! every other session of the account; the page says so.
+//! `/profile`: the display name, language and the currency amounts are shown in, and the
+//! password. Changing the password ends every other session of the account; the page says so.
 
 use aicarpool::api::ApiError;
 use aicarpool::i18n::Locale;
 use aicarpool::model::MeView;
+use aicarpool::money::Currency;
 use aicarpool::validate;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -70,6 +71,8 @@ fn ProfileForm(me: MeView, action: ServerAction<UpdateProfile>) -> impl IntoView
     let query = use_query_map();
     let name = RwSignal::new(me.user.name.clone());
     let current = Locale::from_tag(&me.user.locale).unwrap_or_default();
+    let currency = me.display.currency;
+    let rate = aicarpool::money::rate_text(me.display.cny_per_usd_e4);
     let error = Signal::derive(move || match action.value().get() {
         Some(Err(e)) => Some(e.0),
         Some(Ok(_)) => None,
@@ -99,6 +102,18 @@ fn ProfileForm(me: MeView, action: ServerAction<UpdateProfile>) -> impl IntoView
                                 .map(|l| view! { <option value=l.code() selected=l == current>{l.native_name()}</option> })
                                 .collect_view()}
                         </select>
+                    </div>
+                    <div>
+                        <label for="profile-form-currency" class="block text-sm font-medium">{move || i18n.t().money.currency}</label>
+                        <select id="profile-form-currency" name="currency" class=format!("mt-1 {SELECT}")>
+                            {Currency::ALL
+                                .into_iter()
+                                .map(|c| view! {
+                                    <option value=c.as_str() selected=c == currency>{move || i18n.t().money.currency_name(c)}</option>
+                                })
+                                .collect_view()}
+                        </select>
+                        <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">{move || (i18n.t().money.currency_help)(&rate)}</p>
                     </div>
                     <ErrorNote id="profile-form-error" error />
                     <p id="profile-saved" role="status" class="text-sm text-emerald-700 dark:text-emerald-300" hidden=move || !saved()>

@@ -12,8 +12,10 @@ use crate::charts::{ChartSeries, LineChart, compact};
 use crate::components::{INPUT, SECONDARY, SELECT, SignInPrompt};
 use crate::error::AppError;
 use crate::i18n::use_i18n;
+use crate::money::Money;
 use crate::pages::not_found::NotFoundPage;
 use crate::server::usage::{UsageOverview, date_of, load_usage};
+use crate::session::use_session;
 
 /// Most lines in one chart; the rest are in the totals table and the CSV.
 const MAX_SERIES: usize = 8;
@@ -22,6 +24,7 @@ const MAX_SERIES: usize = 8;
 #[component]
 pub fn UsagePage() -> impl IntoView {
     let i18n = use_i18n();
+    let session = use_session();
     let params = use_params_map();
     let query = use_query_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<i64>().ok()));
@@ -42,9 +45,10 @@ pub fn UsagePage() -> impl IntoView {
     view! {
         <Transition fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
             {move || Suspend::new(async move {
+                let money = crate::money::current(session).await;
                 match overview.await {
                     Ok(None) => view! { <SignInPrompt /> }.into_any(),
-                    Ok(Some(overview)) => view! { <UsageContent overview /> }.into_any(),
+                    Ok(Some(overview)) => view! { <UsageContent overview money /> }.into_any(),
                     Err(e) if e.is_not_found() => view! { <NotFoundPage /> }.into_any(),
                     Err(e) => view! {
                         <p role="alert" class="text-red-600">{move || i18n.t().api_error(&e.0)}</p>
@@ -82,7 +86,7 @@ pub fn x_labels(report: &UsageReport) -> Vec<String> {
 /// The chart lines of one measure of the report's first series.
 pub fn lines(
     series: &[UsageSeries],
-    value: fn(&aicarpool::model::UsageStats) -> Option<f64>,
+    value: impl Fn(&aicarpool::model::UsageStats) -> Option<f64>,
 ) -> Vec<ChartSeries> {
     series
         .iter()
@@ -95,11 +99,6 @@ pub fn lines(
         .collect()
 }
 
-/// Dollars for the cost axis and tooltips.
-pub fn dollars(v: f64) -> String {
-    format!("${}", compact(v))
-}
-
 /// Milliseconds for the latency axis.
 fn millis(v: f64) -> String {
     format!("{} ms", compact(v))
@@ -107,7 +106,7 @@ fn millis(v: f64) -> String {
 
 /// The loaded page.
 #[component]
-fn UsageContent(overview: UsageOverview) -> impl IntoView {
+fn UsageContent(overview: UsageOverview, money: Money) -> impl IntoView {
     let i18n = use_i18n();
     let group_id = overview.group.id;
     let group_name = overview.group.name.clone();
@@ -118,7 +117,7 @@ fn UsageContent(overview: UsageOverview) -> impl IntoView {
     let (bucket, by) = (report.bucket.clone(), report.by.clone().unwrap_or_default());
     let requests = lines(&report.series, |s| Some(s.requests as f64));
     let tokens = lines(&report.series, |s| Some(s.tokens as f64));
-    let cost = lines(&report.series, |s| Some(s.cost_usd));
+    let cost = lines(&report.series, |s| Some(money.chart(s.cost_micros)));
     let latency_labels = x_labels(&overview.latency);
     let latency = lines(&overview.latency.series, |s| s.avg_ttfb_ms);
     let option = move |value: &'static str,
@@ -173,10 +172,10 @@ fn UsageContent(overview: UsageOverview) -> impl IntoView {
             <div class="grid gap-8 lg:grid-cols-2">
                 <LineChart id="chart-requests" title=|t| t.reports.chart_requests x_labels=labels.clone() series=requests format=compact />
                 <LineChart id="chart-tokens" title=|t| t.reports.chart_tokens x_labels=labels.clone() series=tokens format=compact />
-                <LineChart id="chart-cost" title=|t| t.reports.chart_cost x_labels=labels series=cost format=dollars />
+                <LineChart id="chart-cost" title=money.cost_chart_title() x_labels=labels series=cost format=money.axis() />
                 <LineChart id="chart-latency" title=|t| t.reports.chart_latency x_labels=latency_labels series=latency format=millis />
             </div>
-            <crate::pages::usage_tables::TotalsTable report=report.clone() />
+            <crate::pages::usage_tables::TotalsTable report=report.clone() money />
             <crate::pages::usage_tables::LatencyTable report=overview.latency />
         </article>
     }

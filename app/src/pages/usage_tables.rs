@@ -1,27 +1,17 @@
 //! The tables under the usage charts: totals per series (requests, tokens, cost, errors) with
-//! a grand total, and latency per account. Amounts are exact (from micro-USD), not rounded
-//! chart values.
+//! a grand total, and latency per account. Amounts are exact (from micro-USD, converted once
+//! when shown in yuan), not rounded chart values.
 
 use aicarpool::model::{UsageReport, UsageStats};
 use leptos::prelude::*;
 
 use crate::i18n::use_i18n;
+use crate::money::Money;
 
 /// Micro-USD as dollars with at least two decimals and no trailing zeros beyond them:
 /// `12_500_000` -> `$12.50`, `1_234` -> `$0.001234`.
 pub fn usd(micros: i64) -> String {
-    let text = aicarpool::money::micros_text(micros);
-    let (whole, frac) = text.split_once('.').unwrap_or((&text, "00"));
-    let frac = frac.trim_end_matches('0');
-    let frac = if frac.len() < 2 {
-        format!("{frac:0<2}")
-    } else {
-        frac.to_owned()
-    };
-    match whole.strip_prefix('-') {
-        Some(whole) => format!("-${whole}.{frac}"),
-        None => format!("${whole}.{frac}"),
-    }
+    Money::USD.text(micros)
 }
 
 /// Milliseconds, or `—` when nothing was measured.
@@ -39,6 +29,7 @@ fn StatsRow(
     key: String,
     label: Signal<String>,
     stats: UsageStats,
+    money: Money,
     #[prop(optional)] total: bool,
 ) -> impl IntoView {
     let class = if total { "font-semibold" } else { "" };
@@ -48,25 +39,27 @@ fn StatsRow(
             <td class=TD data-test="requests">{stats.requests}</td>
             <td class=TD data-test="tokens">{stats.tokens}</td>
             <td class=format!("{TD} text-slate-500")>{format!("{} / {}", stats.input_tokens, stats.output_tokens)}</td>
-            <td class=TD data-test="cost">{usd(stats.cost_micros)}</td>
+            <td class=TD data-test="cost" data-micros=stats.cost_micros.to_string()>{money.text(stats.cost_micros)}</td>
             <td class=TD>{stats.errors}</td>
         </tr>
     }
 }
 
-/// Totals per series and in all.
+/// Totals per series and in all, amounts in the reader's currency.
 #[component]
-pub fn TotalsTable(report: UsageReport) -> impl IntoView {
+pub fn TotalsTable(report: UsageReport, money: Money) -> impl IntoView {
     let i18n = use_i18n();
     let rows = report
         .series
         .into_iter()
-        .map(|s| view! { <StatsRow key=s.key label=Signal::stored(s.label) stats=s.totals /> })
+        .map(
+            |s| view! { <StatsRow key=s.key label=Signal::stored(s.label) stats=s.totals money /> },
+        )
         .collect_view();
     view! {
         <section class="space-y-3">
             <h2 class="text-xl font-semibold">{move || i18n.t().reports.totals}</h2>
-            <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
+            <div class="relative overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
                 <table id="usage-totals" class="w-full text-left text-sm">
                     <thead class="bg-slate-50 text-slate-500 dark:bg-slate-900 dark:text-slate-400">
                         <tr>
@@ -80,7 +73,7 @@ pub fn TotalsTable(report: UsageReport) -> impl IntoView {
                     </thead>
                     <tbody class="divide-y divide-slate-100 dark:divide-slate-700">
                         {rows}
-                        <StatsRow key="total".to_owned() label=Signal::derive(move || i18n.t().reports.total.to_owned()) stats=report.totals total=true />
+                        <StatsRow key="total".to_owned() label=Signal::derive(move || i18n.t().reports.total.to_owned()) stats=report.totals money total=true />
                     </tbody>
                 </table>
             </div>
@@ -110,7 +103,7 @@ pub fn LatencyTable(report: UsageReport) -> impl IntoView {
     view! {
         <section class="space-y-3">
             <h2 class="text-xl font-semibold">{move || i18n.t().reports.latency_title}</h2>
-            <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
+            <div class="relative overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-700 dark:bg-slate-800">
                 <table id="usage-latency" class="w-full text-left text-sm">
                     <thead class="bg-slate-50 text-slate-500 dark:bg-slate-900 dark:text-slate-400">
                         <tr>

@@ -92,16 +92,28 @@ pub async fn logout(next: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Saves the display name and language; the language is also remembered for this browser.
+/// Saves the display name, the language and (when given) the currency amounts are shown in;
+/// the language is also remembered for this browser.
 #[server(prefix = "/rpc", endpoint = "update_profile")]
-pub async fn update_profile(name: String, locale: String) -> Result<UserView, AppError> {
+pub async fn update_profile(
+    name: String,
+    locale: String,
+    #[server(default)] currency: Option<String>,
+) -> Result<UserView, AppError> {
     use super::ssr;
     use aicarpool::i18n::Locale;
 
     let state = ssr::app_state()?;
     let principal = ssr::signed_in_for_change(&state).await?;
-    let user =
+    // Checked first, so a bad currency changes nothing.
+    if let Some(currency) = currency.as_deref() {
+        aicarpool::currency::parse_currency(currency)?;
+    }
+    let mut user =
         aicarpool::identity::update_profile(&state, &principal, Some(&name), Some(&locale)).await?;
+    if let Some(currency) = currency.as_deref() {
+        user = aicarpool::currency::set_currency(&state, &principal, currency).await?;
+    }
     if let Some(locale) = Locale::from_tag(&user.locale) {
         ssr::set_locale_cookie(locale);
     }

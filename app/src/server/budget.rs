@@ -64,6 +64,46 @@ pub async fn create_limit(
     Ok(aicarpool::limits::create(&state, &principal, id, input).await?)
 }
 
+/// Changes the cap and warning thresholds of a limit of group `id` (owners and admins); what
+/// it has used so far counts on. `cap` in USD for cost; `warn_at` percents, comma separated
+/// (empty: the default 80, 100). A wrong field is named, with the rule in the reader's
+/// language.
+#[server(prefix = "/rpc", endpoint = "update_limit")]
+pub async fn update_limit(
+    id: i64,
+    limit_id: i64,
+    cap: String,
+    warn_at: String,
+) -> Result<LimitView, AppError> {
+    use super::ssr;
+    use aicarpool::error::ServiceError;
+    use aicarpool::model::GroupRole;
+
+    let state = ssr::app_state()?;
+    let principal = ssr::signed_in_for_change(&state).await?;
+    // Who may change it first: a member learns nothing from a check of their input.
+    let access = aicarpool::groups::access(&state, &principal, id).await?;
+    aicarpool::groups::require(access, GroupRole::Admin, "change the group's limits")?;
+    let metric = aicarpool::limits::list(&state, &principal, id)
+        .await?
+        .into_iter()
+        .find(|l| l.id == limit_id)
+        .map(|l| l.metric)
+        .ok_or(ServiceError::NotFound("limit"))?;
+    let t = crate::i18n::texts(crate::i18n::initial_locale());
+    crate::money::check_cap(t, metric, &cap).map_err(|e| ssr::rule("cap", e))?;
+    let warn_at = crate::money::check_warn_at(t, &warn_at).map_err(|e| ssr::rule("warn_at", e))?;
+    let patch = aicarpool::limits::LimitPatch {
+        cap: Some(serde_json::Value::String(cap.trim().to_owned())),
+        warn_at: Some(if warn_at.is_empty() {
+            vec![80, 100]
+        } else {
+            warn_at
+        }),
+    };
+    Ok(aicarpool::limits::update(&state, &principal, id, limit_id, patch).await?)
+}
+
 /// Deletes a limit of group `id` (owners and admins).
 #[server(prefix = "/rpc", endpoint = "delete_limit")]
 pub async fn delete_limit(id: i64, limit_id: i64) -> Result<(), AppError> {
@@ -82,9 +122,7 @@ pub async fn set_time_zone(id: i64, time_zone: String) -> Result<String, AppErro
 
     let state = ssr::app_state()?;
     let principal = ssr::signed_in_for_change(&state).await?;
-    let zone = time_zone.trim();
-    aicarpool::limits::set_time_zone(&state, &principal, id, zone).await?;
-    Ok(zone.to_owned())
+    Ok(aicarpool::limits::set_time_zone(&state, &principal, id, time_zone.trim()).await?)
 }
 
 /// Reads the chains textarea: one `alias -> model1, model2` per line (`→` and `=` work too);

@@ -185,8 +185,9 @@ pub async fn set_time_zone(
     Params(group_id): Params<i64>,
     Body(body): Body<TimeZoneBody>,
 ) -> ApiResult {
-    limits::set_time_zone(&state.app, &principal, group_id, body.time_zone.trim()).await?;
-    ok(serde_json::json!({"time_zone": body.time_zone.trim()}))
+    let zone =
+        limits::set_time_zone(&state.app, &principal, group_id, body.time_zone.trim()).await?;
+    ok(serde_json::json!({ "time_zone": zone }))
 }
 
 pub async fn list_prices(State(state): State<ServerState>, Auth(_principal): Auth) -> ApiResult {

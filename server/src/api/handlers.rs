@@ -118,11 +118,12 @@ pub async fn me(State(state): State<ServerState>, Auth(principal): Auth) -> ApiR
     ok(identity::me(&state.app, &principal).await?)
 }
 
-/// `{name?, locale?}`.
+/// `{name?, locale?, currency?}`.
 #[derive(Debug, Deserialize)]
 pub struct ProfileBody {
     name: Option<String>,
     locale: Option<String>,
+    currency: Option<String>,
 }
 
 pub async fn update_me(
@@ -130,13 +131,23 @@ pub async fn update_me(
     Auth(principal): Auth,
     Body(body): Body<ProfileBody>,
 ) -> ApiResult {
-    ok(identity::update_profile(
+    // Checked first, so a bad currency changes nothing.
+    if let Some(currency) = body.currency.as_deref() {
+        aicarpool::currency::parse_currency(currency)?;
+    }
+    let user = identity::update_profile(
         &state.app,
         &principal,
         body.name.as_deref(),
         body.locale.as_deref(),
     )
-    .await?)
+    .await?;
+    match body.currency.as_deref() {
+        Some(currency) => {
+            ok(aicarpool::currency::set_currency(&state.app, &principal, currency).await?)
+        }
+        None => ok(user),
+    }
 }
 
 /// `{current_password, new_password}`.

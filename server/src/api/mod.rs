@@ -6,6 +6,7 @@ mod error;
 mod gateway;
 mod handlers;
 pub mod session;
+mod settings;
 mod usage;
 
 use axum::Router;
@@ -97,6 +98,10 @@ pub fn routes() -> Router<ServerState> {
         )
         .route("/groups/{id}/time-zone", put(gateway::set_time_zone))
         .route("/prices", get(gateway::list_prices).put(gateway::set_price))
+        .route(
+            "/settings",
+            get(settings::get_settings).put(settings::put_settings),
+        )
         .route(
             "/prices/{model}",
             axum::routing::delete(gateway::delete_price),

@@ -12,9 +12,10 @@
 //!   content token;
 //! - the gateway's CPU time per proxied request and peak RSS, the mock's CPU per request.
 //!
-//! `cargo bench -p server --bench proxy -- --help` lists the options (`scripts/bench.sh` runs it
-//! and passes its arguments on; cargo builds the release binary first). Child processes are
-//! killed by PID when the run ends, also when it fails.
+//! `scripts/bench.sh --help` lists the options: the script builds the release binary with
+//! `cargo leptos build --release` (nothing when it is up to date), then this small package,
+//! and passes its arguments on. Child processes are killed by PID when the run ends, also
+//! when it fails.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -70,6 +71,9 @@ proxy benchmark: the gateway vs a direct call to the mock upstream, in the same 
 options:
   --upstreams N           mock upstream processes, one account each, all bound to the group [1]
   --gateway-env K=V       extra environment for the gateway (repeatable), e.g. REDIS_URL=redis://…
+  --limits                the governed path: key, member, group and account limits (requests,
+                          tokens, cost; minute, day, month, total) too high to refuse anything,
+                          so every proxied request reserves and settles against seven counters
   --requests N            whole answers at concurrency 1, per side [2000]
   --concurrency C         the concurrent phase's concurrency [64]
   --concurrent-requests N whole answers at concurrency C, per side [20000]
@@ -87,6 +91,7 @@ options:
 struct Options {
     upstreams: usize,
     gateway_env: Vec<(String, String)>,
+    limits: bool,
     requests: usize,
     concurrency: usize,
     concurrent_requests: usize,
@@ -103,6 +108,7 @@ impl Options {
         let mut options = Options {
             upstreams: 1,
             gateway_env: Vec::new(),
+            limits: false,
             requests: 2000,
             concurrency: 64,
             concurrent_requests: 20_000,
@@ -132,13 +138,12 @@ impl Options {
                     .unwrap_or_else(|| usage(&format!("{name}: not a positive number: {v}")))
             };
             match name.as_str() {
-                // `cargo bench` passes `--bench` to every benchmark binary.
-                "--bench" => {}
                 "--help" | "-h" => {
                     print!("{HELP}");
                     std::process::exit(0);
                 }
                 "--json" => options.json = true,
+                "--limits" => options.limits = true,
                 "--upstreams" => options.upstreams = number(value()),
                 "--requests" => options.requests = number(value()),
                 "--concurrency" => options.concurrency = number(value()),
@@ -167,16 +172,14 @@ fn usage(message: &str) -> ! {
     std::process::exit(2);
 }
 
-/// `$AICARPOOL_BIN`, else `$CARGO_TARGET_DIR/release/aicarpool`, else the binary cargo built
-/// next to this benchmark.
+/// `$AICARPOOL_BIN`, else `$CARGO_TARGET_DIR/release/aicarpool`, else `target/release/aicarpool`.
 fn default_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("AICARPOOL_BIN") {
         return PathBuf::from(bin);
     }
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Path::new(&dir).join("release").join("aicarpool");
-    }
-    PathBuf::from(env!("CARGO_BIN_EXE_aicarpool"))
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    target.join("release").join("aicarpool")
 }
 
 fn main() {
@@ -687,8 +690,8 @@ fn cpu_of(pids: &[u32]) -> f64 {
 async fn run(options: Options) {
     assert!(
         options.bin.exists(),
-        "{} does not exist: run the benchmark with `cargo bench -p server --bench proxy` \
-         (scripts/bench.sh does), which builds it, or point AICARPOOL_BIN at a binary",
+        "{} does not exist: run the benchmark with scripts/bench.sh, which builds it with \
+         `cargo leptos build --release`, or point AICARPOOL_BIN at a binary",
         options.bin.display()
     );
     let load_before = loadavg();
@@ -737,7 +740,7 @@ async fn run(options: Options) {
     let client = http_client();
     wait_ready(&client, &base, &mut gateway, &log_path).await;
 
-    let key = set_up(&client, &base, &mock_roots).await;
+    let key = set_up(&client, &base, &mock_roots, options.limits).await;
     let auth = |k: &str| HeaderValue::from_str(&format!("Bearer {k}")).unwrap();
     let body = json!({
         "model": MODEL,
@@ -932,8 +935,8 @@ async fn wait_ready(client: &HttpClient, base: &str, gateway: &mut Proc, log: &P
     }
 }
 
-/// Login -> group -> one account per mock, bound to the group -> member key.
-async fn set_up(client: &HttpClient, base: &str, mock_roots: &[String]) -> String {
+/// Login -> group -> one account per mock, bound to the group -> member key (-> limits).
+async fn set_up(client: &HttpClient, base: &str, mock_roots: &[String], limits: bool) -> String {
     let url = |path: &str| format!("{base}{path}");
     let (status, login) = api(
         client,
@@ -956,6 +959,7 @@ async fn set_up(client: &HttpClient, base: &str, mock_roots: &[String]) -> Strin
     .await;
     assert_eq!(status, 201, "group: {group}");
     let group_id = group["id"].as_i64().unwrap();
+    let mut account_ids = Vec::new();
     for (i, root) in mock_roots.iter().enumerate() {
         let (status, account) = api(
             client,
@@ -969,6 +973,7 @@ async fn set_up(client: &HttpClient, base: &str, mock_roots: &[String]) -> Strin
         )
         .await;
         assert_eq!(status, 201, "account: {account}");
+        account_ids.push(account["id"].as_i64().unwrap());
         let (status, binding) = api(
             client,
             Method::POST,
@@ -988,6 +993,35 @@ async fn set_up(client: &HttpClient, base: &str, mock_roots: &[String]) -> Strin
     )
     .await;
     assert_eq!(status, 201, "key: {key}");
+    if limits {
+        let (_, me) = api(client, Method::GET, &url("/api/auth/me"), token, None).await;
+        let user_id = me["id"]
+            .as_i64()
+            .or_else(|| me["user"]["id"].as_i64())
+            .unwrap();
+        let mut rules = vec![
+            json!({"scope": "key", "target_id": key["id"], "metric": "requests", "window": "minute", "cap": 100_000_000}),
+            json!({"scope": "key", "target_id": key["id"], "metric": "tokens", "window": "day", "cap": 1_000_000_000_000_i64}),
+            json!({"scope": "member", "target_id": user_id, "metric": "cost", "window": "month", "cap": 1_000_000}),
+            json!({"scope": "group", "metric": "cost", "window": "month", "cap": 1_000_000}),
+            json!({"scope": "group", "metric": "requests", "window": "total", "cap": 1_000_000_000_i64}),
+        ];
+        for id in &account_ids {
+            rules.push(json!({"scope": "account", "target_id": id, "metric": "cost", "window": "day", "cap": 1_000_000}));
+            rules.push(json!({"scope": "account", "target_id": id, "metric": "tokens", "window": "minute", "cap": 1_000_000_000_000_i64}));
+        }
+        for rule in rules {
+            let (status, limit) = api(
+                client,
+                Method::POST,
+                &url(&format!("/api/groups/{group_id}/limits")),
+                token,
+                Some(rule),
+            )
+            .await;
+            assert_eq!(status, 201, "limit: {limit}");
+        }
+    }
     key["key"].as_str().unwrap().to_owned()
 }
 
@@ -1059,13 +1093,18 @@ fn print_table(
         .map(|(k, _)| k.as_str())
         .collect();
     println!(
-        "Setup: {} mock upstream(s), gateway env: {}; chat completions, {} requests at c=1, {} \
-         at c={c}, {} streams at c=1, per side.",
+        "Setup: {} mock upstream(s), gateway env: {}, {}; chat completions, {} requests at c=1, \
+         {} at c={c}, {} streams at c=1, per side.",
         options.upstreams,
         if env.is_empty() {
             "default (SQLite, counters in memory)".to_owned()
         } else {
             env.join(", ")
+        },
+        if options.limits {
+            "governed (7 limits per request: key, member, group, account)"
+        } else {
+            "no limits"
         },
         options.requests,
         options.concurrent_requests,
@@ -1166,6 +1205,7 @@ fn to_json(
         "setup": {
             "upstreams": options.upstreams,
             "gateway_env": options.gateway_env.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+            "limits": options.limits,
             "requests_c1": options.requests, "concurrency": options.concurrency,
             "requests_concurrent": options.concurrent_requests, "streams": options.streams,
         },
