@@ -461,9 +461,9 @@ fn TimeZoneForm(group_id: i64, zone: String, actions: GroupActions) -> impl Into
             <ActionForm action=actions.time_zone>
                 <input type="hidden" name="id" value=group_id.to_string() />
                 <div class="flex flex-wrap items-end gap-2">
-                    <label class="text-sm">
+                    <label class="min-w-0 max-w-full text-sm">
                         <span class="sr-only">{move || i18n.t().budget.time_zone}</span>
-                        <select id="time-zone-form-zone" name="time_zone" class=SELECT>{options}</select>
+                        <select id="time-zone-form-zone" name="time_zone" class=format!("{SELECT} max-w-full")>{options}</select>
                     </label>
                     <Submit label=|t| t.budget.set_time_zone pending=actions.time_zone.pending() class=crate::components::SECONDARY />
                 </div>
