@@ -97,6 +97,15 @@ pub struct GroupRouting {
     pub zone: Zone,
 }
 
+impl GroupRouting {
+    /// The group's limits on one upstream account.
+    pub fn account_limits(&self, account_id: i64) -> impl Iterator<Item = &Limit> {
+        self.limits
+            .iter()
+            .filter(move |l| l.scope == LimitScope::Account && l.target_id == Some(account_id))
+    }
+}
+
 /// An immutable snapshot.
 #[derive(Debug, Default)]
 pub struct Catalog {

@@ -23,7 +23,7 @@ use super::upstream::{AttemptFailure, Endpoint};
 use super::usage::Usage;
 use crate::counters::{CapHit, Charge, CounterStore, Lease};
 use crate::db::{accounts, now_ms};
-use crate::model::{LimitScope, RoutingStrategy};
+use crate::model::RoutingStrategy;
 
 /// One line of the attempt log.
 #[derive(Debug, Serialize)]
@@ -211,52 +211,38 @@ impl Gateway {
                 None
             };
             let account_limits: Vec<Limit> = routing
-                .map(|g| {
-                    g.limits
-                        .iter()
-                        .filter(|l| l.scope == LimitScope::Account && l.target_id == Some(id))
-                        .cloned()
-                        .collect()
-                })
+                .map(|g| g.account_limits(id).cloned().collect())
                 .unwrap_or_default();
             let account_hold = (req.endpoint != Endpoint::CountTokens
                 && !account_limits.is_empty())
             .then(|| Reservation::new(&account_limits, &estimate, now_ms()));
             let pending = request_hold.take();
             let request_charges = pending.as_ref().map_or(0, |(_, c)| c.len());
-            let mut charges: Vec<Charge> = pending
+            let charges: Vec<Charge> = pending
                 .iter()
                 .chain(&account_hold)
                 .flat_map(|(_, c)| c.iter().cloned())
                 .collect();
-            let refused = self.counters.reserve(&charges).await.err();
-            // A request limit refused: the request ends here, nothing was held.
-            if let Some(refusal) = &refused
-                && refusal.index < request_charges
-            {
+            if let Err(refusal) = self.counters.reserve(&charges).await {
                 if let Some(lease) = &lease {
                     self.counters.release(lease, 0, now_ms()).await;
                 }
-                let limit = &request_limits[refusal.index];
-                return Err(limit.refusal(refusal.used, limit.amount(&estimate), now_ms()));
-            }
-            if refused.is_some() {
-                // The account's own budget refused: its request limits are still to be held.
-                if let Some((_, request_only)) = &pending {
-                    charges.truncate(request_only.len());
-                    if let Err(refusal) = self.counters.reserve(&charges).await {
-                        if let Some(lease) = &lease {
-                            self.counters.release(lease, 0, now_ms()).await;
-                        }
-                        let limit = &request_limits[refusal.index];
-                        return Err(limit.refusal(refusal.used, limit.amount(&estimate), now_ms()));
+                // A request limit refused (nothing was held): the request ends here. An account
+                // limit refused: the request's own limits are still to be held, alone.
+                let request_refusal = if refusal.index < request_charges {
+                    Some(refusal)
+                } else if let Some((held, request_only)) = pending {
+                    let alone = self.counters.reserve(&request_only).await;
+                    if alone.is_ok() {
+                        guard.held_mut().request = Some(held);
                     }
-                }
-                if let Some((held, _)) = pending {
-                    guard.held_mut().request = Some(held);
-                }
-                if let Some(lease) = &lease {
-                    self.counters.release(lease, 0, now_ms()).await;
+                    alone.err()
+                } else {
+                    None
+                };
+                if let Some(refusal) = request_refusal {
+                    let limit = &request_limits[refusal.index];
+                    return Err(limit.refusal(refusal.used, limit.amount(&estimate), now_ms()));
                 }
                 budget_hits += 1;
                 log.push(LogEntry {
@@ -418,11 +404,7 @@ impl Gateway {
         let mut keys = Vec::new();
         for c in candidates {
             let id = c.account.id;
-            for limit in routing
-                .limits
-                .iter()
-                .filter(|l| l.scope == LimitScope::Account && l.target_id == Some(id))
-            {
+            for limit in routing.account_limits(id) {
                 caps.push((id, limit.cap));
                 keys.push(limit.window_at(now).0);
             }
