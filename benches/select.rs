@@ -18,7 +18,7 @@ use aicarpool::gateway::select::{BudgetLeft, Selector};
 use aicarpool::model::{Provider, RoutingStrategy};
 use aicarpool::secret::Secret;
 
-fn candidates(n: usize, client: &reqwest::Client) -> Vec<Candidate> {
+fn candidates(n: usize, client: &aicarpool::gateway::client::Client) -> Vec<Candidate> {
     (0..n)
         .map(|i| Candidate {
             account: Arc::new(Account {
@@ -43,7 +43,7 @@ fn candidates(n: usize, client: &reqwest::Client) -> Vec<Candidate> {
 }
 
 fn main() {
-    let client = reqwest::Client::new();
+    let client = aicarpool::gateway::client::build(None, None).expect("client");
     let counters = CounterStore::memory();
     let selector = Selector::default();
     for (i, _) in (0..1000).enumerate().filter(|(i, _)| i % 10 == 0) {

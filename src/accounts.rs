@@ -518,25 +518,11 @@ pub async fn test(
                 .to_owned(),
         )
     })?;
-    let url = match account.provider {
-        Provider::Anthropic => format!("{}/v1/models", account.base_url),
-        _ => format!("{}/models", account.base_url),
-    };
-    let mut request = account
-        .client
-        .get(url)
-        .timeout(std::time::Duration::from_secs(20));
-    request = match account.provider {
-        Provider::Anthropic => request
-            .header("x-api-key", account.api_key.expose().as_str())
-            .header(
-                "anthropic-version",
-                crate::gateway::upstream::DEFAULT_ANTHROPIC_VERSION,
-            ),
-        _ => request.bearer_auth(account.api_key.expose()),
-    };
     let started = Instant::now();
-    let outcome = request.send().await;
+    let outcome = match crate::gateway::upstream::models_request(&account) {
+        Ok(request) => account.client.send(request, TEST_TIMEOUT).await,
+        Err(e) => Err(e),
+    };
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let view = match outcome {
         Err(e) => AccountTestView {
@@ -548,7 +534,12 @@ pub async fn test(
         },
         Ok(response) => {
             let status = response.status().as_u16();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let body: Value = response
+                .bytes()
+                .await
+                .ok()
+                .and_then(|raw| serde_json::from_slice(&raw).ok())
+                .unwrap_or(Value::Null);
             if (200..300).contains(&status) {
                 let models = body
                     .get("data")
@@ -599,19 +590,15 @@ pub async fn test(
     Ok(view)
 }
 
-fn describe_transport(e: &reqwest::Error) -> String {
+/// How long the connection test waits for the provider.
+const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+fn describe_transport(e: &crate::gateway::client::Error) -> String {
     if e.is_timeout() {
-        "no answer within 20 s".to_owned()
-    } else if e.is_connect() {
-        let mut text = "could not connect".to_owned();
-        let mut source = std::error::Error::source(e);
-        while let Some(cause) = source {
-            text = format!("could not connect: {cause}");
-            source = cause.source();
-        }
-        text
+        format!("no answer within {} s", TEST_TIMEOUT.as_secs())
     } else {
-        format!("request failed: {e}")
+        // The client's messages name what failed: connecting, the proxy, TLS or the request.
+        e.to_string()
     }
 }
 

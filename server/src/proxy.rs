@@ -4,6 +4,7 @@
 //! the capped body off the request and hand them to the gateway; errors answer in the
 //! caller's dialect.
 
+use aicarpool::gateway::client::Coalesce;
 use aicarpool::gateway::error::ErrorKind;
 use aicarpool::gateway::{Dialect, Endpoint, GatewayError, ProxyBody, ProxyRequest, ProxyResponse};
 use axum::Router;
@@ -30,22 +31,22 @@ pub fn routes() -> Router<ServerState> {
 
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(State(state): State<ServerState>, req: Request) -> Response {
-    proxy(&state, Endpoint::ChatCompletions, req).await
+    Coalesce::new(proxy(&state, Endpoint::ChatCompletions, req)).await
 }
 
 /// `POST /v1/messages`.
 pub async fn messages(State(state): State<ServerState>, req: Request) -> Response {
-    proxy(&state, Endpoint::Messages, req).await
+    Coalesce::new(proxy(&state, Endpoint::Messages, req)).await
 }
 
 /// `POST /v1/messages/count_tokens`.
 pub async fn count_tokens(State(state): State<ServerState>, req: Request) -> Response {
-    proxy(&state, Endpoint::CountTokens, req).await
+    Coalesce::new(proxy(&state, Endpoint::CountTokens, req)).await
 }
 
 /// `POST /v1/responses`.
 pub async fn responses(State(state): State<ServerState>, req: Request) -> Response {
-    proxy(&state, Endpoint::Responses, req).await
+    Coalesce::new(proxy(&state, Endpoint::Responses, req)).await
 }
 
 /// `GET /v1/models`: the models the key may use.

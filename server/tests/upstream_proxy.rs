@@ -12,227 +12,15 @@
 
 mod common;
 
-use std::fmt::Write as _;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aicarpool::gateway::client;
 use common::gateway;
+use common::proxies::{
+    HTTP_PASSWORD, HTTP_USER, ProxyServer, SOCKS_PASSWORD, SOCKS_USER, SocksAuth,
+};
 use serde_json::{Value, json};
 use server::mock_upstream::{MockOptions, MockUpstream};
-
-/// tinyproxy's Basic credentials in these tests.
-const HTTP_USER: &str = "carpool";
-const HTTP_PASSWORD: &str = "proxy-secret";
-/// The system user `scripts/setup.sh test` creates for Dante's username method, which checks
-/// passwords against the system's user database only.
-const SOCKS_USER: &str = "aicarpool-proxy-test";
-const SOCKS_PASSWORD: &str = "aicarpool-socks-test";
-const SETUP_HINT: &str = "run `scripts/setup.sh test` (as root) to install it";
-
-/// A proxy server process; dropping it stops the process.
-struct ProxyServer {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-/// Which Dante authentication method the SOCKS server asks for.
-#[derive(Clone, Copy)]
-enum SocksAuth {
-    None,
-    Username,
-}
-
-impl ProxyServer {
-    /// tinyproxy requiring `HTTP_USER`/`HTTP_PASSWORD`.
-    async fn tinyproxy() -> ProxyServer {
-        let bin = binary("tinyproxy", "tinyproxy-bin");
-        ProxyServer::start("tinyproxy", |dir, port| {
-            let log = dir.join("tinyproxy.log");
-            let conf = format!(
-                "Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\n\
-                 BasicAuth {HTTP_USER} {HTTP_PASSWORD}\nLogLevel Connect\n\
-                 LogFile \"{}\"\nPidFile \"{}\"\nMaxClients 20\n",
-                log.display(),
-                dir.join("tinyproxy.pid").display()
-            );
-            let path = dir.join("tinyproxy.conf");
-            std::fs::write(&path, conf).unwrap();
-            let mut cmd = Command::new(&bin);
-            // -d: stay in the foreground, so the PID we hold is the proxy's.
-            cmd.arg("-d").arg("-c").arg(path);
-            (cmd, log)
-        })
-        .await
-    }
-
-    /// Dante's `danted` with the given SOCKS method.
-    async fn dante(auth: SocksAuth) -> ProxyServer {
-        let bin = binary("danted", "dante-server");
-        if matches!(auth, SocksAuth::Username) {
-            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-            assert!(
-                passwd
-                    .lines()
-                    .any(|l| l.starts_with(&format!("{SOCKS_USER}:"))),
-                "the system user {SOCKS_USER} (for Dante's username method) is missing: \
-                 {SETUP_HINT}"
-            );
-        }
-        let method = match auth {
-            SocksAuth::None => "none",
-            SocksAuth::Username => "username",
-        };
-        ProxyServer::start("danted", |dir, port| {
-            let log = dir.join("danted.log");
-            let conf = format!(
-                "logoutput: {}\ninternal: 127.0.0.1 port = {port}\nexternal: 127.0.0.1\n\
-                 clientmethod: none\nsocksmethod: {method}\n\
-                 client pass {{\n  from: 127.0.0.0/8 to: 0.0.0.0/0\n  log: error\n}}\n\
-                 socks pass {{\n  from: 127.0.0.0/8 to: 0.0.0.0/0\n  command: connect\n  \
-                 log: connect disconnect error\n}}\n",
-                log.display()
-            );
-            let path = dir.join("danted.conf");
-            std::fs::write(&path, conf).unwrap();
-            let mut cmd = Command::new(&bin);
-            // Without -D Dante stays in the foreground; -p keeps its PID file out of /run.
-            cmd.arg("-f")
-                .arg(path)
-                .arg("-p")
-                .arg(dir.join("danted.pid"));
-            (cmd, log)
-        })
-        .await
-    }
-
-    /// Starts the command `setup` builds for a free port, and waits until the port accepts.
-    /// Retries on another port if the process dies (another test may have taken the port).
-    async fn start(name: &str, setup: impl Fn(&Path, u16) -> (Command, PathBuf)) -> ProxyServer {
-        let mut report = String::new();
-        for _ in 0..3 {
-            let dir = tempfile::tempdir().unwrap();
-            let port = free_port();
-            let (mut cmd, log) = setup(dir.path(), port);
-            let out = std::fs::File::create(dir.path().join("output")).unwrap();
-            let child = cmd
-                .stdin(Stdio::null())
-                .stdout(out.try_clone().unwrap())
-                .stderr(out)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {name}: {e}; {SETUP_HINT}"));
-            let mut server = ProxyServer {
-                child,
-                port,
-                log,
-                dir,
-            };
-            if server.wait_ready().await {
-                return server;
-            }
-            let _ = writeln!(
-                report,
-                "{name} on port {port} did not start:\n{}\n{}",
-                std::fs::read_to_string(server.dir.path().join("output")).unwrap_or_default(),
-                server.log()
-            );
-        }
-        panic!("{report}");
-    }
-
-    async fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.child.try_wait().unwrap().is_some() {
-                return false;
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        false
-    }
-
-    /// The proxy URL with `scheme` and optional credentials.
-    fn url(&self, scheme: &str, credentials: Option<(&str, &str)>) -> String {
-        match credentials {
-            Some((user, password)) => {
-                format!("{scheme}://{user}:{password}@127.0.0.1:{}", self.port)
-            }
-            None => format!("{scheme}://127.0.0.1:{}", self.port),
-        }
-    }
-
-    /// Its log so far.
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits (a few seconds at most) until the log contains `needle`; returns the log.
-    async fn log_with(&self, needle: &str) -> String {
-        for _ in 0..100 {
-            let log = self.log();
-            if log.contains(needle) {
-                return log;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the proxy log never showed {needle:?}:\n{}", self.log());
-    }
-
-    /// Stops the process: SIGTERM (Dante then stops its children), SIGKILL if it lingers.
-    fn stop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ProxyServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// The path of `name`, found on PATH or in the sbin folders a non-root PATH lacks.
-fn binary(name: &str, package: &str) -> PathBuf {
-    let path = std::env::var("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("{name} is not installed (Debian package {package}): {SETUP_HINT}")
-        })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn mock() -> MockUpstream {
     MockUpstream::start(MockOptions::default()).await.unwrap()
@@ -244,22 +32,21 @@ fn chat(model: &str, text: &str) -> Value {
 
 /// `POST {base}/chat/completions` with the mock's key through `client`.
 async fn send_chat(
-    client: &reqwest::Client,
+    client: &client::Client,
     base: &str,
     text: &str,
-) -> reqwest::Result<reqwest::Response> {
-    client
-        .post(format!("{base}/chat/completions"))
-        .bearer_auth("mock-key")
-        .json(&chat("gpt-4o-mini", text))
-        .timeout(Duration::from_secs(20))
-        .send()
-        .await
+) -> Result<client::Response, client::Error> {
+    let request = http::Request::post(format!("{base}/chat/completions"))
+        .header("authorization", "Bearer mock-key")
+        .header("content-type", "application/json")
+        .body(bytes::Bytes::from(chat("gpt-4o-mini", text).to_string()))
+        .unwrap();
+    client.send(request, Duration::from_secs(20)).await
 }
 
-async fn assert_replied(res: reqwest::Response, text: &str) {
+async fn assert_replied(res: client::Response, text: &str) {
     assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
+    let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
     assert_eq!(
         body["choices"][0]["message"]["content"],
         format!("mock reply: {text}")
@@ -270,8 +57,11 @@ async fn assert_replied(res: reqwest::Response, text: &str) {
 async fn http_proxy_with_credentials_forwards_the_request() {
     let mock = mock().await;
     let proxy = ProxyServer::tinyproxy().await;
-    let via_proxy =
-        client::build(Some(&proxy.url("http", Some((HTTP_USER, HTTP_PASSWORD))))).unwrap();
+    let via_proxy = client::build(
+        Some(&proxy.url("http", Some((HTTP_USER, HTTP_PASSWORD)))),
+        None,
+    )
+    .unwrap();
 
     let res = send_chat(&via_proxy, &mock.openai_base_url(), "through tinyproxy")
         .await
@@ -293,7 +83,7 @@ async fn http_proxy_with_credentials_forwards_the_request() {
     assert_eq!(seen.header("authorization"), Some("Bearer mock-key"));
 
     // A client without a proxy reaches the mock directly.
-    let direct = client::build(None).unwrap();
+    let direct = client::build(None, None).unwrap();
     let res = send_chat(&direct, &mock.openai_base_url(), "direct")
         .await
         .unwrap();
@@ -311,7 +101,7 @@ async fn http_proxy_refuses_wrong_or_missing_credentials() {
         proxy.url("http", None),
     ] {
         let res = send_chat(
-            &client::build(Some(&url)).unwrap(),
+            &client::build(Some(&url), None).unwrap(),
             &mock.openai_base_url(),
             "hi",
         )
@@ -336,7 +126,7 @@ async fn https_targets_tunnel_through_connect_with_credentials() {
     let proxy = ProxyServer::tinyproxy().await;
     let target = format!("https://{}/v1", mock.addr());
 
-    let wrong = client::build(Some(&proxy.url("http", Some((HTTP_USER, "wrong"))))).unwrap();
+    let wrong = client::build(Some(&proxy.url("http", Some((HTTP_USER, "wrong")))), None).unwrap();
     let err = send_chat(&wrong, &target, "hi").await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
     let log = proxy
@@ -344,7 +134,11 @@ async fn https_targets_tunnel_through_connect_with_credentials() {
         .await;
     assert!(!log.contains("Established connection"), "{log}");
 
-    let right = client::build(Some(&proxy.url("http", Some((HTTP_USER, HTTP_PASSWORD))))).unwrap();
+    let right = client::build(
+        Some(&proxy.url("http", Some((HTTP_USER, HTTP_PASSWORD)))),
+        None,
+    )
+    .unwrap();
     let err = send_chat(&right, &target, "hi").await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
     proxy.log_with("Established connection").await;
@@ -356,9 +150,10 @@ async fn socks5_with_credentials_carries_the_request() {
     let mock = mock().await;
     let proxy = ProxyServer::dante(SocksAuth::Username).await;
 
-    let right = client::build(Some(
-        &proxy.url("socks5", Some((SOCKS_USER, SOCKS_PASSWORD))),
-    ))
+    let right = client::build(
+        Some(&proxy.url("socks5", Some((SOCKS_USER, SOCKS_PASSWORD)))),
+        None,
+    )
     .unwrap();
     let res = send_chat(&right, &mock.openai_base_url(), "through dante")
         .await
@@ -377,7 +172,7 @@ async fn socks5_with_credentials_carries_the_request() {
         proxy.url("socks5", None),
     ] {
         let err = send_chat(
-            &client::build(Some(&url)).unwrap(),
+            &client::build(Some(&url), None).unwrap(),
             &mock.openai_base_url(),
             "hi",
         )
@@ -401,7 +196,7 @@ async fn socks5h_resolves_names_at_the_proxy_and_socks5_locally() {
     let port = mock.addr().port();
 
     for scheme in ["socks5", "socks5h"] {
-        let client = client::build(Some(&proxy.url(scheme, None))).unwrap();
+        let client = client::build(Some(&proxy.url(scheme, None)), None).unwrap();
         let res = send_chat(&client, &format!("http://localhost:{port}/v1"), scheme)
             .await
             .unwrap_or_else(|e| panic!("{scheme}: {e:?}\ndante log:\n{}", proxy.log()));
@@ -419,10 +214,10 @@ async fn socks5h_resolves_names_at_the_proxy_and_socks5_locally() {
     // A name only the proxy could (fail to) resolve: socks5h hands it to Dante, which says so;
     // socks5 resolves it here and never asks the proxy.
     let unknown = format!("http://upstream.invalid:{port}/v1");
-    let socks5 = client::build(Some(&proxy.url("socks5", None))).unwrap();
+    let socks5 = client::build(Some(&proxy.url("socks5", None)), None).unwrap();
     assert!(send_chat(&socks5, &unknown, "hi").await.is_err());
     assert!(!proxy.log().contains("upstream.invalid"), "{}", proxy.log());
-    let socks5h = client::build(Some(&proxy.url("socks5h", None))).unwrap();
+    let socks5h = client::build(Some(&proxy.url("socks5h", None)), None).unwrap();
     let err = send_chat(&socks5h, &unknown, "hi").await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
     proxy
@@ -439,7 +234,7 @@ async fn a_stopped_proxy_fails_the_request() {
     let dante_url = dante.url("socks5h", None);
     for (mut proxy, url) in [(tinyproxy, tinyproxy_url), (dante, dante_url)] {
         let res = send_chat(
-            &client::build(Some(&url)).unwrap(),
+            &client::build(Some(&url), None).unwrap(),
             &mock.openai_base_url(),
             "up",
         )
@@ -451,7 +246,7 @@ async fn a_stopped_proxy_fails_the_request() {
         // A new client, as after a restart: a pooled connection to the dead proxy could fail
         // differently, depending on whether its close was noticed yet.
         let err = send_chat(
-            &client::build(Some(&url)).unwrap(),
+            &client::build(Some(&url), None).unwrap(),
             &mock.openai_base_url(),
             "down",
         )

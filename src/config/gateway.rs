@@ -40,6 +40,8 @@ pub struct GatewayConfig {
     pub circuit_open: Duration,
     /// Prefix of Redis keys.
     pub redis_prefix: String,
+    /// TLS settings for upstreams with the CAs of `UPSTREAM_CA_FILE`; `None`: the system's.
+    pub upstream_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl GatewayConfig {
@@ -117,6 +119,7 @@ impl GatewayConfig {
                 ),
             ));
         }
+        let upstream_tls = given(&s.upstream_ca_file).map(upstream_tls).transpose()?;
         if master_key.is_none() {
             defaults.push(
                 "MASTER_KEY not set: upstream keys are encrypted with the key kept in \
@@ -134,8 +137,26 @@ impl GatewayConfig {
             circuit_failures,
             circuit_open,
             redis_prefix: given(&s.redis_prefix).unwrap_or("acp:").to_owned(),
+            upstream_tls,
         })
     }
+}
+
+/// The upstream TLS settings trusting the certificates in the PEM file at `path` as well
+/// (`UPSTREAM_CA_FILE`).
+pub fn upstream_tls(path: &str) -> Result<std::sync::Arc<rustls::ClientConfig>, ConfigError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let error = |why: String| ConfigError::new("UPSTREAM_CA_FILE", why);
+    let pem = std::fs::read(path).map_err(|e| error(format!("cannot read {path}: {e}")))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| error(format!("{path} is not a PEM certificate file: {e}")))?;
+    if certs.is_empty() {
+        return Err(error(format!("{path} holds no PEM certificate")));
+    }
+    crate::gateway::client::tls_config(certs)
+        .map_err(|e| error(format!("the certificates in {path} cannot be used: {e}")))
 }
 
 /// A byte count, plain or with a `k`/`m` (binary) suffix: `1048576`, `512k`, `32m`.
@@ -223,5 +244,30 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.var, "MASTER_KEY");
+    }
+
+    #[test]
+    fn upstream_ca_file_must_hold_pem_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let err = gateway(Settings {
+            upstream_ca_file: Some(missing.display().to_string()),
+            ..Settings::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.var, "UPSTREAM_CA_FILE");
+        assert!(err.to_string().contains("cannot read"), "{err}");
+
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let err = gateway(Settings {
+            upstream_ca_file: Some(empty.display().to_string()),
+            ..Settings::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("no PEM certificate"), "{err}");
+
+        // Without the variable the system's roots are used (no settings of our own).
+        assert!(gateway(Settings::default()).unwrap().upstream_tls.is_none());
     }
 }

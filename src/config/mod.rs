@@ -11,7 +11,7 @@ use crate::api::DbBackend;
 use crate::secret::{self, Secret, SecretOrigin};
 
 mod gateway;
-pub use gateway::GatewayConfig;
+pub use gateway::{GatewayConfig, upstream_tls};
 
 /// The `aicarpool` command line.
 #[derive(Debug, Parser)]
@@ -136,6 +136,10 @@ pub struct Settings {
     /// Seconds a streamed request waits for the upstream's first byte [default: 120]
     #[arg(long, env = "UPSTREAM_FIRST_BYTE_TIMEOUT", global = true)]
     pub upstream_first_byte_timeout: Option<String>,
+    /// PEM file of extra certificate authorities trusted for upstream HTTPS (a private CA in
+    /// front of a self-hosted model), on top of the system's
+    #[arg(long, env = "UPSTREAM_CA_FILE", global = true)]
+    pub upstream_ca_file: Option<String>,
     /// Seconds a whole upstream request may take [default: 900]
     #[arg(long, env = "UPSTREAM_TIMEOUT", global = true)]
     pub upstream_timeout: Option<String>,

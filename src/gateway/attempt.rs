@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::body::{passes_through, translate_request, translate_response};
 use super::catalog::Candidate;
+use super::client;
 use super::engine::{Gateway, ProxyRequest};
 use super::error::{ErrorKind, GatewayError};
 use super::health::HealthEvent;
@@ -34,7 +35,7 @@ pub enum Answer {
         /// The first chunk.
         first: Bytes,
         /// The rest.
-        rest: BoxStream<'static, reqwest::Result<Bytes>>,
+        rest: BoxStream<'static, Result<Bytes, client::Error>>,
     },
 }
 
@@ -111,16 +112,10 @@ impl Gateway {
             Bytes::from(serde_json::to_vec(&upstream_body).unwrap_or_default())
         };
         let config = self.config();
-        let request = upstream::request(
-            account,
-            wire,
-            &req.headers,
-            req.query.as_deref(),
-            bytes,
-            config.total_timeout,
-        );
+        let request = upstream::request(account, wire, &req.headers, req.query.as_deref(), bytes)
+            .map_err(|e| upstream::transport_failure(&e))?;
         let started = Instant::now();
-        let send = request.send();
+        let send = account.client.send(request, config.total_timeout);
         let response = if stream {
             match tokio::time::timeout(config.first_byte_timeout, send).await {
                 Ok(r) => r,
@@ -133,11 +128,11 @@ impl Gateway {
         let status = response.status().as_u16();
         if !response.status().is_success() {
             let headers = response.headers().clone();
-            let body = read_capped(response, ERROR_BODY_CAP).await;
+            let body = response.bytes_capped(ERROR_BODY_CAP).await;
             return Err(upstream::status_failure(account, status, &headers, &body));
         }
         if stream {
-            let mut rest = response.bytes_stream().boxed();
+            let mut rest = response.into_body().boxed();
             let remaining = config.first_byte_timeout.saturating_sub(started.elapsed());
             let first = match tokio::time::timeout(remaining, rest.next()).await {
                 Err(_) => return Err(first_byte_timeout()),
@@ -207,18 +202,4 @@ fn first_byte_timeout() -> AttemptFailure {
         "the upstream sent nothing before the first-byte deadline",
         None,
     )
-}
-
-/// Reads at most `cap` bytes of a body.
-async fn read_capped(response: reqwest::Response, cap: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
-        let room = cap.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() >= cap {
-            break;
-        }
-    }
-    out
 }

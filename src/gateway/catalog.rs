@@ -40,7 +40,7 @@ pub struct Account {
     /// When the row last changed (ms): the client is rebuilt only when this moves.
     pub updated_at: i64,
     /// Its pooled HTTP client, with its proxy.
-    pub client: reqwest::Client,
+    pub client: client::Client,
 }
 
 impl Account {
@@ -126,7 +126,12 @@ pub async fn fingerprint(db: &Db) -> Result<Vec<i64>, DbError> {
 impl Catalog {
     /// Loads every account and binding. Clients of unchanged accounts are taken over from
     /// `previous`, so their pooled connections survive a reload.
-    pub async fn load(db: &Db, vault: &Vault, previous: &Catalog) -> Result<Catalog, DbError> {
+    pub async fn load(
+        db: &Db,
+        vault: &Vault,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+        previous: &Catalog,
+    ) -> Result<Catalog, DbError> {
         let fingerprint = fingerprint(db).await?;
         let rows = accounts::list_all(db).await?;
         let bindings = accounts::list_bindings(db).await?;
@@ -157,7 +162,7 @@ impl Catalog {
                 .map(|a| a.client.clone());
             let http = match reused {
                 Some(http) => http,
-                None => match client::build(proxy.as_ref().map(|p| p.expose().as_str())) {
+                None => match client::build(proxy.as_ref().map(|p| p.expose().as_str()), tls) {
                     Ok(http) => http,
                     Err(e) => {
                         tracing::error!(account = row.id, "account skipped: client: {e}");

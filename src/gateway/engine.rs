@@ -182,7 +182,15 @@ impl Gateway {
     pub async fn reload(&self) -> Result<Arc<Catalog>, DbError> {
         let _one_at_a_time = self.reloading.lock().await;
         let previous = self.current().unwrap_or_default();
-        let fresh = Arc::new(Catalog::load(&self.db, &self.vault, &previous).await?);
+        let fresh = Arc::new(
+            Catalog::load(
+                &self.db,
+                &self.vault,
+                self.config.upstream_tls.as_ref(),
+                &previous,
+            )
+            .await?,
+        );
         *self.catalog.write().unwrap_or_else(PoisonError::into_inner) = Some(fresh.clone());
         Ok(fresh)
     }

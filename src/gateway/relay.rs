@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::budget::{Amounts, Reservation};
 use super::catalog::Candidate;
+use super::client::CoalesceStream;
 use super::engine::BodyStream;
 use super::error::GatewayError;
 use super::recorder::Recorder;
@@ -515,7 +516,7 @@ pub struct Relay {
     conversion: Conversion,
     parser: SseParser,
     first: Option<Bytes>,
-    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: BoxStream<'static, Result<Bytes, super::client::Error>>,
     pending: VecDeque<Bytes>,
     guard: UsageGuard,
     delivered_chars: usize,
@@ -527,7 +528,7 @@ impl Relay {
     pub fn new(
         conversion: Conversion,
         first: Bytes,
-        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+        upstream: BoxStream<'static, Result<Bytes, super::client::Error>>,
         guard: UsageGuard,
         on_end: Option<OnEnd>,
     ) -> Relay {
@@ -608,9 +609,10 @@ impl Relay {
         usage
     }
 
-    /// The client's body stream.
+    /// The client's body stream. It reads the upstream connection from the task that polls
+    /// it, so the wake-ups between the two are absorbed ([`CoalesceStream`]).
     pub fn into_stream(self) -> BodyStream {
-        futures_util::stream::unfold(self, |mut relay| async move {
+        let stream = futures_util::stream::unfold(self, |mut relay| async move {
             loop {
                 if let Some(bytes) = relay.pending.pop_front() {
                     relay.guard.first_byte();
@@ -634,8 +636,8 @@ impl Relay {
                     None => relay.on_end(),
                 }
             }
-        })
-        .boxed()
+        });
+        Box::pin(CoalesceStream::new(stream))
     }
 }
 

@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
 use super::catalog::Account;
+use super::client;
 use super::error::{ErrorKind, GatewayError, scrub};
 use super::health::HealthEvent;
 use crate::model::Provider;
@@ -114,33 +115,76 @@ pub fn request(
     client_headers: &HeaderMap,
     query: Option<&str>,
     body: bytes::Bytes,
-    timeout: Duration,
-) -> reqwest::RequestBuilder {
-    let mut req = account
-        .client
-        .post(url(account, wire, query))
-        .timeout(timeout)
-        .header(http::header::CONTENT_TYPE, "application/json");
+) -> Result<http::Request<bytes::Bytes>, client::Error> {
+    let mut req = http::Request::new(body);
+    *req.method_mut() = http::Method::POST;
+    *req.uri_mut() = parse_uri(&url(account, wire, query))?;
+    let headers = req.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    credentials(account, headers)?;
     match account.provider {
         Provider::Anthropic => {
-            req = req.header("x-api-key", account.api_key.expose().as_str());
             let version = client_headers
                 .get("anthropic-version")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(DEFAULT_ANTHROPIC_VERSION);
-            req = req.header("anthropic-version", version);
+                .cloned()
+                .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+            headers.insert("anthropic-version", version);
             for beta in client_headers.get_all("anthropic-beta") {
-                req = req.header("anthropic-beta", beta.clone());
+                headers.append("anthropic-beta", beta.clone());
             }
         }
         _ => {
-            req = req.bearer_auth(account.api_key.expose());
             if let Some(beta) = client_headers.get("openai-beta") {
-                req = req.header("openai-beta", beta.clone());
+                headers.insert("openai-beta", beta.clone());
             }
         }
     }
-    req.body(body)
+    Ok(req)
+}
+
+/// `GET` of the provider's model list, which costs no tokens: the account's connection test.
+pub fn models_request(account: &Account) -> Result<http::Request<bytes::Bytes>, client::Error> {
+    let url = match account.provider {
+        Provider::Anthropic => format!("{}/v1/models", account.base_url),
+        _ => format!("{}/models", account.base_url),
+    };
+    let mut req = http::Request::new(bytes::Bytes::new());
+    *req.uri_mut() = parse_uri(&url)?;
+    let headers = req.headers_mut();
+    credentials(account, headers)?;
+    if account.provider == Provider::Anthropic {
+        headers.insert(
+            "anthropic-version",
+            HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION),
+        );
+    }
+    Ok(req)
+}
+
+fn parse_uri(url: &str) -> Result<http::Uri, client::Error> {
+    url.parse()
+        .map_err(|e| client::Error::request(format!("the account's base URL is not usable: {e}")))
+}
+
+/// The account's key, in the header its provider reads; marked sensitive.
+fn credentials(account: &Account, headers: &mut HeaderMap) -> Result<(), client::Error> {
+    let key = account.api_key.expose();
+    let (name, value) = match account.provider {
+        Provider::Anthropic => ("x-api-key", HeaderValue::from_str(key)),
+        _ => (
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {key}")),
+        ),
+    };
+    let mut value = value.map_err(|_| {
+        client::Error::request("the account's API key has characters a header cannot carry")
+    })?;
+    value.set_sensitive(true);
+    headers.insert(name, value);
+    Ok(())
 }
 
 /// One failed attempt.
@@ -159,7 +203,22 @@ pub struct AttemptFailure {
 }
 
 /// Classifies a transport error (no HTTP response).
-pub fn transport_failure(err: &reqwest::Error) -> AttemptFailure {
+pub fn transport_failure(err: &client::Error) -> AttemptFailure {
+    if err.kind() == client::Kind::Request {
+        return AttemptFailure {
+            retryable: true,
+            error: GatewayError::new(
+                ErrorKind::BadGateway,
+                "upstream_config",
+                format!(
+                    "the shared upstream account cannot be used ({err}); the group's admins have been told"
+                ),
+            ),
+            status: None,
+            account_fault: true,
+            event: Some(HealthEvent::Failure),
+        };
+    }
     let (kind, class, message) = if err.is_timeout() {
         (
             ErrorKind::Timeout,
@@ -192,7 +251,7 @@ pub fn transport_failure(err: &reqwest::Error) -> AttemptFailure {
 pub fn status_failure(
     account: &Account,
     status: u16,
-    headers: &reqwest::header::HeaderMap,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> AttemptFailure {
     let upstream_message = error_message(body)
@@ -310,7 +369,7 @@ fn error_message(body: &[u8]) -> Option<String> {
 
 /// Seconds until the provider accepts requests again, from `retry-after` (seconds or an HTTP
 /// date), `retry-after-ms`, or the reset headers of Anthropic and OpenAI.
-pub fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+pub fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(ms) = text("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
         return Some((ms / 1000.0).ceil().max(0.0) as u64);
@@ -385,21 +444,21 @@ mod tests {
 
     #[test]
     fn reset_headers_of_each_provider_are_read() {
-        let mut h = reqwest::header::HeaderMap::new();
+        let mut h = HeaderMap::new();
         h.insert("retry-after", "7".parse().unwrap());
         assert_eq!(retry_after_secs(&h), Some(7));
-        let mut h = reqwest::header::HeaderMap::new();
+        let mut h = HeaderMap::new();
         h.insert("x-ratelimit-reset-requests", "6m0s".parse().unwrap());
         assert_eq!(retry_after_secs(&h), Some(360));
-        let mut h = reqwest::header::HeaderMap::new();
+        let mut h = HeaderMap::new();
         h.insert("x-ratelimit-reset-tokens", "20ms".parse().unwrap());
         assert_eq!(retry_after_secs(&h), Some(1));
-        let mut h = reqwest::header::HeaderMap::new();
+        let mut h = HeaderMap::new();
         let at = crate::timefmt::format_rfc3339(crate::db::now_ms() + 30_000);
         h.insert("anthropic-ratelimit-requests-reset", at.parse().unwrap());
         let secs = retry_after_secs(&h).unwrap();
         assert!((29..=31).contains(&secs), "{secs}");
-        assert_eq!(retry_after_secs(&reqwest::header::HeaderMap::new()), None);
+        assert_eq!(retry_after_secs(&HeaderMap::new()), None);
     }
 
     #[test]

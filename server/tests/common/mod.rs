@@ -7,6 +7,7 @@
 
 pub mod gateway;
 pub mod members;
+pub mod proxies;
 pub mod smtp;
 
 use std::path::Path;
