@@ -10,7 +10,10 @@
 //!   concurrency C (alternating direct / proxy batches): latency percentiles, throughput;
 //! - streams at concurrency 1: time to the response head, the first body byte and the first
 //!   content token;
-//! - the gateway's CPU time per proxied request and peak RSS, the mock's CPU per request.
+//! - the gateway's CPU time per proxied request and peak RSS, the mock's CPU per request;
+//! - a breakdown: requests that stop at successive stages of the gateway, and the same chat
+//!   request through a minimal forwarder (`forwarder.rs`, this binary in another process):
+//!   the floor any proxy pays for the extra hop on this machine.
 //!
 //! `scripts/bench.sh --help` lists the options: the script builds the release binary with
 //! `cargo leptos build --release` (nothing when it is up to date), then this small package,
@@ -22,6 +25,8 @@
     clippy::panic,
     reason = "benchmark fails loudly"
 )]
+
+mod forwarder;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -183,6 +188,12 @@ fn default_bin() -> PathBuf {
 }
 
 fn main() {
+    // The forwarder process: `proxy-bench --forwarder PORT UPSTREAM_ADDR`.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--forwarder") {
+        forwarder::run(args[2].parse().unwrap(), args[3].parse().unwrap());
+        return;
+    }
     let options = Options::parse();
     let runtime = if options.client_threads == 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -384,6 +395,8 @@ enum Probe {
     BadKey,
     /// A valid key and an unknown model (404): plus body read, JSON parse, catalog, usage record.
     BadModel,
+    /// The chat request through the minimal forwarder to the first mock: the floor.
+    Floor,
 }
 
 /// The chat-completions endpoints of both sides; direct requests go round-robin over the mocks.
@@ -396,6 +409,7 @@ struct Targets {
     health: Uri,
     bad_key: HeaderValue,
     bad_model_body: Bytes,
+    floor: Uri,
 }
 
 impl Targets {
@@ -430,6 +444,18 @@ impl Targets {
         let (uri, auth) = &self.proxy;
         let mut request = Request::new(Full::new(Bytes::new()));
         match probe {
+            Probe::Floor => {
+                let mut request = Request::new(Full::new(self.body.clone()));
+                *request.method_mut() = Method::POST;
+                *request.uri_mut() = self.floor.clone();
+                let headers = request.headers_mut();
+                headers.insert(header::AUTHORIZATION, self.direct[0].1.clone());
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                return (request, StatusCode::OK);
+            }
             Probe::Health => {
                 *request.uri_mut() = self.health.clone();
                 return (request, StatusCode::OK);
@@ -665,7 +691,7 @@ fn round(v: f64) -> f64 {
 struct Results {
     c1: [Summary; 2],
     /// Health, bad key, bad model (p50s), at concurrency 1.
-    breakdown: [Summary; 3],
+    breakdown: [Summary; 4],
     cn: [Summary; 2],
     throughput: [f64; 2],
     stream_head: [Summary; 2],
@@ -676,6 +702,8 @@ struct Results {
     gateway_cpu_us_cn: f64,
     gateway_cpu_us_stream: f64,
     mock_cpu_us_c1: f64,
+    /// The minimal forwarder's CPU per request, in the breakdown.
+    forwarder_cpu_us: f64,
     mock_cpu_us_cn: f64,
     gateway_hwm_kib: u64,
     gateway_rss_kib: u64,
@@ -703,6 +731,24 @@ async fn run(options: Options) {
         let (proc, root) = spawn_mock(&options.bin, dir.path(), i);
         mocks.push(proc);
         mock_roots.push(root);
+    }
+
+    // The floor: a minimal forwarder to the first mock, this binary in another process.
+    let floor_port = free_port();
+    let floor_upstream = mock_roots[0].trim_start_matches("http://").to_owned();
+    let mut forwarder = Proc {
+        name: "minimal forwarder".into(),
+        child: Command::new(std::env::current_exe().unwrap())
+            .args(["--forwarder", &floor_port.to_string(), &floor_upstream])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", floor_port)).is_err() {
+        forwarder.assert_running(None);
+        assert!(Instant::now() < deadline, "the forwarder did not start");
+        std::thread::sleep(Duration::from_millis(20));
     }
 
     // First-run setup without a pre-made admin: the CLI, on the same data directory.
@@ -775,6 +821,9 @@ async fn run(options: Options) {
             json!({"model": "no-such-model", "messages": body["messages"], "max_tokens": 16})
                 .to_string(),
         ),
+        floor: format!("http://127.0.0.1:{floor_port}/v1/chat/completions")
+            .parse()
+            .unwrap(),
     });
 
     let gw = gateway.pid();
@@ -823,14 +872,16 @@ async fn run(options: Options) {
 
     // Where the added time goes: requests that stop at earlier stages, at concurrency 1.
     eprintln!("breakdown: {} probes per stage…", options.requests);
-    let probes = [Probe::Health, Probe::BadKey, Probe::BadModel];
-    let mut staged: [Vec<Duration>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let probes = [Probe::Health, Probe::BadKey, Probe::BadModel, Probe::Floor];
+    let mut staged: [Vec<Duration>; 4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let forwarder_before = cpu_micros(forwarder.pid());
     for i in 0..options.requests {
         for k in 0..probes.len() {
             let k = (i + k) % probes.len();
             staged[k].push(one_probe(&client, &targets, probes[k]).await);
         }
     }
+    results.forwarder_cpu_us = (cpu_micros(forwarder.pid()) - forwarder_before) / n;
     results.breakdown = staged.map(|s| summarize(&s));
 
     // Concurrency C, in alternating batches so that each side's throughput is its own.
@@ -901,6 +952,7 @@ async fn run(options: Options) {
         );
     }
     drop(gateway);
+    drop(forwarder);
     drop(mocks);
 }
 
@@ -1144,6 +1196,10 @@ fn print_table(
         ),
         ("chat, proxied (+ upstream call)", &r.c1[1]),
         ("chat, direct to the mock (reference)", &r.c1[0]),
+        (
+            "chat through a minimal forwarder to the mock (the floor of any proxy here)",
+            &b[3],
+        ),
     ] {
         println!("| {name} | {} | {} |", ms(s.p50), ms(s.p99));
     }
@@ -1172,6 +1228,10 @@ fn print_table(
         r.mock_cpu_us_c1,
         r.mock_cpu_us_cn,
         r.mock_hwm_kib as f64 / 1024.0
+    );
+    println!(
+        "| minimal forwarder (reference) | {:.0} at c=1 | |",
+        r.forwarder_cpu_us
     );
     println!();
     let p50 = (r.c1[1].p50 - r.c1[0].p50) / 1000.0;
@@ -1213,7 +1273,7 @@ fn to_json(
         "latency_concurrent": pair(&r.cn),
         "breakdown_c1": {
             "healthz": r.breakdown[0].json(), "unknown_key": r.breakdown[1].json(),
-            "unknown_model": r.breakdown[2].json(),
+            "unknown_model": r.breakdown[2].json(), "minimal_forwarder": r.breakdown[3].json(),
         },
         "throughput_rps": {
             "direct": round(r.throughput[0]), "proxy": round(r.throughput[1]),
@@ -1231,6 +1291,7 @@ fn to_json(
         },
         "mock": {
             "cpu_us_per_request_c1": round(r.mock_cpu_us_c1),
+            "forwarder_cpu_us_per_request": round(r.forwarder_cpu_us),
             "cpu_us_per_request_concurrent": round(r.mock_cpu_us_cn),
             "peak_rss_kib": r.mock_hwm_kib,
         },
