@@ -12,46 +12,13 @@
 
 mod common;
 
-use std::time::Duration;
-
 use aicarpool::gateway::client;
 use common::gateway;
 use common::proxies::{
     HTTP_PASSWORD, HTTP_USER, ProxyServer, SOCKS_PASSWORD, SOCKS_USER, SocksAuth,
 };
+use common::upstream::{assert_replied, chat, mock, send_chat};
 use serde_json::{Value, json};
-use server::mock_upstream::{MockOptions, MockUpstream};
-
-async fn mock() -> MockUpstream {
-    MockUpstream::start(MockOptions::default()).await.unwrap()
-}
-
-fn chat(model: &str, text: &str) -> Value {
-    json!({"model": model, "messages": [{"role": "user", "content": text}]})
-}
-
-/// `POST {base}/chat/completions` with the mock's key through `client`.
-async fn send_chat(
-    client: &client::Client,
-    base: &str,
-    text: &str,
-) -> Result<client::Response, client::Error> {
-    let request = http::Request::post(format!("{base}/chat/completions"))
-        .header("authorization", "Bearer mock-key")
-        .header("content-type", "application/json")
-        .body(bytes::Bytes::from(chat("gpt-4o-mini", text).to_string()))
-        .unwrap();
-    client.send(request, Duration::from_secs(20)).await
-}
-
-async fn assert_replied(res: client::Response, text: &str) {
-    assert_eq!(res.status(), 200);
-    let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
-    assert_eq!(
-        body["choices"][0]["message"]["content"],
-        format!("mock reply: {text}")
-    );
-}
 
 #[tokio::test]
 async fn http_proxy_with_credentials_forwards_the_request() {

@@ -19,12 +19,12 @@ use std::time::Duration;
 
 use aicarpool::gateway::client;
 use common::proxies::{HTTP_PASSWORD, HTTP_USER, ProxyServer, SocksAuth};
+use common::upstream::{assert_replied, chat, chat_request, mock, send_chat};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
-use server::mock_upstream::{MockOptions, MockUpstream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -109,41 +109,6 @@ async fn tls_front(ca: &TestCa, backend: SocketAddr) -> TlsFront {
         handshakes,
         task,
     }
-}
-
-async fn mock() -> MockUpstream {
-    MockUpstream::start(MockOptions::default()).await.unwrap()
-}
-
-fn chat(model: &str, text: &str) -> Value {
-    json!({"model": model, "messages": [{"role": "user", "content": text}]})
-}
-
-fn chat_request(base: &str, text: &str) -> http::Request<bytes::Bytes> {
-    http::Request::post(format!("{base}/chat/completions"))
-        .header("authorization", "Bearer mock-key")
-        .header("content-type", "application/json")
-        .body(bytes::Bytes::from(chat("gpt-4o-mini", text).to_string()))
-        .unwrap()
-}
-
-async fn send_chat(
-    client: &client::Client,
-    base: &str,
-    text: &str,
-) -> Result<client::Response, client::Error> {
-    client
-        .send(chat_request(base, text), Duration::from_secs(20))
-        .await
-}
-
-async fn assert_replied(res: client::Response, text: &str) {
-    assert_eq!(res.status(), 200);
-    let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
-    assert_eq!(
-        body["choices"][0]["message"]["content"],
-        format!("mock reply: {text}")
-    );
 }
 
 fn trusting(ca: &TestCa) -> client::Client {
@@ -240,27 +205,13 @@ async fn the_gateway_serves_an_https_account_trusted_through_upstream_ca_file() 
     let gw = common::gateway::start_with(|c| c.gateway.upstream_tls = Some(tls)).await;
     let front = tls_front(&ca, gw.mock.addr()).await;
 
-    let (status, account) = gw
-        .api(
-            "POST",
-            "/api/accounts",
-            Some(json!({
-                "name": "openai-https", "provider": "openai",
-                "base_url": format!("https://localhost:{}/v1", front.addr.port()),
-                "api_key": gw.mock.api_key(), "models": ["gpt-https"],
-            })),
-        )
+    let id = gw
+        .add_account(json!({
+            "name": "openai-https", "provider": "openai",
+            "base_url": format!("https://localhost:{}/v1", front.addr.port()),
+            "api_key": gw.mock.api_key(), "models": ["gpt-https"],
+        }))
         .await;
-    assert_eq!(status, 201, "{account}");
-    let id = account["id"].as_i64().unwrap();
-    let (status, binding) = gw
-        .api(
-            "POST",
-            &format!("/api/groups/{}/accounts", gw.group_id),
-            Some(json!({"account_id": id})),
-        )
-        .await;
-    assert_eq!(status, 201, "{binding}");
     let (status, tested) = gw
         .api("POST", &format!("/api/accounts/{id}/test"), None)
         .await;

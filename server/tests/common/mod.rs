@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod members;
 pub mod proxies;
 pub mod smtp;
+pub mod upstream;
 
 use std::path::Path;
 
