@@ -8,6 +8,8 @@
 //!
 //! Same runtime shape as the gateway (tokio multi-thread, as many workers as cores), hyper on
 //! both sides, TCP_NODELAY, the upstream connection driven in the request's own task.
+//! `FORWARDER_CURRENT_THREAD=1` in the benchmark's environment runs it on a current-thread
+//! runtime instead (measured the same: 0.214 vs 0.215 ms p50).
 
 use std::convert::Infallible;
 use std::future::Future as _;
