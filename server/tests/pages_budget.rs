@@ -13,57 +13,42 @@ mod common;
 
 use axum::body::Body;
 use common::gateway::Gateway;
+use common::pages::{HOST, Pages, main_of};
 use common::*;
 use http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-
-/// Where the test router thinks it runs (the Host of every request here).
-const HOST: &str = "carpool.test";
 
 /// A running gateway (its system admin owns the group) with a `member` who has a key of their
 /// own, an `outsider`, and a router over the same state for page requests.
 struct World {
     gw: Gateway,
-    router: axum::Router,
+    pages: Pages,
     member_id: i64,
     member: String,
     member_key: String,
     outsider: String,
 }
 
+impl std::ops::Deref for World {
+    type Target = Pages;
+
+    fn deref(&self) -> &Pages {
+        &self.pages
+    }
+}
+
 impl World {
     async fn new() -> World {
         let gw = common::gateway::start().await;
-        let router = router_for(&gw.state);
-        let (member_id, member) = user_with_session(&gw.state, "member@example.com", false).await;
+        let pages = Pages {
+            router: router_for(&gw.state),
+        };
+        let (member_id, member) = common::members::join(&gw, "member@example.com", "member").await;
         let (_, outsider) = user_with_session(&gw.state, "outsider@example.com", false).await;
-        let (s, inv) = gw
-            .api(
-                "POST",
-                &format!("/api/groups/{}/invite", gw.group_id),
-                Some(json!({"email": "member@example.com", "role": "member"})),
-            )
-            .await;
-        assert_eq!(s, 201, "{inv}");
-        let token = inv["accept_url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap();
-        let (s, body) = gw
-            .api_as(
-                &member,
-                "POST",
-                &format!("/api/invitations/{token}/accept"),
-                None,
-            )
-            .await;
-        assert_eq!(s, 200, "{body}");
         let member_key = gw.new_key(&member, json!({"name": "member-laptop"})).await;
         World {
             gw,
-            router,
+            pages,
             member_id,
             member,
             member_key,
@@ -74,68 +59,6 @@ impl World {
     fn group_uri(&self, rest: &str) -> String {
         format!("/groups/{}{rest}", self.gw.group_id)
     }
-
-    /// GETs a page in `lang` with the session cookie of `session` if given.
-    async fn page_in(&self, lang: &str, uri: &str, session: Option<&str>) -> (StatusCode, String) {
-        let mut req = Request::get(uri)
-            .header(header::HOST, HOST)
-            .header(header::ACCEPT, "text/html")
-            .header(header::ACCEPT_LANGUAGE, lang);
-        if let Some(token) = session {
-            req = req.header(header::COOKIE, format!("aicarpool_session={token}"));
-        }
-        let res = send(&self.router, req.body(Body::empty()).unwrap()).await;
-        (res.status(), text(res).await)
-    }
-
-    async fn page(&self, uri: &str, session: Option<&str>) -> (StatusCode, String) {
-        self.page_in("en", uri, session).await
-    }
-
-    /// POSTs a server function as a hydrated form does; returns status and JSON.
-    async fn rpc(
-        &self,
-        endpoint: &str,
-        session: &str,
-        fields: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let req = Request::post(format!("/rpc/{endpoint}"))
-            .header(header::HOST, HOST)
-            .header(header::ORIGIN, format!("http://{HOST}"))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .header(header::COOKIE, format!("aicarpool_session={session}"))
-            .body(Body::from(encode_form(fields)))
-            .unwrap();
-        let res = send(&self.router, req).await;
-        let status = res.status();
-        let body = text(res).await;
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        )
-    }
-
-    /// One chat completion through the gateway with `key`.
-    async fn chat(&self, key: &str, model: &str) {
-        let res = self
-            .gw
-            .http
-            .post(format!("{}/v1/chat/completions", self.gw.base))
-            .bearer_auth(key)
-            .json(
-                &json!({"model": model, "messages": [{"role": "user", "content": "hello there"}]}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    }
-}
-
-/// The part of a page inside `<main>`.
-fn main_of(html: &str) -> &str {
-    &html[html.find("<main").expect("<main>")..html.find("</main>").expect("</main>")]
 }
 
 #[tokio::test]
@@ -189,7 +112,7 @@ async fn the_lead_sets_the_routing_and_members_read_it() {
     assert!(!main.contains(r#"id="routing-form""#), "members only read");
 
     // The chain works: the alias is served by its first model.
-    w.chat(&w.member_key, "smart").await;
+    w.gw.chat_ok(&w.member_key, "smart").await;
 
     let (_, html) = w.page_in("zh-CN", &w.group_uri(""), Some(&w.member)).await;
     assert!(main_of(&html).contains("最低延迟") && html.contains("模型回退链"));
@@ -198,7 +121,7 @@ async fn the_lead_sets_the_routing_and_members_read_it() {
 #[tokio::test]
 async fn accounts_show_live_health_and_their_caps() {
     let w = World::new().await;
-    w.chat(&w.gw.key, "gpt-4o-mini").await;
+    w.gw.chat_ok(&w.gw.key, "gpt-4o-mini").await;
     let (s, body) = w
         .rpc(
             "create_account",
@@ -330,8 +253,8 @@ async fn the_lead_sets_limits_and_the_member_sees_what_is_left() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
-    w.chat(&w.member_key, "gpt-4o-mini").await;
-    w.chat(&w.member_key, "gpt-4o-mini").await;
+    w.gw.chat_ok(&w.member_key, "gpt-4o-mini").await;
+    w.gw.chat_ok(&w.member_key, "gpt-4o-mini").await;
     w.gw.usage(2).await;
 
     let (_, html) = w.page(&w.group_uri(""), Some(&w.member)).await;
@@ -399,9 +322,9 @@ fn svg<'a>(html: &'a str, id: &str) -> &'a str {
 #[tokio::test]
 async fn the_usage_page_charts_real_traffic() {
     let w = World::new().await;
-    w.chat(&w.gw.key, "gpt-4o-mini").await;
-    w.chat(&w.gw.key, "gpt-4o-mini").await;
-    w.chat(&w.member_key, "claude-sonnet-4-5").await;
+    w.gw.chat_ok(&w.gw.key, "gpt-4o-mini").await;
+    w.gw.chat_ok(&w.gw.key, "gpt-4o-mini").await;
+    w.gw.chat_ok(&w.member_key, "claude-sonnet-4-5").await;
     w.gw.usage(3).await;
 
     let (s, html) = w
@@ -537,7 +460,7 @@ async fn a_member_sees_their_remaining_budget_and_what_they_owe() {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    w.chat(&w.member_key, "gpt-4o-mini").await;
+    w.gw.chat_ok(&w.member_key, "gpt-4o-mini").await;
     w.gw.usage(1).await;
 
     let (s, html) = w.page(&w.group_uri("/me"), Some(&w.member)).await;
@@ -573,7 +496,7 @@ async fn a_member_sees_their_remaining_budget_and_what_they_owe() {
 async fn the_cost_split_page_shares_fixed_costs_and_closes_the_month() {
     let w = World::new().await;
     let group = w.gw.group_id.to_string();
-    w.chat(&w.member_key, "gpt-4o-mini").await;
+    w.gw.chat_ok(&w.member_key, "gpt-4o-mini").await;
     w.gw.usage(1).await;
     let (s, html) = w.page(&w.group_uri("/cost-split"), Some(&w.gw.admin)).await;
     assert_eq!(s, StatusCode::OK);

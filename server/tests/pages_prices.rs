@@ -13,105 +13,45 @@ mod common;
 
 use axum::body::Body;
 use common::gateway::Gateway;
+use common::pages::{HOST, Pages, main_of};
 use common::*;
 use http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-
-/// Where the test router thinks it runs (the Host of every request here).
-const HOST: &str = "carpool.test";
 
 /// A running gateway (its system admin owns the group) with a `member` who has a key of their
 /// own and an `outsider`, and a router over the same state for page requests.
 struct World {
     gw: Gateway,
-    router: axum::Router,
+    pages: Pages,
     member: String,
     member_key: String,
     outsider: String,
 }
 
+impl std::ops::Deref for World {
+    type Target = Pages;
+
+    fn deref(&self) -> &Pages {
+        &self.pages
+    }
+}
+
 impl World {
     async fn new() -> World {
         let gw = common::gateway::start().await;
-        let router = router_for(&gw.state);
+        let pages = Pages {
+            router: router_for(&gw.state),
+        };
         let (_, member) = common::members::join(&gw, "member@example.com", "member").await;
         let (_, outsider) = user_with_session(&gw.state, "outsider@example.com", false).await;
         let member_key = gw.new_key(&member, json!({"name": "member-laptop"})).await;
         World {
             gw,
-            router,
+            pages,
             member,
             member_key,
             outsider,
         }
-    }
-
-    /// GETs a page in `lang` with the session cookie of `session` if given.
-    async fn page_in(&self, lang: &str, uri: &str, session: Option<&str>) -> (StatusCode, String) {
-        let mut req = Request::get(uri)
-            .header(header::HOST, HOST)
-            .header(header::ACCEPT, "text/html")
-            .header(header::ACCEPT_LANGUAGE, lang);
-        if let Some(token) = session {
-            req = req.header(header::COOKIE, format!("aicarpool_session={token}"));
-        }
-        let res = send(&self.router, req.body(Body::empty()).unwrap()).await;
-        (res.status(), text(res).await)
-    }
-
-    async fn page(&self, uri: &str, session: Option<&str>) -> (StatusCode, String) {
-        self.page_in("en", uri, session).await
-    }
-
-    /// POSTs a server function as a hydrated form does, in `lang`; returns status and JSON.
-    async fn rpc_in(
-        &self,
-        lang: &str,
-        endpoint: &str,
-        session: &str,
-        fields: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let req = Request::post(format!("/rpc/{endpoint}"))
-            .header(header::HOST, HOST)
-            .header(header::ORIGIN, format!("http://{HOST}"))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .header(header::ACCEPT_LANGUAGE, lang)
-            .header(header::COOKIE, format!("aicarpool_session={session}"))
-            .body(Body::from(encode_form(fields)))
-            .unwrap();
-        let res = send(&self.router, req).await;
-        let status = res.status();
-        let body = text(res).await;
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        )
-    }
-
-    async fn rpc(
-        &self,
-        endpoint: &str,
-        session: &str,
-        fields: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        self.rpc_in("en", endpoint, session, fields).await
-    }
-
-    /// One chat completion through the gateway with `key`.
-    async fn chat(&self, key: &str, model: &str) {
-        let res = self
-            .gw
-            .http
-            .post(format!("{}/v1/chat/completions", self.gw.base))
-            .bearer_auth(key)
-            .json(
-                &json!({"model": model, "messages": [{"role": "user", "content": "hello there"}]}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     }
 
     /// Adds a limit through the API; returns its id.
@@ -127,11 +67,6 @@ impl World {
         assert_eq!(s, 201, "{limit}");
         limit["id"].as_i64().unwrap()
     }
-}
-
-/// The part of a page inside `<main>`.
-fn main_of(html: &str) -> &str {
-    &html[html.find("<main").expect("<main>")..html.find("</main>").expect("</main>")]
 }
 
 /// The `<tr>` of the price table for `model`.
@@ -267,7 +202,7 @@ async fn an_override_is_priced_exactly_and_reset_to_the_built_in_price() {
     );
 
     // The next request is charged at the override: tokens x micro-USD per million, exactly.
-    w.chat(&w.member_key, "gpt-4o-mini").await;
+    w.gw.chat_ok(&w.member_key, "gpt-4o-mini").await;
     let row = &w.gw.usage(1).await[0];
     let picos = i128::from(row.input_tokens) * 300_000 + i128::from(row.output_tokens) * 1_200_000;
     assert_eq!(
@@ -501,7 +436,7 @@ async fn amounts_show_in_yuan_at_the_administrators_rate() {
     assert_eq!(limits[0]["cap"], json!(25.5), "the API stays in USD");
 
     // Usage, my budget and the cost split convert the exact micro-USD once.
-    w.chat(&w.member_key, "gpt-4o-mini").await;
+    w.gw.chat_ok(&w.member_key, "gpt-4o-mini").await;
     let cost = w.gw.usage(1).await[0].cost_micros;
     assert!(cost > 0);
     let yuan = aicarpool::money::amount_text("¥", aicarpool::money::usd_to_cny(cost, 71_000));

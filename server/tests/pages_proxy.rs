@@ -11,12 +11,11 @@
 mod common;
 
 use axum::body::Body;
+use common::pages::{HOST, Pages, main_of};
 use common::*;
 use http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 
-/// Where the test router thinks it runs (the Host of every request here).
-const HOST: &str = "carpool.test";
 /// The provider key of the system account: must never come back.
 const SECRET: &str = "sk-test-SECRETVALUE-9876";
 /// The proxy password of the system account: must never come back.
@@ -26,12 +25,20 @@ const PROXY_PASSWORD: &str = "hunter2xyz";
 /// `outsider` in no group.
 struct World {
     _dir: tempfile::TempDir,
-    router: axum::Router,
+    pages: Pages,
     group: i64,
     root: String,
     owner: String,
     member: String,
     outsider: String,
+}
+
+impl std::ops::Deref for World {
+    type Target = Pages;
+
+    fn deref(&self) -> &Pages {
+        &self.pages
+    }
 }
 
 impl World {
@@ -85,50 +92,13 @@ impl World {
         assert_eq!(s, StatusCode::OK, "{body}");
         World {
             _dir: dir,
-            router,
+            pages: Pages { router },
             group,
             root,
             owner,
             member,
             outsider,
         }
-    }
-
-    /// GETs a page, with the session cookie of `session` if given; returns status and HTML.
-    async fn page(&self, uri: &str, session: Option<&str>) -> (StatusCode, String) {
-        let mut req = Request::get(uri)
-            .header(header::HOST, HOST)
-            .header(header::ACCEPT, "text/html")
-            .header(header::ACCEPT_LANGUAGE, "en");
-        if let Some(token) = session {
-            req = req.header(header::COOKIE, format!("aicarpool_session={token}"));
-        }
-        let res = send(&self.router, req.body(Body::empty()).unwrap()).await;
-        (res.status(), text(res).await)
-    }
-
-    /// POSTs a server function as a hydrated form does; returns status and JSON.
-    async fn rpc(
-        &self,
-        endpoint: &str,
-        session: &str,
-        fields: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let req = Request::post(format!("/rpc/{endpoint}"))
-            .header(header::HOST, HOST)
-            .header(header::ORIGIN, format!("http://{HOST}"))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .header(header::COOKIE, format!("aicarpool_session={session}"))
-            .body(Body::from(encode_form(fields)))
-            .unwrap();
-        let res = send(&self.router, req).await;
-        let status = res.status();
-        let body = text(res).await;
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        )
     }
 
     /// Adds an account through the add form's server function.
@@ -157,11 +127,6 @@ impl World {
         )
         .await
     }
-}
-
-/// The part of a page inside `<main>`.
-fn main_of(html: &str) -> &str {
-    &html[html.find("<main").expect("<main>")..html.find("</main>").expect("</main>")]
 }
 
 #[tokio::test]
@@ -424,7 +389,7 @@ async fn the_keys_page_speaks_chinese_too() {
         .header(header::COOKIE, format!("aicarpool_session={}", w.member))
         .body(Body::empty())
         .unwrap();
-    let html = text(send(&w.router, req).await).await;
+    let html = text(send(&w.pages.router, req).await).await;
     let main = main_of(&html);
     assert!(
         main.contains("创建密钥") && main.contains("API 密钥"),

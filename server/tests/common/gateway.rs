@@ -155,6 +155,21 @@ impl Gateway {
         )
     }
 
+    /// One chat completion with `key` for `model`, which must succeed.
+    pub async fn chat_ok(&self, key: &str, model: &str) {
+        let res = self
+            .http
+            .post(format!("{}/v1/chat/completions", self.base))
+            .bearer_auth(key)
+            .json(
+                &json!({"model": model, "messages": [{"role": "user", "content": "hello there"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+
     /// Creates a system account and binds it to the group; returns its id.
     pub async fn add_account(&self, body: Value) -> i64 {
         let (status, account) = self.api("POST", "/api/accounts", Some(body)).await;

@@ -7,6 +7,7 @@
 
 pub mod gateway;
 pub mod members;
+pub mod pages;
 pub mod proxies;
 pub mod smtp;
 pub mod upstream;
