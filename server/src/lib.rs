@@ -14,6 +14,7 @@ use std::time::Duration;
 use aicarpool::state::AppState;
 use app::{App, shell};
 use axum::Router;
+use axum::body::Body;
 use axum::extract::FromRef;
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, Request, header};
@@ -24,6 +25,7 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutBody;
 use tower_http::trace::TraceLayer;
 
 /// The router's state: the application state plus what Leptos needs to render.
@@ -135,6 +137,12 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
         .with_state(state)
 }
 
+/// How long a client may take to send a request's head (its first byte included, so this is
+/// also how long an idle keep-alive connection stays open) and may leave a request body
+/// without a byte. Slow or stalled clients then get their connection closed (head) or a 408
+/// (body) instead of holding a connection and its memory forever.
+pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Serves `router` on `listener` until SIGTERM or SIGINT, then lets in-flight requests finish
 /// (up to `drain` long) before returning. The signal handlers are installed before the
 /// "listening" line is logged, so a signal sent as soon as the server says it listens is
@@ -144,35 +152,88 @@ pub async fn serve(
     router: Router,
     drain: Duration,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    let local = listener.local_addr()?;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::warn!(%err, "could not set TCP_NODELAY");
-        }
-    });
-    tracing::info!("listening on http://{local}");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+    let stop = async move {
         tokio::select! {
             _ = interrupt.recv() => tracing::info!("SIGINT received: shutting down"),
             _ = terminate.recv() => tracing::info!("SIGTERM received: shutting down"),
         }
-        let _ = stop_tx.send(());
-    });
-    let server = std::pin::pin!(server.into_future());
+    };
+    serve_until(listener, router, CLIENT_IDLE_TIMEOUT, drain, stop).await
+}
+
+/// Serves `router` on `listener` until `stop` completes, then stops accepting, lets in-flight
+/// requests finish (up to `drain` long) and returns. Connections are HTTP/1.1 with
+/// `TCP_NODELAY`; a client that takes longer than `idle` to send a request head is
+/// disconnected, and a request body that stalls for `idle` is answered 408.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    idle: Duration,
+    drain: Duration,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(idle);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    accept_failed(err).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(%err, "could not set TCP_NODELAY");
+        }
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(remote));
+            router
+                .clone()
+                .oneshot(req.map(|body| Body::new(TimeoutBody::new(idle, body))))
+        });
+        // No upgrades: nothing here speaks WebSocket (live reload has its own port).
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%err, %remote, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
     tokio::select! {
-        result = server => result,
-        () = async move {
-            let _ = stop_rx.await;
-            tokio::time::sleep(drain).await;
-        } => {
+        () = graceful.shutdown() => Ok(()),
+        () = tokio::time::sleep(drain) => {
             tracing::warn!("in-flight requests did not finish within {drain:?}; stopping anyway");
             Ok(())
         }
     }
+}
+
+/// After a failed `accept`: a connection that died in the backlog is nothing; anything else
+/// (out of file descriptors, mostly) is logged and waited out for a second, as axum does,
+/// instead of spinning.
+async fn accept_failed(err: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        err.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%err, "accepting a connection failed; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }

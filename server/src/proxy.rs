@@ -6,27 +6,81 @@
 
 use aicarpool::gateway::client::Coalesce;
 use aicarpool::gateway::error::ErrorKind;
+use aicarpool::gateway::keys::MemberKey;
 use aicarpool::gateway::{Dialect, Endpoint, GatewayError, ProxyBody, ProxyRequest, ProxyResponse};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::routing::{MethodRouter, any, get, post};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use std::sync::Arc;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 
 use crate::ServerState;
 
 /// The `/v1` routes.
 pub fn routes() -> Router<ServerState> {
     Router::new()
-        .route("/v1/chat/completions", post(chat_completions))
-        .route("/v1/messages", post(messages))
-        .route("/v1/messages/count_tokens", post(count_tokens))
-        .route("/v1/responses", post(responses))
-        .route("/v1/models", get(models))
+        .route(
+            "/v1/chat/completions",
+            only(Method::POST, post(chat_completions), Dialect::OpenAi),
+        )
+        .route(
+            "/v1/messages",
+            only(Method::POST, post(messages), Dialect::Anthropic),
+        )
+        .route(
+            "/v1/messages/count_tokens",
+            only(Method::POST, post(count_tokens), Dialect::Anthropic),
+        )
+        .route(
+            "/v1/responses",
+            only(Method::POST, post(responses), Dialect::OpenAi),
+        )
+        .route(
+            "/v1/models",
+            only(Method::GET, get(models), Dialect::OpenAi),
+        )
+        .route("/v1", any(unknown_route))
+        .route("/v1/", any(unknown_route))
         .route("/v1/{*rest}", any(unknown_route))
         // The gateway applies its own, configurable cap (MAX_BODY_BYTES).
         .layer(DefaultBodyLimit::disable())
+        .layer(cors())
+}
+
+/// Browser apps call the proxy from their own origin with a member key in a header (never a
+/// cookie), so any origin may: the key is the credential. Preflights are answered here.
+pub fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(AllowHeaders::any())
+        .expose_headers(ExposeHeaders::any())
+        .max_age(std::time::Duration::from_secs(86_400))
+}
+
+/// `route` for `method`; any other method gets a 405 in `dialect` saying which one to use.
+pub fn only(
+    method: Method,
+    route: MethodRouter<ServerState>,
+    dialect: Dialect,
+) -> MethodRouter<ServerState> {
+    route.fallback(
+        move |wrong: Method, OriginalUri(uri): OriginalUri| async move {
+            let err = GatewayError::new(
+                ErrorKind::MethodNotAllowed,
+                "method_not_allowed",
+                format!("{wrong} {} is not supported; use {method}", uri.path()),
+            );
+            let mut response = into_response(ProxyResponse::error(&err, dialect));
+            if let Ok(allow) = HeaderValue::from_str(method.as_str()) {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            response
+        },
+    )
 }
 
 /// `POST /v1/chat/completions`.
@@ -57,7 +111,7 @@ pub async fn models(State(state): State<ServerState>, headers: HeaderMap) -> Res
     } else {
         Dialect::OpenAi
     };
-    match gateway.authenticate(api_key(&headers)).await {
+    match authenticate(&state, &headers).await {
         Ok(member) => into_response(gateway.models(&member).await),
         Err(err) => into_response(ProxyResponse::error(&err, dialect)),
     }
@@ -74,7 +128,31 @@ async fn unknown_route(req: Request) -> Response {
             req.uri().path()
         ),
     );
-    into_response(ProxyResponse::error(&err, Dialect::OpenAi))
+    let dialect = if req.uri().path().starts_with("/v1/messages") {
+        Dialect::Anthropic
+    } else {
+        Dialect::OpenAi
+    };
+    into_response(ProxyResponse::error(&err, dialect))
+}
+
+/// The member behind the request's key; a key header that is not text is refused as such.
+async fn authenticate(
+    state: &ServerState,
+    headers: &HeaderMap,
+) -> Result<Arc<MemberKey>, GatewayError> {
+    for name in ["x-api-key", header::AUTHORIZATION.as_str()] {
+        if headers.get(name).is_some_and(|v| v.to_str().is_err()) {
+            return Err(GatewayError::new(
+                ErrorKind::Authentication,
+                "unauthenticated",
+                format!(
+                    "the {name} header holds characters that are not plain ASCII; copy your member key (acp_…) again"
+                ),
+            ));
+        }
+    }
+    state.app.gateway().authenticate(api_key(headers)).await
 }
 
 /// The member key from `x-api-key` (Claude Code) or `Authorization: Bearer` (OpenAI and
@@ -103,12 +181,24 @@ async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Respons
     let dialect = endpoint.dialect();
     let fail = |err: GatewayError| into_response(ProxyResponse::error(&err, dialect));
     let (parts, body) = req.into_parts();
-    let member = match gateway.authenticate(api_key(&parts.headers)).await {
+    let member = match authenticate(state, &parts.headers).await {
         Ok(member) => member,
         Err(err) => return fail(err),
     };
+    if let Some(coding) = parts.headers.get(header::CONTENT_ENCODING) {
+        let coding = String::from_utf8_lossy(coding.as_bytes());
+        if !coding.trim().eq_ignore_ascii_case("identity") {
+            return fail(GatewayError::new(
+                ErrorKind::UnsupportedMediaType,
+                "unsupported_content_encoding",
+                format!(
+                    "request bodies must be sent uncompressed (got Content-Encoding: {coding})"
+                ),
+            ));
+        }
+    }
     if let Some(kind) = parts.headers.get(header::CONTENT_TYPE) {
-        let kind = kind.to_str().unwrap_or_default().to_ascii_lowercase();
+        let kind = String::from_utf8_lossy(kind.as_bytes()).to_ascii_lowercase();
         let essence = kind.split(';').next().unwrap_or_default().trim();
         if essence != "application/json" && !essence.ends_with("+json") {
             return fail(GatewayError::new(
@@ -142,11 +232,21 @@ async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Respons
     let body: Bytes = match axum::body::to_bytes(body, cap).await {
         Ok(body) => body,
         Err(err) => {
-            let over = std::error::Error::source(&err)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            let cause = std::error::Error::source(&err);
+            let over = cause.is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
                 || err.to_string().contains("length limit");
+            let stalled = cause.is_some_and(|s| s.is::<tower_http::timeout::TimeoutError>());
             return fail(if over {
                 too_large()
+            } else if stalled {
+                GatewayError::new(
+                    ErrorKind::RequestTimeout,
+                    "request_body_timeout",
+                    format!(
+                        "the request body stopped arriving (nothing for {} s); send it again",
+                        crate::CLIENT_IDLE_TIMEOUT.as_secs()
+                    ),
+                )
             } else {
                 GatewayError::invalid("body", "the request body could not be read completely")
             });

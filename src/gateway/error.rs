@@ -24,6 +24,10 @@ pub enum ErrorKind {
     Permission,
     /// 404: unknown model or route.
     NotFound,
+    /// 405: the route exists, the method does not.
+    MethodNotAllowed,
+    /// 408: the request body stalled.
+    RequestTimeout,
     /// 413: the body is over the cap.
     TooLarge,
     /// 415: not JSON.
@@ -48,6 +52,8 @@ impl ErrorKind {
             Self::Authentication => 401,
             Self::Permission => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::RequestTimeout => 408,
             Self::TooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::RateLimit => 429,
@@ -65,6 +71,8 @@ impl ErrorKind {
             Self::Authentication => ("invalid_request_error", Some("invalid_api_key")),
             Self::Permission => ("invalid_request_error", Some("permission_denied")),
             Self::NotFound => ("invalid_request_error", Some("model_not_found")),
+            Self::MethodNotAllowed => ("invalid_request_error", Some("method_not_allowed")),
+            Self::RequestTimeout => ("invalid_request_error", Some("request_timeout")),
             Self::TooLarge => ("invalid_request_error", Some("request_too_large")),
             Self::UnsupportedMediaType => ("invalid_request_error", Some("unsupported_media_type")),
             Self::RateLimit => ("rate_limit_error", Some("rate_limit_exceeded")),
@@ -78,7 +86,10 @@ impl ErrorKind {
     /// Anthropic's error `type`.
     fn anthropic(self) -> &'static str {
         match self {
-            Self::InvalidRequest | Self::UnsupportedMediaType => "invalid_request_error",
+            Self::InvalidRequest
+            | Self::UnsupportedMediaType
+            | Self::MethodNotAllowed
+            | Self::RequestTimeout => "invalid_request_error",
             Self::Authentication => "authentication_error",
             Self::Permission => "permission_error",
             Self::NotFound => "not_found_error",

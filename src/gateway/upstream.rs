@@ -255,8 +255,12 @@ pub fn status_failure(
     body: &[u8],
 ) -> AttemptFailure {
     let upstream_message = error_message(body)
-        .map(|m| scrub(&m, account.api_key.expose()))
+        .map(|m| scrub_for_client(&m, account.api_key.expose(), &account.base_url))
         .unwrap_or_default();
+    if status >= 500 && !upstream_message.is_empty() {
+        // The provider's own trouble: its words are for the admins (the log), not the caller.
+        tracing::warn!(account = account.id, status, upstream = %upstream_message, "upstream failed");
+    }
     let with_detail = |text: &str| {
         if upstream_message.is_empty() {
             text.to_owned()
@@ -315,7 +319,9 @@ pub fn status_failure(
                     ErrorKind::BadGateway
                 },
                 "upstream_error",
-                with_detail(&format!("the upstream failed with HTTP {status}")),
+                format!(
+                    "the upstream failed with HTTP {status}; retry later or ask the group's admins"
+                ),
             ),
             status: Some(status),
             account_fault: false,
@@ -343,6 +349,18 @@ pub fn status_failure(
             account_fault: false,
             event: None,
         },
+        // 1xx, 3xx (redirects are not followed) and made-up codes: the provider misbehaves.
+        _ if !(400..500).contains(&status) => AttemptFailure {
+            retryable: true,
+            error: GatewayError::new(
+                ErrorKind::BadGateway,
+                "upstream_bad_status",
+                format!("the upstream answered with an unexpected HTTP status {status}"),
+            ),
+            status: Some(status),
+            account_fault: false,
+            event: Some(HealthEvent::Failure),
+        },
         _ => AttemptFailure {
             retryable: false,
             error: GatewayError::new(
@@ -355,6 +373,32 @@ pub fn status_failure(
             event: None,
         },
     }
+}
+
+/// Upstream text fit for the caller: no credentials (see [`scrub`]), no URLs (the account's
+/// base URL or the provider's internal hosts) and not the account's host.
+fn scrub_for_client(text: &str, key: &str, base_url: &str) -> String {
+    let mut out = scrub(text, key);
+    for scheme in ["http://", "https://"] {
+        while let Some(i) = out.find(scheme) {
+            let end = out[i..]
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ')' | '>' | ','))
+                .map_or(out.len(), |e| e + i);
+            out.replace_range(i..end, "[url]");
+        }
+    }
+    if let Some(authority) = base_url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| uri.authority().cloned())
+    {
+        for host in [authority.as_str(), authority.host()] {
+            if host.len() >= 4 {
+                out = out.replace(host, "[upstream]");
+            }
+        }
+    }
+    out
 }
 
 /// The message inside either provider's error body.
@@ -441,6 +485,26 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn callers_see_no_upstream_urls_hosts_or_keys() {
+        let text = "bad thing at http://10.0.0.5:8000/v1/x, see https://127.0.0.1:45785/v1 \
+                    (host 127.0.0.1:45785, key upstream-key-123) docs: https://platform.openai.com/docs";
+        let s = scrub_for_client(text, "upstream-key-123", "http://127.0.0.1:45785/v1");
+        for leak in [
+            "10.0.0.5",
+            "127.0.0.1",
+            "45785",
+            "upstream-key-123",
+            "platform.openai",
+        ] {
+            assert!(!s.contains(leak), "{leak} in {s}");
+        }
+        assert!(
+            s.starts_with("bad thing at [url], see [url] (host [upstream], key [redacted])"),
+            "{s}"
+        );
+    }
 
     #[test]
     fn reset_headers_of_each_provider_are_read() {

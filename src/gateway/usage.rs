@@ -19,8 +19,21 @@ pub struct Usage {
     pub cache_write_tokens: u64,
 }
 
+/// The most tokens one field of one call may report. No model comes near it (the largest
+/// context windows hold a few million); a bigger figure comes from a broken or hostile
+/// upstream, and taking it as is would overflow the usage sums and lock the member's budget.
+pub const MAX_TOKENS: u64 = 100_000_000;
+
 fn num(v: &Value, key: &str) -> Option<u64> {
-    v.get(key).and_then(Value::as_u64)
+    let n = v.get(key).and_then(Value::as_u64)?;
+    if n > MAX_TOKENS {
+        tracing::warn!(
+            field = key,
+            reported = n,
+            "upstream reported an implausible token count; recorded as {MAX_TOKENS}"
+        );
+    }
+    Some(n.min(MAX_TOKENS))
 }
 
 /// The usage object itself, whether given directly or under `usage` / `<outer>.usage`.
@@ -170,6 +183,28 @@ mod tests {
         // A bogus cached count larger than the prompt can't underflow.
         let odd = json!({"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 9}});
         assert_eq!(Usage::from_chat(&odd).unwrap().input_tokens, 0);
+    }
+
+    #[test]
+    fn implausible_counts_are_capped_not_taken() {
+        let absurd = json!({"usage": {"prompt_tokens": u64::MAX, "completion_tokens": 9_223_372_036_854_775_807_u64}});
+        let u = Usage::from_chat(&absurd).unwrap();
+        assert_eq!((u.input_tokens, u.output_tokens), (MAX_TOKENS, MAX_TOKENS));
+        let absurd = json!({"usage": {"input_tokens": 1, "output_tokens": 2,
+            "cache_read_input_tokens": u64::MAX, "cache_creation_input_tokens": MAX_TOKENS + 1}});
+        let u = Usage::from_messages(&absurd).unwrap();
+        assert_eq!(
+            (
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_read_tokens,
+                u.cache_write_tokens
+            ),
+            (1, 2, MAX_TOKENS, MAX_TOKENS)
+        );
+        let u =
+            Usage::from_responses(&json!({"input_tokens": u64::MAX, "output_tokens": 3})).unwrap();
+        assert_eq!((u.input_tokens, u.output_tokens), (MAX_TOKENS, 3));
     }
 
     #[test]

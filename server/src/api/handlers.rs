@@ -395,10 +395,17 @@ pub async fn accept_invitation(
     ok(invites::accept(&state.app, &principal, &token).await?)
 }
 
-pub async fn not_found() -> Response {
+pub async fn not_found(
+    method: http::Method,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> Response {
+    let message = format!(
+        "{method} {} is not an endpoint of this API (the chat proxy is under /v1: POST /v1/chat/completions, /v1/messages, /v1/responses, GET /v1/models)",
+        uri.path()
+    );
     (
         StatusCode::NOT_FOUND,
-        Json(json!({ "error": { "code": "not_found", "message": "no such API endpoint" } })),
+        Json(json!({ "error": { "code": "not_found", "type": "not_found_error", "message": message } })),
     )
         .into_response()
 }

@@ -130,9 +130,23 @@ pub fn routes() -> Router<ServerState> {
         .route("/groups/{id}/cost-split/close", post(usage::close))
         .route(
             "/chat/completions",
-            post(crate::proxy::chat_completions).layer(axum::extract::DefaultBodyLimit::disable()),
+            crate::proxy::only(
+                http::Method::POST,
+                post(crate::proxy::chat_completions)
+                    .layer(axum::extract::DefaultBodyLimit::disable()),
+                aicarpool::gateway::Dialect::OpenAi,
+            )
+            .layer::<_, std::convert::Infallible>(crate::proxy::cors()),
         )
-        .route("/models", get(crate::proxy::models))
+        .route(
+            "/models",
+            crate::proxy::only(
+                http::Method::GET,
+                get(crate::proxy::models),
+                aicarpool::gateway::Dialect::OpenAi,
+            )
+            .layer::<_, std::convert::Infallible>(crate::proxy::cors()),
+        )
         .route("/invitations/{token}", get(preview_invitation))
         .route("/invitations/{token}/accept", post(accept_invitation))
         .fallback(not_found)

@@ -66,17 +66,7 @@ pub async fn start_on(
             )
         }
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = router_for(&state);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    let addr = serve_in_background(router_for(&state), server::CLIENT_IDLE_TIMEOUT).await;
     let (_, admin) = user_with_session(&state, "admin@example.com", true).await;
     let mock = MockUpstream::start(MockOptions::default()).await.unwrap();
     let http = reqwest::Client::builder()
@@ -226,17 +216,7 @@ impl Gateway {
             redis,
             aicarpool::setup::SetupGate::closed(),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let router = router_for(&state);
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        let addr = serve_in_background(router_for(&state), server::CLIENT_IDLE_TIMEOUT).await;
         format!("http://{addr}")
     }
 
@@ -295,4 +275,23 @@ pub fn sse_events(body: &str) -> Vec<(Option<String>, String)> {
         out.push((name, data.join("\n")));
     }
     out
+}
+
+/// Serves `router` on a free loopback port with the binary's serving loop (client timeouts
+/// of `idle`) until the test ends; returns the address.
+pub async fn serve_in_background(router: axum::Router, idle: Duration) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        server::serve_until(
+            listener,
+            router,
+            idle,
+            Duration::from_secs(1),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
 }
