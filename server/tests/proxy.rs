@@ -684,6 +684,84 @@ async fn bad_requests_get_clear_errors() {
     assert!(res.json::<Value>().await.unwrap()["error"]["message"].is_string());
 }
 
+/// Requests the gateway must translate, with a field it reads of the wrong type: a 400 in the
+/// caller's dialect naming the field, and nothing reaches the provider (a string max_tokens
+/// used to go upstream as the 4096 default, billing the caller for tokens never asked for).
+#[tokio::test]
+async fn bad_translated_requests_are_refused_before_the_provider() {
+    let gw = gateway::start().await;
+    let chat_with = |key: &str, value: Value| {
+        let mut body = chat("claude-sonnet-4-5", "hi");
+        body[key] = value;
+        body
+    };
+    let cases = [
+        (
+            "/v1/chat/completions",
+            chat_with("max_tokens", json!("100")),
+            "max_tokens",
+        ),
+        (
+            "/v1/chat/completions",
+            chat_with("tools", json!([{"type": "function"}])),
+            "tools[0].function",
+        ),
+        (
+            "/v1/chat/completions",
+            chat_with("tool_choice", json!("sometimes")),
+            "tool_choice",
+        ),
+        (
+            "/v1/chat/completions",
+            chat_with(
+                "messages",
+                json!([{"role": "user", "content": [{"type": "text", "text": 5}]}]),
+            ),
+            "messages[0].content[0].text",
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "claude-sonnet-4-5", "input": "hi", "max_output_tokens": -1}),
+            "max_output_tokens",
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "claude-sonnet-4-5", "input": "hi", "tools": [{"type": "function"}]}),
+            "tools[0].name",
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "gpt-4o-mini", "max_tokens": 10, "stop_sequences": "x",
+                "messages": [{"role": "user", "content": "hi"}]}),
+            "stop_sequences",
+        ),
+        (
+            "/v1/messages/count_tokens",
+            json!({"model": "gpt-4o-mini", "system": 5,
+                "messages": [{"role": "user", "content": "hi"}]}),
+            "system",
+        ),
+    ];
+    for (path, body, param) in cases {
+        let res = gw.post(path, &body).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{path} {body}");
+        let err: Value = res.json().await.unwrap();
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{param}`")), "{message}");
+        if path.starts_with("/v1/messages") {
+            assert_eq!(err["type"], "error", "Anthropic's shape: {err}");
+        } else {
+            assert_eq!(err["error"]["param"], param, "{err}");
+        }
+    }
+    assert!(gw.mock.requests().is_empty(), "{:?}", gw.mock.requests());
+    // The same-dialect path is the provider's to validate: it is passed on untouched.
+    let mut same = chat("gpt-4o-mini", "hi");
+    same["temperature"] = json!("hot");
+    gw.post("/v1/chat/completions", &same).send().await.unwrap();
+    assert_eq!(gw.mock.last_request().unwrap().body["temperature"], "hot");
+}
+
 #[tokio::test]
 async fn upstream_failures_fail_over_or_answer_without_leaking_secrets() {
     let gw = gateway::start().await;

@@ -20,7 +20,15 @@ pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError>
         ));
     }
     let body: Value = serde_json::from_slice(raw).map_err(|e| {
-        GatewayError::invalid("body", format!("the request body is not valid JSON: {e}"))
+        // serde_json reports depth as a syntax error, but the JSON may well be valid.
+        if e.to_string().starts_with("recursion limit exceeded") {
+            GatewayError::invalid(
+                "body",
+                "the JSON is nested deeper than 128 levels; flatten the request",
+            )
+        } else {
+            GatewayError::invalid("body", format!("the request body is not valid JSON: {e}"))
+        }
     })?;
     if !body.is_object() {
         return Err(GatewayError::invalid(
@@ -77,12 +85,9 @@ pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError>
             }
             if endpoint == Endpoint::Messages {
                 match body.get("max_tokens") {
-                    Some(v) if v.as_u64().is_some_and(|n| n > 0) => {}
-                    Some(_) => {
-                        return Err(GatewayError::invalid(
-                            "max_tokens",
-                            "`max_tokens` must be a positive integer",
-                        ));
+                    Some(v) => {
+                        translate::token_cap(v, "max_tokens")
+                            .map_err(|e| GatewayError::invalid(e.param, e.message))?;
                     }
                     None => {
                         return Err(GatewayError::invalid(
@@ -241,6 +246,36 @@ mod tests {
         assert_eq!(
             out["stream_options"],
             serde_json::json!({"include_usage": true})
+        );
+    }
+
+    #[test]
+    fn deep_json_is_called_deep_not_invalid() {
+        let deep = format!(
+            "{{\"model\":\"m\",\"x\":{}1{}}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let err = parse_body(Endpoint::ChatCompletions, deep.as_bytes()).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("body"));
+        assert_eq!(
+            err.message,
+            "the JSON is nested deeper than 128 levels; flatten the request"
+        );
+        let err = parse_body(Endpoint::ChatCompletions, b"{\"model\":").unwrap_err();
+        assert!(err.message.contains("not valid JSON"), "{}", err.message);
+    }
+
+    #[test]
+    fn messages_max_tokens_fits_u32() {
+        let raw =
+            br#"{"model":"m","max_tokens":4294967296,"messages":[{"role":"user","content":"x"}]}"#;
+        let err = parse_body(Endpoint::Messages, raw).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("max_tokens"));
+        assert!(
+            err.message.contains("from 1 to 4294967295"),
+            "{}",
+            err.message
         );
     }
 }

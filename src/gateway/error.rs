@@ -164,10 +164,19 @@ impl GatewayError {
                     "code": code,
                 }})
             }
-            Dialect::Anthropic => json!({
-                "type": "error",
-                "error": {"type": self.kind.anthropic(), "message": self.message},
-            }),
+            Dialect::Anthropic => {
+                // Anthropic's shape has no `param`, so the message names the field itself.
+                let message = match self.param.as_deref() {
+                    Some(p) if !p.is_empty() && !self.message.contains(p) => {
+                        format!("{p}: {}", self.message)
+                    }
+                    _ => self.message.clone(),
+                };
+                json!({
+                    "type": "error",
+                    "error": {"type": self.kind.anthropic(), "message": message},
+                })
+            }
         }
     }
 }
@@ -215,6 +224,17 @@ mod tests {
         let a = e.body(Dialect::Anthropic);
         assert_eq!(a["type"], "error");
         assert_eq!(a["error"]["type"], "invalid_request_error");
+        assert_eq!(a["error"]["message"], "messages must be an array");
+        // Anthropic's shape has no param: a message that doesn't name the field gets it.
+        let bare = GatewayError::invalid("tools[0].name", "every tool needs a name");
+        assert_eq!(
+            bare.body(Dialect::Anthropic)["error"]["message"],
+            "tools[0].name: every tool needs a name"
+        );
+        assert_eq!(
+            bare.body(Dialect::OpenAi)["error"]["message"],
+            "every tool needs a name"
+        );
         let t = GatewayError::new(ErrorKind::Timeout, "upstream_timeout", "slow");
         assert_eq!(t.body(Dialect::Anthropic)["error"]["type"], "timeout_error");
         assert_eq!(t.status(), 504);

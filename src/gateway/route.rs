@@ -19,6 +19,7 @@ use super::health::{HealthEvent, HealthPolicy, HealthState, OutReason};
 use super::keys::MemberKey;
 use super::relay::{Conversion, OnEnd, Relay, StreamEnd, UsageGuard};
 use super::select::{BudgetLeft, session_key};
+use super::translate;
 use super::upstream::{AttemptFailure, Endpoint};
 use super::usage::Usage;
 use crate::counters::{CapHit, Charge, CounterStore, Lease};
@@ -109,6 +110,9 @@ impl Gateway {
         candidates.retain(|c| req.endpoint.upstream_wire(c.account.provider).is_some());
         if candidates.is_empty() {
             // Only token counting lands here: no account of this model can count upstream.
+            // The estimate stands in for a translated request, so it gets the same checks.
+            translate::messages_to_chat_request(&body)
+                .map_err(|e| GatewayError::invalid(e.param, e.message))?;
             guard.finish_ok(200, Usage::default(), None);
             return Ok(ProxyResponse::json(
                 200,

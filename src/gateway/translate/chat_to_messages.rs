@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{TranslateError, tool_id};
+use super::{TranslateError, check, tool_id};
 
 /// Translates a chat request body into a Messages request body. `default_max_tokens`
 /// fills Anthropic's mandatory `max_tokens` when the client set neither limit.
@@ -19,15 +19,27 @@ pub fn chat_to_messages_request(
     let messages = req
         .get("messages")
         .and_then(Value::as_array)
-        .ok_or_else(|| TranslateError::new("messages", "`messages` must be an array"))?;
+        .ok_or_else(|| {
+            TranslateError::new("messages", "`messages` must be an array of messages")
+        })?;
     let mut system = Vec::new();
     let mut out: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let p = format!("messages[{i}]");
-        let role = m
-            .get("role")
-            .and_then(Value::as_str)
-            .ok_or_else(|| TranslateError::new(format!("{p}.role"), "each message needs a role"))?;
+        const ROLES: &str = "system, developer, user, assistant or tool";
+        if !m.is_object() {
+            return Err(check::wrong(&p, "a message object", m));
+        }
+        let role = match check::field(m, "role") {
+            Some(Value::String(r)) => r.as_str(),
+            Some(v) => return Err(check::wrong(&format!("{p}.role"), ROLES, v)),
+            None => {
+                return Err(check::missing(
+                    &format!("{p}.role"),
+                    &format!("each message needs a role ({ROLES})"),
+                ));
+            }
+        };
         let content = m.get("content").unwrap_or(&Value::Null);
         match role {
             "system" | "developer" => system.extend(content_blocks(content, &p, false)?),
@@ -37,7 +49,7 @@ pub fn chat_to_messages_request(
             other => {
                 return Err(TranslateError::new(
                     format!("{p}.role"),
-                    format!("unsupported message role `{other}`"),
+                    format!("`{p}.role` `{other}` is not a chat role; expected {ROLES}"),
                 ));
             }
         }
@@ -46,11 +58,10 @@ pub fn chat_to_messages_request(
     if let Some(model) = req.get("model") {
         body.insert("model".into(), model.clone());
     }
-    let max_tokens = req
-        .get("max_completion_tokens")
-        .and_then(Value::as_u64)
-        .or_else(|| req.get("max_tokens").and_then(Value::as_u64))
-        .unwrap_or(default_max_tokens);
+    // Both are checked: a bad value must not hide behind the other one.
+    let max_completion = check::opt_token_cap(req, "", "max_completion_tokens")?;
+    let max_tokens = check::opt_token_cap(req, "", "max_tokens")?;
+    let max_tokens = max_completion.or(max_tokens).unwrap_or(default_max_tokens);
     body.insert("max_tokens".into(), max_tokens.into());
     match system.len() {
         0 => {}
@@ -66,33 +77,44 @@ pub fn chat_to_messages_request(
         .map(|(role, content)| json!({ "role": role, "content": content }))
         .collect();
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(t) = req.get("temperature").and_then(Value::as_f64) {
+    if let Some(t) = check::opt_number(req, "", "temperature")?.and_then(Value::as_f64) {
         // OpenAI allows 0..2, Anthropic 0..1; clamping beats an upstream 400.
         body.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
     }
-    if let Some(top_p) = req.get("top_p").filter(|v| v.is_number()) {
+    if let Some(top_p) = check::opt_number(req, "", "top_p")? {
         body.insert("top_p".into(), top_p.clone());
     }
-    match req.get("stop") {
-        Some(Value::String(s)) => {
-            body.insert("stop_sequences".into(), json!([s]));
+    if let Some(stop) = check::field(req, "stop") {
+        let stop = check::stop_sequences(stop, "stop", true)?;
+        if !stop.is_empty() {
+            body.insert("stop_sequences".into(), json!(stop));
         }
-        Some(Value::Array(a)) if !a.is_empty() => {
-            body.insert("stop_sequences".into(), Value::Array(a.clone()));
-        }
-        _ => {}
     }
     if let Some(stream) = req.get("stream").and_then(Value::as_bool) {
         body.insert("stream".into(), stream.into());
     }
-    if let Some(user) = req.get("user").and_then(Value::as_str) {
+    if let Some(options) = check::opt_object(
+        req,
+        "",
+        "stream_options",
+        "an object such as {\"include_usage\": true}",
+    )? {
+        check::opt_bool(options, "stream_options", "include_usage")?;
+    }
+    if let Some(user) = check::opt_str(req, "", "user")? {
         body.insert("metadata".into(), json!({ "user_id": user }));
     }
-    if req.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
-        return Err(TranslateError::new(
-            "n",
-            "only n = 1 is supported for this model",
-        ));
+    match check::field(req, "n") {
+        None => {}
+        Some(n) if n.as_u64() == Some(1) => {}
+        Some(n) => {
+            return Err(check::wrong(
+                "n",
+                "1 (or absent) for this model: Anthropic models return one choice per request, \
+                 so send separate requests for more",
+                n,
+            ));
+        }
     }
     super::tools::chat_tools_to_messages(req, &mut body)?;
     Ok(Value::Object(body))
@@ -122,20 +144,35 @@ fn content_blocks(
         Value::String(s) => return Ok(vec![json!({ "type": "text", "text": s })]),
         Value::Array(parts) => parts,
         _ => {
-            return Err(TranslateError::new(
-                format!("{p}.content"),
-                "content must be a string or an array of parts",
+            return Err(check::wrong(
+                &format!("{p}.content"),
+                "a string or an array of content parts",
+                content,
             ));
         }
+    };
+    let kinds = if allow_media {
+        "text, image_url or file"
+    } else {
+        "text or refusal"
     };
     let mut blocks = Vec::new();
     for (j, part) in parts.iter().enumerate() {
         let pp = format!("{p}.content[{j}]");
-        let kind = part.get("type").and_then(Value::as_str).unwrap_or("");
+        let kind = check::part_type(part, &pp, kinds)?;
         let block = match kind {
             "text" | "refusal" => {
                 let key = if kind == "text" { "text" } else { "refusal" };
-                let text = part.get(key).and_then(Value::as_str).unwrap_or("");
+                let text = match check::field(part, key) {
+                    Some(Value::String(t)) => t.as_str(),
+                    Some(v) => return Err(check::wrong(&format!("{pp}.{key}"), "a string", v)),
+                    None => {
+                        return Err(check::missing(
+                            &format!("{pp}.{key}"),
+                            &format!("a `{kind}` part carries its text in `{key}`"),
+                        ));
+                    }
+                };
                 if text.is_empty() {
                     continue;
                 }
@@ -146,11 +183,28 @@ fn content_blocks(
                 b
             }
             "image_url" if allow_media => {
-                let url = part
-                    .get("image_url")
-                    .and_then(|u| u.get("url").or(Some(u)))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| TranslateError::new(format!("{pp}.image_url"), "missing url"))?;
+                let url = match check::field(part, "image_url") {
+                    Some(Value::String(u)) => u.as_str(),
+                    Some(u @ Value::Object(_)) => check::name(
+                        u,
+                        &format!("{pp}.image_url"),
+                        "url",
+                        "an image_url part needs the image's URL",
+                    )?,
+                    Some(v) => {
+                        return Err(check::wrong(
+                            &format!("{pp}.image_url"),
+                            "an object {\"url\": ...}",
+                            v,
+                        ));
+                    }
+                    None => {
+                        return Err(check::missing(
+                            &format!("{pp}.image_url"),
+                            "an image_url part needs {\"image_url\": {\"url\": ...}}",
+                        ));
+                    }
+                };
                 image_block(url, &format!("{pp}.image_url.url"))?
             }
             "file" if allow_media => {
@@ -170,7 +224,10 @@ fn content_blocks(
             other => {
                 return Err(TranslateError::new(
                     format!("{pp}.type"),
-                    format!("unsupported content part type `{other}`"),
+                    format!(
+                        "`{pp}.type` is `{other}`, which can't be translated to Anthropic \
+                         in this message; expected {kinds}"
+                    ),
                 ));
             }
         };
@@ -210,14 +267,24 @@ fn assistant_blocks(m: &Value, p: &str) -> Result<Vec<Value>, TranslateError> {
     };
     let calls = calls
         .as_array()
-        .ok_or_else(|| TranslateError::new(format!("{p}.tool_calls"), "must be an array"))?;
+        .ok_or_else(|| check::wrong(&format!("{p}.tool_calls"), "an array of tool calls", calls))?;
     for (j, call) in calls.iter().enumerate() {
-        let pp = format!("{p}.tool_calls[{j}].function");
-        let name = call
-            .pointer("/function/name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| TranslateError::new(format!("{pp}.name"), "tool call needs a name"))?;
-        let input = match call.pointer("/function/arguments") {
+        let pc = format!("{p}.tool_calls[{j}]");
+        // The id pairs the call with its tool message; a made-up one would orphan the result.
+        let id = check::name(
+            call,
+            &pc,
+            "id",
+            "a tool call needs the id its tool message refers to",
+        )?;
+        if let Some(kind) = check::field(call, "type").filter(|k| k.as_str() != Some("function")) {
+            return Err(check::wrong(&format!("{pc}.type"), "\"function\"", kind));
+        }
+        let pp = format!("{pc}.function");
+        let f = check::opt_object(call, &pc, "function", "an object {\"name\", \"arguments\"}")?
+            .ok_or_else(|| check::missing(&pp, "a tool call needs {\"name\", \"arguments\"}"))?;
+        let name = check::name(f, &pp, "name", "every tool call names its function")?;
+        let input = match f.get("arguments") {
             None | Some(Value::Null) => json!({}),
             Some(Value::String(s)) if s.trim().is_empty() => json!({}),
             Some(Value::String(s)) => serde_json::from_str::<Value>(s)
@@ -226,33 +293,31 @@ fn assistant_blocks(m: &Value, p: &str) -> Result<Vec<Value>, TranslateError> {
                 .ok_or_else(|| {
                     TranslateError::new(
                         format!("{pp}.arguments"),
-                        "tool call arguments must be a JSON object encoded as a string",
+                        format!("`{pp}.arguments` must be a JSON object encoded as a string"),
                     )
                 })?,
             Some(v @ Value::Object(_)) => v.clone(),
-            Some(_) => {
-                return Err(TranslateError::new(
-                    format!("{pp}.arguments"),
-                    "must be a string",
+            Some(v) => {
+                return Err(check::wrong(
+                    &format!("{pp}.arguments"),
+                    "a JSON object encoded as a string",
+                    v,
                 ));
             }
         };
-        let id = tool_id(call.get("id").and_then(Value::as_str));
+        let id = tool_id(Some(id));
         blocks.push(json!({ "type": "tool_use", "id": id, "name": name, "input": input }));
     }
     Ok(blocks)
 }
 
 fn tool_result(m: &Value, p: &str) -> Result<Value, TranslateError> {
-    let id = m
-        .get("tool_call_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            TranslateError::new(
-                format!("{p}.tool_call_id"),
-                "tool messages need tool_call_id",
-            )
-        })?;
+    let id = check::name(
+        m,
+        p,
+        "tool_call_id",
+        "a tool message needs the id of the tool call it answers",
+    )?;
     let content = match m.get("content").unwrap_or(&Value::Null) {
         Value::String(s) => Value::String(s.clone()),
         other => Value::Array(content_blocks(other, p, true)?),
@@ -381,5 +446,160 @@ mod tests {
         for (req, param) in cases {
             assert_eq!(chat_to_messages_request(&req, 10).unwrap_err().param, param);
         }
+    }
+
+    /// The hostile-client probe's requests: every field the translation reads, wrongly typed.
+    #[test]
+    fn bad_translated_fields_are_refused_naming_the_field() {
+        let with = |key: &str, value: Value| {
+            let mut req = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+            req[key] = value;
+            req
+        };
+        let too_big: Value = serde_json::from_str("18446744073709551617").unwrap();
+        let cap = "must be a whole number of tokens from 1 to 4294967295";
+        let cases = [
+            (with("max_tokens", json!("100")), "max_tokens", cap),
+            (with("max_tokens", json!(-5)), "max_tokens", "got -5"),
+            (with("max_tokens", json!(10.5)), "max_tokens", "got 10.5"),
+            (with("max_tokens", json!(0)), "max_tokens", cap),
+            (with("max_tokens", too_big.clone()), "max_tokens", cap),
+            (
+                with("max_completion_tokens", json!("100")),
+                "max_completion_tokens",
+                cap,
+            ),
+            (
+                with("max_completion_tokens", too_big),
+                "max_completion_tokens",
+                cap,
+            ),
+            (
+                with("temperature", json!("hot")),
+                "temperature",
+                "must be a number; got the string \"hot\"",
+            ),
+            (with("top_p", json!("x")), "top_p", "must be a number"),
+            (
+                with("stop", json!(5)),
+                "stop",
+                "a string or an array of strings",
+            ),
+            (with("stop", json!(["a", 1])), "stop[1]", "must be a string"),
+            (with("n", json!(-1)), "n", "one choice per request"),
+            (with("n", json!(2)), "n", "one choice per request"),
+            (
+                with("stream_options", json!("x")),
+                "stream_options",
+                "must be an object",
+            ),
+            (
+                with("stream_options", json!({"include_usage": "yes"})),
+                "stream_options.include_usage",
+                "true or false",
+            ),
+            (with("user", json!(5)), "user", "must be a string"),
+            (
+                with("tool_choice", json!("sometimes")),
+                "tool_choice",
+                "\"auto\", \"none\", \"required\"",
+            ),
+            (with("tools", json!({})), "tools", "must be an array"),
+            (
+                with(
+                    "messages",
+                    json!([{"role": "user", "content": [
+                    {"type": "text", "text": "a"}, {"type": "text", "text": 5}]}]),
+                ),
+                "messages[0].content[1].text",
+                "`messages[0].content[1].text` must be a string; got 5",
+            ),
+            (
+                with(
+                    "messages",
+                    json!([{"role": "user", "content": [{"type": "input_audio"}]}]),
+                ),
+                "messages[0].content[0].type",
+                "`input_audio`",
+            ),
+            (
+                with(
+                    "messages",
+                    json!([{"role": "user", "content": [{"text": "a"}]}]),
+                ),
+                "messages[0].content[0].type",
+                "is missing",
+            ),
+            (
+                with(
+                    "messages",
+                    json!([{"role": "system", "content": [
+                    {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]),
+                ),
+                "messages[0].content[0].type",
+                "expected text or refusal",
+            ),
+            (
+                with("messages", json!([{"role": "user", "content": 5}])),
+                "messages[0].content",
+                "a string or an array of content parts",
+            ),
+            (
+                with("messages", json!([{"role": "bot", "content": "x"}])),
+                "messages[0].role",
+                "`bot`",
+            ),
+            (
+                with(
+                    "messages",
+                    json!([{"role": "assistant", "tool_calls": [
+                    {"type": "function", "function": {"name": "f", "arguments": "{}"}}]}]),
+                ),
+                "messages[0].tool_calls[0].id",
+                "is missing",
+            ),
+            (
+                with(
+                    "messages",
+                    json!([{"role": "assistant", "tool_calls": [
+                    {"id": "c", "type": "function", "function": {"arguments": "{}"}}]}]),
+                ),
+                "messages[0].tool_calls[0].function.name",
+                "is missing",
+            ),
+        ];
+        for (req, param, phrase) in cases {
+            let err = chat_to_messages_request(&req, 4096).unwrap_err();
+            assert_eq!(err.param, param, "{req}");
+            assert!(err.message.contains(phrase), "{param}: {}", err.message);
+        }
+    }
+
+    /// What chat apps and SDKs really send: nulls for unset options, usage-only
+    /// stream_options, n = 1, whole-number floats, and the tool_choice strings.
+    #[test]
+    fn real_client_shapes_still_translate() {
+        let req = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": null, "max_completion_tokens": 100.0, "temperature": null, "top_p": 0.9,
+            "stop": null, "n": 1, "tools": null, "tool_choice": null, "user": null,
+            "stream": true, "stream_options": {"include_usage": true},
+            "reasoning_effort": "low", "service_tier": "auto", "metadata": {"a": "b"},
+            "parallel_tool_calls": null});
+        let out = chat_to_messages_request(&req, 4096).unwrap();
+        assert_eq!(out["max_tokens"], 100);
+        assert_eq!(out["top_p"], 0.9);
+        assert!(out.get("temperature").is_none() && out.get("stop_sequences").is_none());
+        for choice in ["auto", "none", "required"] {
+            let mut r = agent_request();
+            r["tool_choice"] = json!(choice);
+            chat_to_messages_request(&r, 4096).unwrap();
+        }
+        let mut r = agent_request();
+        r["max_tokens"] = json!(77);
+        r.as_object_mut().unwrap().remove("max_completion_tokens");
+        assert_eq!(
+            chat_to_messages_request(&r, 4096).unwrap()["max_tokens"],
+            77
+        );
     }
 }

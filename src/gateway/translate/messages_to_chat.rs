@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{TranslateError, text_of};
+use super::{TranslateError, check, text_of};
 
 /// Translates a Messages request body into a chat request body. Thinking blocks, `top_k`
 /// and cache-control markers have no chat equivalent and are dropped.
@@ -18,30 +18,29 @@ pub fn messages_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
         .and_then(Value::as_array)
         .ok_or_else(|| TranslateError::new("messages", "`messages` must be an array"))?;
     let mut out = Vec::new();
-    match req.get("system") {
-        None | Some(Value::Null) => {}
-        Some(s @ (Value::String(_) | Value::Array(_))) => {
-            let text = text_of(s);
-            if !text.is_empty() {
-                out.push(json!({ "role": "system", "content": text }));
-            }
-        }
-        Some(_) => {
-            return Err(TranslateError::new(
-                "system",
-                "must be a string or text blocks",
-            ));
-        }
+    let system = system_text(req)?;
+    if !system.is_empty() {
+        out.push(json!({ "role": "system", "content": system }));
     }
     for (i, m) in messages.iter().enumerate() {
         let p = format!("messages[{i}]");
-        match m.get("role").and_then(Value::as_str) {
-            Some("user") => user_turn(m, &p, &mut out)?,
-            Some("assistant") => out.extend(assistant_turn(m, &p)?),
-            _ => {
-                return Err(TranslateError::new(
-                    format!("{p}.role"),
-                    "role must be `user` or `assistant`",
+        if !m.is_object() {
+            return Err(check::wrong(&p, "a message object", m));
+        }
+        match check::field(m, "role") {
+            Some(Value::String(r)) if r == "user" => user_turn(m, &p, &mut out)?,
+            Some(Value::String(r)) if r == "assistant" => out.extend(assistant_turn(m, &p)?),
+            Some(v) => {
+                return Err(check::wrong(
+                    &format!("{p}.role"),
+                    "\"user\" or \"assistant\" (system text goes in the top-level `system`)",
+                    v,
+                ));
+            }
+            None => {
+                return Err(check::missing(
+                    &format!("{p}.role"),
+                    "each message needs a role (user or assistant)",
                 ));
             }
         }
@@ -51,23 +50,28 @@ pub fn messages_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
         body.insert("model".into(), model.clone());
     }
     body.insert("messages".into(), Value::Array(out));
-    if let Some(max) = req.get("max_tokens").and_then(Value::as_u64) {
+    if let Some(max) = check::opt_token_cap(req, "", "max_tokens")? {
         body.insert("max_tokens".into(), max.into());
     }
     for key in ["temperature", "top_p"] {
-        if let Some(v) = req.get(key).filter(|v| v.is_number()) {
+        if let Some(v) = check::opt_number(req, "", key)? {
             body.insert(key.into(), v.clone());
         }
     }
-    if let Some(stop) = req
-        .get("stop_sequences")
-        .filter(|s| s.as_array().is_some_and(|a| !a.is_empty()))
-    {
-        body.insert("stop".into(), stop.clone());
+    // Read only to be dropped (chat has no top_k), but a wrong type is still the caller's bug.
+    check::opt_number(req, "", "top_k")?;
+    if let Some(stop) = check::field(req, "stop_sequences") {
+        let stop = check::stop_sequences(stop, "stop_sequences", false)?;
+        if !stop.is_empty() {
+            body.insert("stop".into(), json!(stop));
+        }
     }
-    if let Some(user) = req.pointer("/metadata/user_id").and_then(Value::as_str) {
+    if let Some(metadata) = check::opt_object(req, "", "metadata", "an object {\"user_id\": ...}")?
+        && let Some(user) = check::opt_str(metadata, "metadata", "user_id")?
+    {
         body.insert("user".into(), user.into());
     }
+    thinking(req)?;
     if req.get("stream").and_then(Value::as_bool) == Some(true) {
         body.insert("stream".into(), true.into());
         body.insert("stream_options".into(), json!({ "include_usage": true }));
@@ -76,13 +80,92 @@ pub fn messages_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
     Ok(Value::Object(body))
 }
 
+/// The top-level `system`: a string or an array of text blocks (Claude Code sends blocks
+/// with `cache_control`, which chat has no use for), as one text.
+fn system_text(req: &Value) -> Result<String, TranslateError> {
+    let blocks = match check::field(req, "system") {
+        None => return Ok(String::new()),
+        Some(Value::String(s)) => return Ok(s.clone()),
+        Some(Value::Array(blocks)) => blocks,
+        Some(v) => {
+            return Err(check::wrong(
+                "system",
+                "a string or an array of {\"type\": \"text\", \"text\": ...} blocks",
+                v,
+            ));
+        }
+    };
+    let mut texts = Vec::with_capacity(blocks.len());
+    for (i, block) in blocks.iter().enumerate() {
+        let p = format!("system[{i}]");
+        match check::part_type(block, &p, "text")? {
+            "text" => texts.push(block_text(block, &p)?),
+            other => {
+                return Err(TranslateError::new(
+                    format!("{p}.type"),
+                    format!("`{p}.type` is `{other}`; system blocks must be text blocks"),
+                ));
+            }
+        }
+    }
+    Ok(texts.join("\n"))
+}
+
+/// The `text` of a text block, which must be a string.
+fn block_text<'a>(block: &'a Value, p: &str) -> Result<&'a str, TranslateError> {
+    match check::field(block, "text") {
+        Some(Value::String(t)) => Ok(t),
+        Some(v) => Err(check::wrong(&format!("{p}.text"), "a string", v)),
+        None => Err(check::missing(
+            &format!("{p}.text"),
+            "a text block carries its text in `text`",
+        )),
+    }
+}
+
+/// `thinking` has no chat equivalent and is dropped, but only when it is well formed:
+/// `{"type": "enabled", "budget_tokens": N}`, `{"type": "disabled"}` or `{"type": "adaptive"}`.
+fn thinking(req: &Value) -> Result<(), TranslateError> {
+    let expected =
+        "an object {\"type\": \"enabled\", \"budget_tokens\": N} or {\"type\": \"disabled\"}";
+    let Some(t) = check::opt_object(req, "", "thinking", expected)? else {
+        return Ok(());
+    };
+    match check::field(t, "type") {
+        Some(Value::String(k)) if k == "enabled" => {
+            check::token_cap(
+                check::field(t, "budget_tokens").ok_or_else(|| {
+                    check::missing(
+                        "thinking.budget_tokens",
+                        "enabled thinking needs a token budget",
+                    )
+                })?,
+                "thinking.budget_tokens",
+            )?;
+            Ok(())
+        }
+        Some(Value::String(k)) if k == "disabled" || k == "adaptive" => Ok(()),
+        Some(v) => Err(check::wrong(
+            "thinking.type",
+            "\"enabled\", \"disabled\" or \"adaptive\"",
+            v,
+        )),
+        None => Err(check::missing("thinking.type", expected)),
+    }
+}
+
 fn blocks_of(m: &Value, p: &str) -> Result<Vec<Value>, TranslateError> {
     match m.get("content") {
         Some(Value::String(s)) => Ok(vec![json!({ "type": "text", "text": s })]),
         Some(Value::Array(a)) => Ok(a.clone()),
-        _ => Err(TranslateError::new(
-            format!("{p}.content"),
-            "must be a string or an array of blocks",
+        Some(v) => Err(check::wrong(
+            &format!("{p}.content"),
+            "a string or an array of content blocks",
+            v,
+        )),
+        None => Err(check::missing(
+            &format!("{p}.content"),
+            "each message needs content (a string or an array of content blocks)",
         )),
     }
 }
@@ -93,18 +176,15 @@ fn user_turn(m: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), TranslateEr
     let mut parts = Vec::new();
     for (j, block) in blocks_of(m, p)?.iter().enumerate() {
         let pp = format!("{p}.content[{j}]");
-        match block.get("type").and_then(Value::as_str).unwrap_or("") {
+        match check::part_type(block, &pp, USER_BLOCKS)? {
             "tool_result" => {
-                let id = block
-                    .get("tool_use_id")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| {
-                        TranslateError::new(
-                            format!("{pp}.tool_use_id"),
-                            "tool_result needs tool_use_id",
-                        )
-                    })?;
-                let content = block.get("content").unwrap_or(&Value::Null);
+                let id = check::name(
+                    block,
+                    &pp,
+                    "tool_use_id",
+                    "a tool_result needs the id of the tool_use it answers",
+                )?;
+                let content = tool_result_content(block, &pp)?;
                 // Images inside a tool result can't ride in a `tool` message; they follow
                 // in the user message instead.
                 if let Value::Array(inner) = content {
@@ -116,14 +196,17 @@ fn user_turn(m: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), TranslateEr
                     json!({ "role": "tool", "tool_call_id": id, "content": text_of(content) }),
                 );
             }
-            "text" => parts.push(json!({ "type": "text", "text": block["text"] })),
+            "text" => parts.push(json!({ "type": "text", "text": block_text(block, &pp)? })),
             "image" => parts.push(image_part(block, &pp)?),
             "document" => parts.push(document_part(block, &pp)?),
             "thinking" | "redacted_thinking" => {}
             other => {
                 return Err(TranslateError::new(
                     format!("{pp}.type"),
-                    format!("unsupported content block `{other}` in a user message"),
+                    format!(
+                        "`{pp}.type` is `{other}`, which can't be translated for this model in a \
+                         user message; expected {USER_BLOCKS}"
+                    ),
                 ));
             }
         }
@@ -141,19 +224,80 @@ fn user_turn(m: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), TranslateEr
     Ok(())
 }
 
+/// The block types a user message may hold when translated.
+const USER_BLOCKS: &str = "text, image, document or tool_result";
+
+/// A tool result's content: absent, a string, or text and image blocks.
+fn tool_result_content<'a>(block: &'a Value, p: &str) -> Result<&'a Value, TranslateError> {
+    let content = check::field(block, "content").unwrap_or(&Value::Null);
+    match content {
+        Value::Null | Value::String(_) => {}
+        Value::Array(inner) => {
+            for (k, b) in inner.iter().enumerate() {
+                let bp = format!("{p}.content[{k}]");
+                match check::part_type(b, &bp, "text or image")? {
+                    "text" => {
+                        block_text(b, &bp)?;
+                    }
+                    "image" => {
+                        image_part(b, &bp)?;
+                    }
+                    other => {
+                        return Err(TranslateError::new(
+                            format!("{bp}.type"),
+                            format!(
+                                "`{bp}.type` is `{other}`, which can't be translated for this \
+                                 model in a tool result; expected text or image"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        v => {
+            return Err(check::wrong(
+                &format!("{p}.content"),
+                "a string or an array of text and image blocks",
+                v,
+            ));
+        }
+    }
+    Ok(content)
+}
+
+/// A block's `source` object and its `type`.
+fn source<'a>(block: &'a Value, p: &str) -> Result<(&'a Value, &'a str), TranslateError> {
+    let sp = format!("{p}.source");
+    let src = check::opt_object(block, p, "source", "an object {\"type\", ...}")?
+        .ok_or_else(|| check::missing(&sp, "an image or document block needs a source"))?;
+    let kind = check::name(
+        src,
+        &sp,
+        "type",
+        "a source needs a type (base64, url or text)",
+    )?;
+    Ok((src, kind))
+}
+
 fn image_part(block: &Value, p: &str) -> Result<Value, TranslateError> {
-    let src = &block["source"];
-    let url = match src.get("type").and_then(Value::as_str) {
-        Some("base64") => format!(
+    let (src, kind) = source(block, p)?;
+    let sp = format!("{p}.source");
+    let url = match kind {
+        "base64" => format!(
             "data:{};base64,{}",
-            src["media_type"].as_str().unwrap_or("image/png"),
-            src["data"].as_str().unwrap_or("")
+            check::name(
+                src,
+                &sp,
+                "media_type",
+                "a base64 image needs its media type"
+            )?,
+            check::name(src, &sp, "data", "a base64 image needs its data")?
         ),
-        Some("url") => src["url"].as_str().unwrap_or("").to_owned(),
-        _ => {
+        "url" => check::name(src, &sp, "url", "a url image needs its URL")?.to_owned(),
+        other => {
             return Err(TranslateError::new(
-                format!("{p}.source"),
-                "unsupported image source",
+                format!("{sp}.type"),
+                format!("`{sp}.type` is `{other}`; images translate from base64 or url sources"),
             ));
         }
     };
@@ -161,18 +305,20 @@ fn image_part(block: &Value, p: &str) -> Result<Value, TranslateError> {
 }
 
 fn document_part(block: &Value, p: &str) -> Result<Value, TranslateError> {
-    let src = &block["source"];
-    match src.get("type").and_then(Value::as_str) {
-        Some("base64") => Ok(json!({ "type": "file", "file": {
-            "filename": block.get("title").and_then(Value::as_str).unwrap_or("document.pdf"),
+    let (src, kind) = source(block, p)?;
+    let sp = format!("{p}.source");
+    match kind {
+        "base64" => Ok(json!({ "type": "file", "file": {
+            "filename": check::opt_str(block, p, "title")?.unwrap_or("document.pdf"),
             "file_data": format!("data:{};base64,{}",
-                src["media_type"].as_str().unwrap_or("application/pdf"),
-                src["data"].as_str().unwrap_or("")),
+                check::opt_str(src, &sp, "media_type")?.unwrap_or("application/pdf"),
+                check::name(src, &sp, "data", "a base64 document needs its data")?),
         }})),
-        Some("text") => Ok(json!({ "type": "text", "text": src["data"] })),
-        _ => Err(TranslateError::new(
-            format!("{p}.source"),
-            "unsupported document source",
+        "text" => Ok(json!({ "type": "text",
+            "text": check::name(src, &sp, "data", "a text document needs its text")? })),
+        other => Err(TranslateError::new(
+            format!("{sp}.type"),
+            format!("`{sp}.type` is `{other}`; documents translate from base64 or text sources"),
         )),
     }
 }
@@ -181,19 +327,27 @@ fn assistant_turn(m: &Value, p: &str) -> Result<Option<Value>, TranslateError> {
     let mut text = String::new();
     let mut calls = Vec::new();
     for (j, block) in blocks_of(m, p)?.iter().enumerate() {
-        match block.get("type").and_then(Value::as_str).unwrap_or("") {
-            "text" => text.push_str(block["text"].as_str().unwrap_or("")),
+        let pp = format!("{p}.content[{j}]");
+        match check::part_type(block, &pp, "text or tool_use")? {
+            "text" => text.push_str(block_text(block, &pp)?),
             "tool_use" => {
-                let arguments = serde_json::to_string(block.get("input").unwrap_or(&json!({})))
+                // The id pairs the call with its tool_result; without one the result is orphaned.
+                let id = check::name(block, &pp, "id", "a tool_use block needs its id")?;
+                let name = check::name(block, &pp, "name", "a tool_use block names its tool")?;
+                let input = check::opt_object(block, &pp, "input", "an object")?;
+                let arguments = serde_json::to_string(input.unwrap_or(&json!({})))
                     .unwrap_or_else(|_| "{}".to_owned());
-                calls.push(json!({ "id": block["id"], "type": "function",
-                    "function": { "name": block["name"], "arguments": arguments } }));
+                calls.push(json!({ "id": id, "type": "function",
+                    "function": { "name": name, "arguments": arguments } }));
             }
             "thinking" | "redacted_thinking" => {}
             other => {
                 return Err(TranslateError::new(
-                    format!("{p}.content[{j}].type"),
-                    format!("unsupported content block `{other}` in an assistant message"),
+                    format!("{pp}.type"),
+                    format!(
+                        "`{pp}.type` is `{other}`, which can't be translated for this model in \
+                         an assistant message; expected text or tool_use"
+                    ),
                 ));
             }
         }
@@ -278,5 +432,156 @@ mod tests {
             messages_to_chat_request(&bad).unwrap_err().param,
             "messages[0].role"
         );
+    }
+
+    /// Every field the translation reads, wrongly typed: a 400 naming it, in words.
+    #[test]
+    fn bad_translated_fields_are_refused_naming_the_field() {
+        let with = |key: &str, value: Value| {
+            let mut req = json!({"model": "m", "max_tokens": 10,
+                "messages": [{"role": "user", "content": "hi"}]});
+            req[key] = value;
+            req
+        };
+        let msgs = |m: Value| with("messages", json!([m]));
+        let cases = [
+            (
+                with("max_tokens", json!(4_294_967_296u64)),
+                "max_tokens",
+                "from 1 to 4294967295",
+            ),
+            (
+                with("temperature", json!("x")),
+                "temperature",
+                "must be a number",
+            ),
+            (
+                with("top_p", json!([])),
+                "top_p",
+                "must be a number; got an array",
+            ),
+            (with("top_k", json!("5")), "top_k", "must be a number"),
+            (
+                with("stop_sequences", json!("x")),
+                "stop_sequences",
+                "must be an array of strings",
+            ),
+            (
+                with("stop_sequences", json!([3])),
+                "stop_sequences[0]",
+                "must be a string",
+            ),
+            (
+                with("thinking", json!("on")),
+                "thinking",
+                "must be an object",
+            ),
+            (
+                with("thinking", json!({"type": "maybe"})),
+                "thinking.type",
+                "\"enabled\"",
+            ),
+            (
+                with("thinking", json!({"type": "enabled"})),
+                "thinking.budget_tokens",
+                "is missing",
+            ),
+            (
+                with("metadata", json!("u")),
+                "metadata",
+                "must be an object",
+            ),
+            (
+                with("metadata", json!({"user_id": 5})),
+                "metadata.user_id",
+                "must be a string",
+            ),
+            (with("system", json!(5)), "system", "a string or an array"),
+            (
+                with("system", json!([{"type": "image"}])),
+                "system[0].type",
+                "must be text blocks",
+            ),
+            (
+                with("system", json!([{"type": "text", "text": 5}])),
+                "system[0].text",
+                "must be a string",
+            ),
+            (
+                with("tools", json!([{"input_schema": {}}])),
+                "tools[0].name",
+                "every tool needs a name",
+            ),
+            (
+                with("tools", json!([{"name": "f", "input_schema": "x"}])),
+                "tools[0].input_schema",
+                "must be an object",
+            ),
+            (
+                msgs(json!({"role": "bot", "content": "x"})),
+                "messages[0].role",
+                "\"user\" or \"assistant\"",
+            ),
+            (
+                msgs(json!({"role": "user", "content": 5})),
+                "messages[0].content",
+                "got 5",
+            ),
+            (
+                msgs(json!({"role": "user", "content": [{"type": "text", "text": 5}]})),
+                "messages[0].content[0].text",
+                "must be a string; got 5",
+            ),
+            (
+                msgs(json!({"role": "user", "content": [{"type": "audio"}]})),
+                "messages[0].content[0].type",
+                "`audio`",
+            ),
+            (
+                msgs(json!({"role": "assistant", "content": [
+                    {"type": "tool_use", "name": "f", "input": {}}]})),
+                "messages[0].content[0].id",
+                "`messages[0].content[0].id` is missing",
+            ),
+            (
+                msgs(json!({"role": "assistant", "content": [
+                    {"type": "tool_use", "id": "t", "name": "f", "input": "x"}]})),
+                "messages[0].content[0].input",
+                "must be an object",
+            ),
+            (
+                msgs(json!({"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "t", "content": 5}]})),
+                "messages[0].content[0].content",
+                "a string or an array",
+            ),
+            (
+                msgs(json!({"role": "user", "content": [
+                    {"type": "image", "source": {"type": "base64", "data": "AA"}}]})),
+                "messages[0].content[0].source.media_type",
+                "is missing",
+            ),
+        ];
+        for (req, param, phrase) in cases {
+            let err = messages_to_chat_request(&req).unwrap_err();
+            assert_eq!(err.param, param, "{req}");
+            assert!(err.message.contains(phrase), "{param}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn thinking_and_nulls_in_real_shapes_pass() {
+        for thinking in [
+            json!({"type": "enabled", "budget_tokens": 1024}),
+            json!({"type": "disabled"}),
+            Value::Null,
+        ] {
+            let req = json!({"max_tokens": 2000, "thinking": thinking, "temperature": null,
+                "service_tier": "auto", "system": null,
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "hi",
+                    "cache_control": {"type": "ephemeral"}}]}]});
+            let out = messages_to_chat_request(&req).unwrap();
+            assert_eq!(out["messages"], json!([{"role": "user", "content": "hi"}]));
+        }
     }
 }

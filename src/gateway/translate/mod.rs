@@ -10,6 +10,7 @@
 mod chat_to_messages;
 mod chat_to_messages_stream;
 mod chat_to_responses_stream;
+mod check;
 mod completion;
 mod messages_to_chat;
 mod messages_to_chat_stream;
@@ -20,6 +21,7 @@ mod tools;
 pub use chat_to_messages::chat_to_messages_request;
 pub use chat_to_messages_stream::ChatToMessagesStream;
 pub use chat_to_responses_stream::ChatToResponsesStream;
+pub(crate) use check::token_cap;
 pub use completion::{chat_response_to_messages, messages_response_to_chat};
 pub use messages_to_chat::messages_to_chat_request;
 pub use messages_to_chat_stream::MessagesToChatStream;

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{TranslateError, text_of};
+use super::{TranslateError, check, text_of};
 
 /// Translates a Responses request body into a chat request body.
 pub fn responses_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
@@ -23,11 +23,7 @@ pub fn responses_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
         ));
     }
     let mut messages: Vec<Value> = Vec::new();
-    if let Some(instructions) = req
-        .get("instructions")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(instructions) = check::opt_str(req, "", "instructions")?.filter(|s| !s.is_empty()) {
         messages.push(json!({ "role": "system", "content": instructions }));
     }
     match req.get("input") {
@@ -49,66 +45,174 @@ pub fn responses_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
         body.insert("model".into(), model.clone());
     }
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(max) = req.get("max_output_tokens").and_then(Value::as_u64) {
+    if let Some(max) = check::opt_token_cap(req, "", "max_output_tokens")? {
         body.insert("max_tokens".into(), max.into());
     }
-    for key in ["temperature", "top_p", "parallel_tool_calls", "user"] {
-        if let Some(v) = req.get(key).filter(|v| !v.is_null()) {
+    for key in ["temperature", "top_p"] {
+        if let Some(v) = check::opt_number(req, "", key)? {
             body.insert(key.into(), v.clone());
         }
     }
+    if let Some(v) = check::opt_bool(req, "", "parallel_tool_calls")? {
+        body.insert("parallel_tool_calls".into(), v.into());
+    }
+    if let Some(v) = check::opt_str(req, "", "user")? {
+        body.insert("user".into(), v.into());
+    }
+    check::opt_object(
+        req,
+        "",
+        "reasoning",
+        "an object such as {\"effort\": \"medium\"}",
+    )?;
     if req.get("stream").and_then(Value::as_bool) == Some(true) {
         body.insert("stream".into(), true.into());
         body.insert("stream_options".into(), json!({ "include_usage": true }));
     }
-    let tools: Vec<Value> = req["tools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        // Built-in tools (web_search, local_shell…) have no chat equivalent.
-        .filter(|t| t["type"] == "function")
-        .map(|t| {
-            let mut f = json!({ "name": t["name"],
-                "parameters": t.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}})) });
-            for key in ["description", "strict"] {
-                if let Some(v) = t.get(key).filter(|v| !v.is_null()) {
-                    f[key] = v.clone();
-                }
-            }
-            json!({ "type": "function", "function": f })
-        })
-        .collect();
+    let tools = function_tools(req)?;
+    let choice = tool_choice(req)?;
     if !tools.is_empty() {
         body.insert("tools".into(), Value::Array(tools));
-        match req.get("tool_choice") {
-            Some(c @ Value::String(_)) => {
-                body.insert("tool_choice".into(), c.clone());
-            }
-            Some(Value::Object(o)) if o.get("type").and_then(Value::as_str) == Some("function") => {
-                body.insert(
-                    "tool_choice".into(),
-                    json!({ "type": "function", "function": { "name": o.get("name") } }),
-                );
-            }
-            _ => {}
+        if let Some(choice) = choice {
+            body.insert("tool_choice".into(), choice);
         }
     }
-    match req.pointer("/text/format/type").and_then(Value::as_str) {
-        Some("json_schema") => {
-            let f = &req["text"]["format"];
-            body.insert("response_format".into(), json!({ "type": "json_schema", "json_schema": {
-                "name": f["name"], "schema": f["schema"], "strict": f.get("strict").cloned().unwrap_or(Value::Null) } }));
-        }
-        Some("json_object") => {
-            body.insert("response_format".into(), json!({ "type": "json_object" }));
-        }
-        _ => {}
+    if let Some(format) = text_format(req)? {
+        body.insert("response_format".into(), format);
     }
     Ok(Value::Object(body))
 }
 
+/// The client's function tools as chat tools. Responses tools are flat (`tools[0].name`).
+/// Provider-run built-in tools (web_search, file_search…) have no chat equivalent and are
+/// dropped; a `custom` tool is the client's own and is refused rather than silently lost.
+fn function_tools(req: &Value) -> Result<Vec<Value>, TranslateError> {
+    let tools = match check::field(req, "tools") {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(tools)) => tools,
+        Some(v) => return Err(check::wrong("tools", "an array of tools", v)),
+    };
+    let mut out = Vec::with_capacity(tools.len());
+    for (i, t) in tools.iter().enumerate() {
+        let p = format!("tools[{i}]");
+        let kind = check::part_type(t, &p, "function, or a built-in tool such as web_search")?;
+        match kind {
+            "function" => {}
+            "custom" => {
+                return Err(TranslateError::new(
+                    format!("{p}.type"),
+                    format!(
+                        "`{p}.type` is `custom`: free-form custom tools can't be translated for \
+                         this model; define it as a function tool"
+                    ),
+                ));
+            }
+            _ => continue,
+        }
+        let name = check::name(t, &p, "name", "every function tool needs a name")?;
+        let parameters = check::opt_object(t, &p, "parameters", "an object (a JSON Schema)")?
+            .cloned()
+            .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+        let mut f = json!({ "name": name, "parameters": parameters });
+        if let Some(d) = check::opt_str(t, &p, "description")? {
+            f["description"] = d.into();
+        }
+        if let Some(strict) = check::opt_bool(t, &p, "strict")? {
+            f["strict"] = strict.into();
+        }
+        out.push(json!({ "type": "function", "function": f }));
+    }
+    Ok(out)
+}
+
+/// `tool_choice` as chat's: `auto` / `none` / `required` or `{"type": "function", "name"}`.
+fn tool_choice(req: &Value) -> Result<Option<Value>, TranslateError> {
+    let expected = "\"auto\", \"none\", \"required\" or {\"type\": \"function\", \"name\": ...}";
+    match check::field(req, "tool_choice") {
+        None => Ok(None),
+        Some(Value::String(s)) if matches!(s.as_str(), "auto" | "none" | "required") => {
+            Ok(Some(Value::String(s.clone())))
+        }
+        Some(c @ Value::Object(_)) if c.get("type").and_then(Value::as_str) == Some("function") => {
+            let name = check::name(
+                c,
+                "tool_choice",
+                "name",
+                "a named tool_choice names the function",
+            )?;
+            Ok(Some(
+                json!({ "type": "function", "function": { "name": name } }),
+            ))
+        }
+        Some(v) => Err(check::wrong("tool_choice", expected, v)),
+    }
+}
+
+/// `text.format` as chat's `response_format`; `{"type": "text"}` is the default and maps to none.
+fn text_format(req: &Value) -> Result<Option<Value>, TranslateError> {
+    let Some(text) = check::opt_object(
+        req,
+        "",
+        "text",
+        "an object such as {\"format\": {\"type\": \"text\"}}",
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(f) = check::opt_object(text, "text", "format", "an object {\"type\": ...}")? else {
+        return Ok(None);
+    };
+    let expected = "\"text\", \"json_object\" or \"json_schema\"";
+    match check::field(f, "type") {
+        Some(Value::String(k)) if k == "text" => Ok(None),
+        Some(Value::String(k)) if k == "json_object" => Ok(Some(json!({ "type": "json_object" }))),
+        Some(Value::String(k)) if k == "json_schema" => {
+            let name = check::name(
+                f,
+                "text.format",
+                "name",
+                "a json_schema format needs a name",
+            )?;
+            let schema =
+                check::opt_object(f, "text.format", "schema", "an object (a JSON Schema)")?
+                    .ok_or_else(|| {
+                        check::missing(
+                            "text.format.schema",
+                            "a json_schema format needs its schema",
+                        )
+                    })?;
+            let mut js = json!({ "name": name, "schema": schema });
+            if let Some(strict) = check::opt_bool(f, "text.format", "strict")? {
+                js["strict"] = strict.into();
+            }
+            if let Some(d) = check::opt_str(f, "text.format", "description")? {
+                js["description"] = d.into();
+            }
+            Ok(Some(json!({ "type": "json_schema", "json_schema": js })))
+        }
+        Some(v) => Err(check::wrong("text.format.type", expected, v)),
+        None => Err(check::missing(
+            "text.format.type",
+            &format!("a format needs a type ({expected})"),
+        )),
+    }
+}
+
 fn input_item(item: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), TranslateError> {
-    let kind = item["type"].as_str().unwrap_or("message");
+    if !item.is_object() {
+        return Err(check::wrong(p, "an input item object", item));
+    }
+    let kind = match check::field(item, "type") {
+        None => "message",
+        Some(Value::String(k)) => k.as_str(),
+        Some(v) => {
+            return Err(check::wrong(
+                &format!("{p}.type"),
+                "a string (message, function_call, function_call_output or reasoning)",
+                v,
+            ));
+        }
+    };
     match kind {
         "message" => {
             let role = match item["role"].as_str() {
@@ -122,18 +226,15 @@ fn input_item(item: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), Transla
                     ));
                 }
             };
-            let content = message_content(&item["content"], p)?;
+            let content = message_content(&item["content"], &format!("{p}.content"), true)?;
             out.push(json!({ "role": role, "content": content }));
         }
         "function_call" => {
-            let call = json!({ "id": item["call_id"], "type": "function", "function": {
-                "name": item["name"], "arguments": item["arguments"].as_str().unwrap_or("{}") } });
-            if item["call_id"].as_str().is_none() || item["name"].as_str().is_none() {
-                return Err(TranslateError::new(
-                    p,
-                    "function_call needs call_id and name",
-                ));
-            }
+            let call_id = check::name(item, p, "call_id", "a function_call needs its call_id")?;
+            let name = check::name(item, p, "name", "a function_call names its function")?;
+            let arguments = check::opt_str(item, p, "arguments")?.unwrap_or("{}");
+            let call = json!({ "id": call_id, "type": "function", "function": {
+                "name": name, "arguments": arguments } });
             // Calls attach to the assistant turn they belong to, as chat expects.
             match out.last_mut() {
                 Some(last) if last["role"] == "assistant" => {
@@ -150,10 +251,19 @@ fn input_item(item: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), Transla
             }
         }
         "function_call_output" => {
-            let call_id = item["call_id"].as_str().ok_or_else(|| {
-                TranslateError::new(format!("{p}.call_id"), "function_call_output needs call_id")
-            })?;
-            out.push(json!({ "role": "tool", "tool_call_id": call_id, "content": text_of(&item["output"]) }));
+            let call_id = check::name(
+                item,
+                p,
+                "call_id",
+                "a function_call_output needs the call_id of the call it answers",
+            )?;
+            let output = check::field(item, "output").unwrap_or(&Value::Null);
+            if !matches!(output, Value::Null | Value::String(_)) {
+                message_content(output, &format!("{p}.output"), true)?;
+            }
+            out.push(
+                json!({ "role": "tool", "tool_call_id": call_id, "content": text_of(output) }),
+            );
         }
         // Reasoning summaries are model-private; other providers can't use them.
         "reasoning" => {}
@@ -167,46 +277,88 @@ fn input_item(item: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), Transla
     Ok(())
 }
 
-fn message_content(content: &Value, p: &str) -> Result<Value, TranslateError> {
+/// A message's content (string or parts) as chat content; `p` is the content's own path.
+fn message_content(content: &Value, p: &str, allow_media: bool) -> Result<Value, TranslateError> {
     let parts = match content {
         Value::String(s) => return Ok(Value::String(s.clone())),
         Value::Array(parts) => parts,
-        _ => {
-            return Err(TranslateError::new(
-                format!("{p}.content"),
-                "must be a string or an array",
-            ));
-        }
+        v => return Err(check::wrong(p, "a string or an array of content parts", v)),
     };
+    let kinds = "input_text, output_text, refusal, input_image or input_file";
     let mut out = Vec::new();
     for (j, part) in parts.iter().enumerate() {
-        match part["type"].as_str().unwrap_or("") {
+        let pp = format!("{p}[{j}]");
+        match check::part_type(part, &pp, kinds)? {
             "input_text" | "output_text" | "text" => {
-                out.push(json!({ "type": "text", "text": part["text"] }));
-            }
-            "refusal" => out.push(json!({ "type": "text", "text": part["refusal"] })),
-            "input_image" => {
-                let url = part["image_url"].as_str().ok_or_else(|| {
-                    TranslateError::new(
-                        format!("{p}.content[{j}].image_url"),
-                        "only image_url images are supported",
+                let text = check::opt_str(part, &pp, "text")?.ok_or_else(|| {
+                    check::missing(
+                        &format!("{pp}.text"),
+                        "a text part carries its text in `text`",
                     )
                 })?;
+                out.push(json!({ "type": "text", "text": text }));
+            }
+            "refusal" => {
+                let text = check::opt_str(part, &pp, "refusal")?.ok_or_else(|| {
+                    check::missing(
+                        &format!("{pp}.refusal"),
+                        "a refusal part carries its text in `refusal`",
+                    )
+                })?;
+                out.push(json!({ "type": "text", "text": text }));
+            }
+            "input_image" if allow_media => {
+                let url = match check::field(part, "image_url") {
+                    Some(Value::String(u)) => u,
+                    Some(v) => {
+                        return Err(check::wrong(
+                            &format!("{pp}.image_url"),
+                            "a string (an http(s) or data URL)",
+                            v,
+                        ));
+                    }
+                    None => {
+                        return Err(TranslateError::new(
+                            format!("{pp}.image_url"),
+                            format!(
+                                "`{pp}.image_url` is missing: only images given by URL can be translated (not file_id)"
+                            ),
+                        ));
+                    }
+                };
                 out.push(json!({ "type": "image_url", "image_url": { "url": url } }));
             }
-            "input_file" => {
-                let data = part["file_data"].as_str().ok_or_else(|| {
-                    TranslateError::new(
-                        format!("{p}.content[{j}].file_data"),
-                        "only inline file_data is supported",
-                    )
-                })?;
-                out.push(json!({ "type": "file", "file": { "filename": part["filename"], "file_data": data } }));
+            "input_file" if allow_media => {
+                let data = match check::field(part, "file_data") {
+                    Some(Value::String(d)) => d,
+                    Some(v) => {
+                        return Err(check::wrong(
+                            &format!("{pp}.file_data"),
+                            "a string (a base64 data URL)",
+                            v,
+                        ));
+                    }
+                    None => {
+                        return Err(TranslateError::new(
+                            format!("{pp}.file_data"),
+                            format!(
+                                "`{pp}.file_data` is missing: only inline file_data can be translated (not file_id or file_url)"
+                            ),
+                        ));
+                    }
+                };
+                let mut file = json!({ "file_data": data });
+                if let Some(name) = check::opt_str(part, &pp, "filename")? {
+                    file["filename"] = name.into();
+                }
+                out.push(json!({ "type": "file", "file": file }));
             }
             other => {
                 return Err(TranslateError::new(
-                    format!("{p}.content[{j}].type"),
-                    format!("unsupported content part `{other}`"),
+                    format!("{pp}.type"),
+                    format!(
+                        "`{pp}.type` is `{other}`, which can't be translated here; expected {kinds}"
+                    ),
                 ));
             }
         }
@@ -285,6 +437,131 @@ pub(crate) mod tests {
         assert_eq!(
             responses_to_chat_request(&odd).unwrap_err().param,
             "input[0].type"
+        );
+    }
+
+    /// Every field the translation reads, wrongly typed; Responses tools are flat, so their
+    /// paths are `tools[0].name`, not chat's `tools[0].function.name`.
+    #[test]
+    fn bad_translated_fields_are_refused_naming_the_field() {
+        let with = |key: &str, value: Value| {
+            let mut req = json!({"model": "m", "input": "hi"});
+            req[key] = value;
+            req
+        };
+        let cases = [
+            (
+                with("instructions", json!({"a": 1})),
+                "instructions",
+                "must be a string; got an object",
+            ),
+            (
+                with("instructions", json!(5)),
+                "instructions",
+                "must be a string",
+            ),
+            (
+                with("max_output_tokens", json!(-1)),
+                "max_output_tokens",
+                "from 1 to 4294967295; got -1",
+            ),
+            (
+                with("max_output_tokens", json!("x")),
+                "max_output_tokens",
+                "got the string \"x\"",
+            ),
+            (
+                with("temperature", json!("x")),
+                "temperature",
+                "must be a number",
+            ),
+            (
+                with("parallel_tool_calls", json!(1)),
+                "parallel_tool_calls",
+                "true or false",
+            ),
+            (
+                with("reasoning", json!("high")),
+                "reasoning",
+                "must be an object",
+            ),
+            (
+                with("text", json!({"format": {"type": "xml"}})),
+                "text.format.type",
+                "\"json_schema\"",
+            ),
+            (
+                with(
+                    "text",
+                    json!({"format": {"type": "json_schema", "name": "x"}}),
+                ),
+                "text.format.schema",
+                "is missing",
+            ),
+            (
+                with("tools", json!([{"type": "custom"}])),
+                "tools[0].type",
+                "custom tools",
+            ),
+            (
+                with("tools", json!([{"type": "function"}])),
+                "tools[0].name",
+                "`tools[0].name` is missing",
+            ),
+            (
+                with(
+                    "tools",
+                    json!([{"type": "function", "name": "f", "parameters": "x"}]),
+                ),
+                "tools[0].parameters",
+                "must be an object",
+            ),
+            (with("tools", json!([5])), "tools[0]", "must be an object"),
+            (
+                with("tool_choice", json!("sometimes")),
+                "tool_choice",
+                "\"required\"",
+            ),
+            (
+                with(
+                    "input",
+                    json!([{"role": "user", "content": [{"type": "input_text", "text": 5}]}]),
+                ),
+                "input[0].content[0].text",
+                "must be a string; got 5",
+            ),
+            (
+                with(
+                    "input",
+                    json!([{"type": "function_call", "call_id": "c", "name": "f",
+                    "arguments": {"a": 1}}]),
+                ),
+                "input[0].arguments",
+                "must be a string",
+            ),
+            (
+                with("input", json!([{"type": "function_call", "name": "f"}])),
+                "input[0].call_id",
+                "is missing",
+            ),
+        ];
+        for (req, param, phrase) in cases {
+            let err = responses_to_chat_request(&req).unwrap_err();
+            assert_eq!(err.param, param, "{req}");
+            assert!(err.message.contains(phrase), "{param}: {}", err.message);
+        }
+        // Null is absent; the text format and json_schema shapes the SDKs send pass.
+        let ok = json!({"input": "hi", "instructions": null, "reasoning": null,
+            "max_output_tokens": null, "text": {"format": {"type": "text"}, "verbosity": "low"}});
+        assert_eq!(
+            responses_to_chat_request(&ok).unwrap()["messages"],
+            json!([{"role": "user", "content": "hi"}])
+        );
+        let schema = json!({"input": "hi", "text": {"format": {"type": "json_schema", "name": "n",
+            "schema": {"type": "object"}, "strict": true}}});
+        assert_eq!(
+            responses_to_chat_request(&schema).unwrap()["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}, "strict": true}})
         );
     }
 }

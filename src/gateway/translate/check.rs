@@ -1,0 +1,249 @@
+//! Type checks for the request fields a translator reads or rewrites. A field the gateway
+//! translates is its responsibility: a wrong type becomes a 400 naming the field by its JSON
+//! path and saying what was expected, never a silent default (a dropped `max_tokens` would
+//! bill the caller for the default cap). Ranges stay the provider's business.
+
+use serde_json::Value;
+
+use super::TranslateError;
+
+/// The largest output cap accepted: what every provider's token fields fit in.
+pub(crate) const MAX_TOKENS_LIMIT: u64 = u32::MAX as u64;
+
+/// Field `key` of `obj`, with JSON `null` read as absent (some chat apps send `null` for
+/// options they leave unset).
+pub(crate) fn field<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+/// The JSON path of `key` under `prefix` (`""` is the body itself).
+pub(crate) fn path(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// What a client sent, briefly: numbers and booleans as they are, short strings quoted,
+/// containers by kind (their content may be large or private).
+pub(crate) fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if s.chars().count() <= 24 => format!("the string {v}"),
+        Value::String(_) => "a string".to_owned(),
+        Value::Array(_) => "an array".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+/// `param` holds `got` where `expected` belongs.
+pub(crate) fn wrong(param: &str, expected: &str, got: &Value) -> TranslateError {
+    TranslateError::new(
+        param,
+        format!("`{param}` must be {expected}; got {}", describe(got)),
+    )
+}
+
+/// `param` is required and absent; `why` says what needs it.
+pub(crate) fn missing(param: &str, why: &str) -> TranslateError {
+    TranslateError::new(param, format!("`{param}` is missing: {why}"))
+}
+
+/// A token cap: a whole number from 1 to `u32::MAX` (`100.0` counts as 100).
+pub(crate) fn token_cap(v: &Value, param: &str) -> Result<u64, TranslateError> {
+    let n = v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f <= MAX_TOKENS_LIMIT as f64)
+            .map(|f| f as u64)
+    });
+    n.filter(|n| (1..=MAX_TOKENS_LIMIT).contains(n))
+        .ok_or_else(|| {
+            wrong(
+                param,
+                &format!("a whole number of tokens from 1 to {MAX_TOKENS_LIMIT}"),
+                v,
+            )
+        })
+}
+
+/// An optional token cap at `obj.key`.
+pub(crate) fn opt_token_cap(
+    obj: &Value,
+    prefix: &str,
+    key: &str,
+) -> Result<Option<u64>, TranslateError> {
+    field(obj, key)
+        .map(|v| token_cap(v, &path(prefix, key)))
+        .transpose()
+}
+
+/// An optional number at `obj.key` (sampling parameters; their ranges are the provider's).
+pub(crate) fn opt_number<'a>(
+    obj: &'a Value,
+    prefix: &str,
+    key: &str,
+) -> Result<Option<&'a Value>, TranslateError> {
+    match field(obj, key) {
+        Some(v) if !v.is_number() => Err(wrong(&path(prefix, key), "a number", v)),
+        other => Ok(other),
+    }
+}
+
+/// An optional string at `obj.key`.
+pub(crate) fn opt_str<'a>(
+    obj: &'a Value,
+    prefix: &str,
+    key: &str,
+) -> Result<Option<&'a str>, TranslateError> {
+    match field(obj, key) {
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(wrong(&path(prefix, key), "a string", v)),
+        None => Ok(None),
+    }
+}
+
+/// An optional `true` / `false` at `obj.key`.
+pub(crate) fn opt_bool(
+    obj: &Value,
+    prefix: &str,
+    key: &str,
+) -> Result<Option<bool>, TranslateError> {
+    match field(obj, key) {
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(v) => Err(wrong(&path(prefix, key), "true or false", v)),
+        None => Ok(None),
+    }
+}
+
+/// An optional object at `obj.key`.
+pub(crate) fn opt_object<'a>(
+    obj: &'a Value,
+    prefix: &str,
+    key: &str,
+    expected: &str,
+) -> Result<Option<&'a Value>, TranslateError> {
+    match field(obj, key) {
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(v) => Err(wrong(&path(prefix, key), expected, v)),
+        None => Ok(None),
+    }
+}
+
+/// A required non-empty string at `obj.key`; `why` says what needs it.
+pub(crate) fn name<'a>(
+    obj: &'a Value,
+    prefix: &str,
+    key: &str,
+    why: &str,
+) -> Result<&'a str, TranslateError> {
+    let param = path(prefix, key);
+    match field(obj, key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(v) => Err(wrong(&param, "a non-empty string", v)),
+        None => Err(missing(&param, why)),
+    }
+}
+
+/// Stop sequences: one string or an array of strings, as a list.
+pub(crate) fn stop_sequences<'a>(
+    v: &'a Value,
+    param: &str,
+    allow_single: bool,
+) -> Result<Vec<&'a str>, TranslateError> {
+    let expected = if allow_single {
+        "a string or an array of strings"
+    } else {
+        "an array of strings"
+    };
+    match v {
+        Value::String(s) if allow_single => Ok(vec![s]),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.as_str()
+                    .ok_or_else(|| wrong(&format!("{param}[{i}]"), "a string", s))
+            })
+            .collect(),
+        _ => Err(wrong(param, expected, v)),
+    }
+}
+
+/// The `type` of a content part or block, which must be a string.
+pub(crate) fn part_type<'a>(
+    part: &'a Value,
+    p: &str,
+    kinds: &str,
+) -> Result<&'a str, TranslateError> {
+    if !part.is_object() {
+        return Err(wrong(
+            p,
+            &format!("an object with a `type` ({kinds})"),
+            part,
+        ));
+    }
+    match field(part, "type") {
+        Some(Value::String(s)) => Ok(s),
+        Some(v) => Err(wrong(&path(p, "type"), &format!("a string ({kinds})"), v)),
+        None => Err(missing(
+            &path(p, "type"),
+            &format!("each part needs a type ({kinds})"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn token_caps_are_whole_positive_and_fit_u32() {
+        assert_eq!(token_cap(&json!(100), "m"), Ok(100));
+        assert_eq!(token_cap(&json!(100.0), "m"), Ok(100));
+        assert_eq!(token_cap(&json!(4_294_967_295u64), "m"), Ok(4_294_967_295));
+        for bad in [
+            json!("100"),
+            json!(-5),
+            json!(0),
+            json!(10.5),
+            json!(4_294_967_296u64),
+            json!(18_446_744_073_709_551_615u64),
+            json!(1e300),
+            json!(true),
+        ] {
+            let err = token_cap(&bad, "max_tokens").unwrap_err();
+            assert_eq!(err.param, "max_tokens");
+            assert!(
+                err.message.starts_with(
+                    "`max_tokens` must be a whole number of tokens from 1 to 4294967295; got "
+                ),
+                "{}",
+                err.message
+            );
+        }
+        assert_eq!(
+            token_cap(&json!("100"), "max_tokens").unwrap_err().message,
+            "`max_tokens` must be a whole number of tokens from 1 to 4294967295; got the string \"100\""
+        );
+    }
+
+    #[test]
+    fn null_is_absent_and_long_strings_are_not_echoed() {
+        let obj = json!({"t": null, "s": "x".repeat(100)});
+        assert_eq!(opt_number(&obj, "", "t"), Ok(None));
+        assert_eq!(
+            opt_number(&obj, "", "s").unwrap_err().message,
+            "`s` must be a number; got a string"
+        );
+        assert_eq!(
+            stop_sequences(&json!(["a", 5]), "stop", true)
+                .unwrap_err()
+                .param,
+            "stop[1]"
+        );
+    }
+}
