@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::Value;
 
-use super::body::{passes_through, translate_request, translate_response};
+use super::body::{missing_for_translation, passes_through, translate_request, translate_response};
 use super::catalog::Candidate;
 use super::client;
 use super::engine::{Gateway, ProxyRequest};
@@ -173,6 +173,21 @@ impl Gateway {
             Wire::CountTokens => None,
         }
         .unwrap_or_default();
+        // Same format: any object passes untouched (providers add fields); something else is
+        // no answer in any dialect. Translated: only what the translator can read.
+        let missing = if wire == client_wire {
+            (!value.is_object()).then_some("not a JSON object")
+        } else {
+            missing_for_translation(&value, wire)
+        };
+        if let Some(missing) = missing {
+            return Err(failure(
+                ErrorKind::BadGateway,
+                "upstream_bad_body",
+                &format!("the upstream answered {status} with an unexpected body ({missing})"),
+                Some(status),
+            ));
+        }
         let body = if wire == client_wire {
             raw
         } else {

@@ -171,6 +171,37 @@ pub fn passes_through(
             || body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true)))
 }
 
+/// What a whole upstream answer lacks to be translated from `upstream`'s format, if anything:
+/// a chat completion needs a first choice with a `message` object (the one translated), an
+/// Anthropic message `type: "message"` and a `content` array, a Response an `output` array.
+/// Without this check an answer like `{"foo":1}` would become an empty "successful" one.
+pub fn missing_for_translation(value: &Value, upstream: Wire) -> Option<&'static str> {
+    if !value.is_object() {
+        return Some("not a JSON object");
+    }
+    match upstream {
+        Wire::Chat => match value.get("choices").and_then(Value::as_array) {
+            None => Some("no choices"),
+            Some(choices) if choices.is_empty() => Some("no choices"),
+            Some(choices) => (!choices[0].get("message").is_some_and(Value::is_object))
+                .then_some("no message in the first choice"),
+        },
+        Wire::Messages => {
+            if value.get("type").and_then(Value::as_str) != Some("message") {
+                Some("not a message")
+            } else if !value.get("content").is_some_and(Value::is_array) {
+                Some("no content")
+            } else {
+                None
+            }
+        }
+        Wire::Responses => {
+            (!value.get("output").is_some_and(Value::is_array)).then_some("no output")
+        }
+        Wire::CountTokens => None,
+    }
+}
+
 /// The client's answer from the upstream's, for a whole (non-streamed) response.
 pub fn translate_response(
     value: &Value,
@@ -206,6 +237,7 @@ pub fn estimate_tokens(body: &Value) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn check(raw: &str, client: Wire, upstream: Wire, model: &str, stream: bool) -> bool {
         let body: Value = serde_json::from_str(raw).unwrap_or_default();
@@ -229,6 +261,43 @@ mod tests {
         // A duplicate key is never passed on as it is: the provider might read the other one.
         let twice = r#"{"model":"cheap","messages":[],"model":"m"}"#;
         assert!(!check(twice, Wire::Chat, Wire::Chat, "m", false));
+    }
+
+    #[test]
+    fn answers_without_what_translation_reads_are_refused() {
+        let missing = |v: Value, wire| missing_for_translation(&v, wire);
+        let chat_ok =
+            json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]});
+        assert_eq!(missing(chat_ok, Wire::Chat), None);
+        assert_eq!(missing(json!({"foo": 1}), Wire::Chat), Some("no choices"));
+        assert_eq!(
+            missing(json!({"choices": []}), Wire::Chat),
+            Some("no choices")
+        );
+        assert_eq!(
+            missing(json!({"choices": "x"}), Wire::Chat),
+            Some("no choices")
+        );
+        assert_eq!(
+            missing(json!({"choices": [{"delta": {}}]}), Wire::Chat),
+            Some("no message in the first choice")
+        );
+        assert_eq!(missing(Value::Null, Wire::Chat), Some("not a JSON object"));
+        let message_ok = json!({"type": "message", "content": [], "usage": {}});
+        assert_eq!(missing(message_ok, Wire::Messages), None);
+        assert_eq!(
+            missing(json!({"foo": 1}), Wire::Messages),
+            Some("not a message")
+        );
+        assert_eq!(
+            missing(json!({"type": "message", "content": null}), Wire::Messages),
+            Some("no content")
+        );
+        assert_eq!(missing(json!({"output": []}), Wire::Responses), None);
+        assert_eq!(
+            missing(json!([1]), Wire::Responses),
+            Some("not a JSON object")
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! (`catalog`, `client`), the attempt loop (`engine`, `upstream`), stream relaying (`relay`),
 //! usage records (`recorder`), and its pure core: wire-format translation between OpenAI Chat
 //! Completions, Anthropic Messages and OpenAI Responses (`translate`), the SSE framing they
-//! stream in (`sse`) and the token usage read from each (`usage`).
+//! stream in (`sse`), the one read of each upstream stream event (`upstream_event`) and the
+//! token usage read from each (`usage`).
 
 pub mod attempt;
 pub mod body;
@@ -20,6 +21,7 @@ pub mod select;
 pub mod sse;
 pub mod translate;
 pub mod upstream;
+pub mod upstream_event;
 pub mod usage;
 
 pub use engine::{Gateway, ProxyBody, ProxyRequest, ProxyResponse};

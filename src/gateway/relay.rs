@@ -22,6 +22,7 @@ use super::recorder::Recorder;
 use super::sse::{SseEvent, SseParser};
 use super::translate::{ChatToMessagesStream, ChatToResponsesStream, MessagesToChatStream};
 use super::upstream::Wire;
+use super::upstream_event::{self, BadEvent};
 use super::usage::Usage;
 use crate::counters::CounterStore;
 use crate::db::usage::UsageRow;
@@ -212,6 +213,10 @@ fn elapsed_ms(since: Instant) -> i64 {
     i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
+/// The code of the client's error event, and the record's class, when the upstream connection
+/// fails mid-stream; a stream that just stops short is recorded as `upstream_stream_truncated`.
+const STREAM_ERROR: &str = "upstream_stream_error";
+
 /// One translation step of a stream.
 enum Stage {
     MessagesToChat(Box<MessagesToChatStream>),
@@ -228,6 +233,15 @@ impl Stage {
         }
     }
 
+    /// An upstream event the relay has already parsed into `v`.
+    fn on_parsed(&mut self, ev: &SseEvent, v: &Value) -> Vec<SseEvent> {
+        match self {
+            Self::MessagesToChat(s) => s.on_parsed(ev, v),
+            Self::ChatToMessages(s) => s.on_parsed(v),
+            Self::ChatToResponses(s) => s.on_parsed(v),
+        }
+    }
+
     fn finish(&mut self) -> Vec<SseEvent> {
         match self {
             Self::MessagesToChat(s) => s.finish(),
@@ -236,9 +250,11 @@ impl Stage {
         }
     }
 
-    fn fail(&mut self, message: &str) -> Vec<SseEvent> {
+    /// The client's error event; `code` is shown where the dialect has a code (chat chunks;
+    /// `response.failed` keeps the Responses API's own `server_error`).
+    fn fail(&mut self, code: &str, message: &str) -> Vec<SseEvent> {
         match self {
-            Self::MessagesToChat(s) => s.fail(message),
+            Self::MessagesToChat(s) => s.fail(code, message),
             Self::ChatToMessages(s) => s.fail(message),
             Self::ChatToResponses(s) => s.fail(message),
         }
@@ -300,72 +316,36 @@ impl Conversion {
         }
     }
 
-    /// The client events for one upstream event.
-    fn on_event(&mut self, ev: SseEvent) -> Vec<SseEvent> {
-        self.observe(&ev);
-        if self.stages.is_empty() {
-            if self.strip_usage_chunk && is_usage_only_chunk(&ev) {
-                return Vec::new();
-            }
-            return vec![ev];
+    /// The client events for one upstream event, or why it cannot be relayed. The event is
+    /// read once ([`upstream_event::read`]); a translated one is parsed once, for the check
+    /// and the translator both.
+    fn on_event(&mut self, ev: SseEvent) -> Result<Vec<SseEvent>, BadEvent> {
+        let reading = upstream_event::read(self.upstream, &ev, !self.stages.is_empty())?;
+        if reading.terminal {
+            self.terminal_seen = true;
         }
-        let mut events = vec![ev];
-        for stage in &mut self.stages {
+        if let Some(u) = reading.usage {
+            // Anthropic reports cumulative counts over several events; the others once.
+            self.usage = match self.upstream {
+                Wire::Messages | Wire::CountTokens => self.usage.merge(u),
+                Wire::Chat | Wire::Responses => u,
+            };
+        }
+        let Some((first, rest)) = self.stages.split_first_mut() else {
+            if self.strip_usage_chunk && reading.usage_only {
+                return Ok(Vec::new());
+            }
+            return Ok(vec![ev]);
+        };
+        let mut events = match &reading.value {
+            Some(v) => first.on_parsed(&ev, v),
+            None if ev.is_done() => first.on_event(&ev),
+            None => Vec::new(),
+        };
+        for stage in rest {
             events = events.iter().flat_map(|e| stage.on_event(e)).collect();
         }
-        events
-    }
-
-    /// Reads usage and the end marker from an upstream event.
-    fn observe(&mut self, ev: &SseEvent) {
-        match self.upstream {
-            Wire::Chat => {
-                if ev.is_done() {
-                    self.terminal_seen = true;
-                    return;
-                }
-                if has_usage_object(&ev.data)
-                    && let Ok(v) = serde_json::from_str::<Value>(&ev.data)
-                    && let Some(u) = Usage::from_chat(&v)
-                {
-                    self.usage = u;
-                }
-            }
-            Wire::Messages | Wire::CountTokens => {
-                let name = ev.event.as_deref().unwrap_or_default();
-                if name == "message_stop" || ev.data.contains("\"message_stop\"") {
-                    self.terminal_seen = true;
-                }
-                if ev.data.contains("\"usage\"")
-                    && let Ok(v) = serde_json::from_str::<Value>(&ev.data)
-                    && let Some(u) = Usage::from_messages(&v)
-                {
-                    self.usage = self.usage.merge(u);
-                }
-            }
-            Wire::Responses => {
-                // Only the terminal events are parsed: their names are in the data.
-                let terminal = [
-                    "response.completed",
-                    "response.incomplete",
-                    "response.failed",
-                ]
-                .iter()
-                .any(|kind| ev.data.contains(kind));
-                if terminal && let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
-                    let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
-                    if matches!(
-                        kind,
-                        "response.completed" | "response.incomplete" | "response.failed"
-                    ) {
-                        self.terminal_seen = true;
-                        if let Some(u) = v.get("response").and_then(Usage::from_responses) {
-                            self.usage = u;
-                        }
-                    }
-                }
-            }
-        }
+        Ok(events)
     }
 
     /// Upstream ended normally.
@@ -374,7 +354,10 @@ impl Conversion {
             return if self.terminal_seen {
                 Vec::new()
             } else {
-                self.fail("the upstream ended the stream before it was complete")
+                self.fail(
+                    STREAM_ERROR,
+                    "the upstream ended the stream before it was complete",
+                )
             };
         }
         let mut out = Vec::new();
@@ -389,10 +372,11 @@ impl Conversion {
         out
     }
 
-    /// Upstream died: the client's protocol-correct error.
-    fn fail(&mut self, message: &str) -> Vec<SseEvent> {
+    /// Upstream died or misbehaved: the client's protocol-correct error, with `code` where the
+    /// dialect carries one.
+    fn fail(&mut self, code: &str, message: &str) -> Vec<SseEvent> {
         if let Some(last) = self.stages.last_mut() {
-            return last.fail(message);
+            return last.fail(code, message);
         }
         match self.client {
             Wire::Messages | Wire::CountTokens => vec![SseEvent::named(
@@ -400,11 +384,11 @@ impl Conversion {
                 json!({"type": "error", "error": {"type": "api_error", "message": message}}).to_string(),
             )],
             Wire::Chat => vec![SseEvent::data(
-                json!({"error": {"message": message, "type": "server_error", "param": null, "code": "upstream_stream_error"}}).to_string(),
+                json!({"error": {"message": message, "type": "server_error", "param": null, "code": code}}).to_string(),
             )],
             Wire::Responses => vec![SseEvent::named(
                 "error",
-                json!({"type": "error", "code": "upstream_stream_error", "message": message, "param": null}).to_string(),
+                json!({"type": "error", "code": code, "message": message, "param": null}).to_string(),
             )],
         }
     }
@@ -420,23 +404,6 @@ impl Conversion {
     fn complete(&self) -> bool {
         self.terminal_seen
     }
-}
-
-/// Whether an event carries a usage object (not the `"usage":null` every OpenAI chunk has
-/// once usage is requested): a substring test, so most chunks are never parsed for it.
-fn has_usage_object(data: &str) -> bool {
-    data.contains("\"usage\":{") || data.contains("\"usage\": {")
-}
-
-/// A chat chunk that only carries usage (`choices: []`), sent because the gateway asked.
-fn is_usage_only_chunk(ev: &SseEvent) -> bool {
-    has_usage_object(&ev.data)
-        && serde_json::from_str::<Value>(&ev.data).is_ok_and(|v| {
-            v.get("choices")
-                .and_then(Value::as_array)
-                .is_some_and(Vec::is_empty)
-                && v.get("usage").is_some_and(Value::is_object)
-        })
 }
 
 /// The bytes of text an event delivers, for billing a cut stream: the chat delta's content,
@@ -554,15 +521,32 @@ impl Relay {
 
     fn on_chunk(&mut self, chunk: &[u8]) {
         for ev in self.parser.push(chunk) {
-            let out = self.conversion.on_event(ev);
-            self.emit(out);
+            if !self.relay_event(ev) {
+                return;
+            }
+        }
+    }
+
+    /// Relays one upstream event; false when it could not be relayed, which ends the stream
+    /// with the client's error event: what follows it would be an answer with a hole.
+    fn relay_event(&mut self, ev: SseEvent) -> bool {
+        match self.conversion.on_event(ev) {
+            Ok(out) => {
+                self.emit(out);
+                true
+            }
+            Err(bad) => {
+                self.on_fail(BadEvent::CODE, bad.message(), BadEvent::CODE);
+                false
+            }
         }
     }
 
     fn on_end(&mut self) {
-        if let Some(ev) = self.parser.finish() {
-            let out = self.conversion.on_event(ev);
-            self.emit(out);
+        if let Some(ev) = self.parser.finish()
+            && !self.relay_event(ev)
+        {
+            return;
         }
         self.done = true;
         if self.conversion.complete() {
@@ -572,9 +556,10 @@ impl Relay {
             self.guard.finish_ok(200, usage, None);
             self.ended(StreamEnd::Complete, usage);
         } else {
-            let out = self
-                .conversion
-                .fail("the upstream ended the stream before it was complete");
+            let out = self.conversion.fail(
+                STREAM_ERROR,
+                "the upstream ended the stream before it was complete",
+            );
             self.emit(out);
             let usage = self.billed_usage();
             self.guard
@@ -583,13 +568,14 @@ impl Relay {
         }
     }
 
-    fn on_fail(&mut self, message: &str) {
-        let out = self.conversion.fail(message);
+    /// Ends the stream with the client's error event (`code` where the dialect has one) and
+    /// records it as `class`.
+    fn on_fail(&mut self, code: &str, message: &str, class: &str) {
+        let out = self.conversion.fail(code, message);
         self.emit(out);
         self.done = true;
         let usage = self.billed_usage();
-        self.guard
-            .finish_ok(200, usage, Some("upstream_stream_error"));
+        self.guard.finish_ok(200, usage, Some(class));
         self.ended(StreamEnd::UpstreamFailed, usage);
     }
 
@@ -627,12 +613,16 @@ impl Relay {
                 };
                 match next {
                     Some(Ok(chunk)) => relay.on_chunk(&chunk),
-                    Some(Err(e)) if e.is_timeout() => {
-                        relay.on_fail("the upstream did not finish before the request deadline")
-                    }
-                    Some(Err(_)) => {
-                        relay.on_fail("the connection to the upstream was lost mid-stream")
-                    }
+                    Some(Err(e)) if e.is_timeout() => relay.on_fail(
+                        STREAM_ERROR,
+                        "the upstream did not finish before the request deadline",
+                        STREAM_ERROR,
+                    ),
+                    Some(Err(_)) => relay.on_fail(
+                        STREAM_ERROR,
+                        "the connection to the upstream was lost mid-stream",
+                        STREAM_ERROR,
+                    ),
                     None => relay.on_end(),
                 }
             }
@@ -654,6 +644,107 @@ impl Drop for Relay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn conversion(upstream: Wire, client: Wire) -> Conversion {
+        Conversion::new(upstream, client, false, &json!({"model": "m"}), "m")
+    }
+
+    fn json_of(ev: &SseEvent) -> Value {
+        serde_json::from_str(&ev.data).unwrap()
+    }
+
+    #[test]
+    fn passthrough_relays_unknown_but_valid_events_untouched_and_refuses_garbage() {
+        let mut chat = conversion(Wire::Chat, Wire::Chat);
+        let novel = SseEvent::data(r#"{"id":"c","choices":[],"obfuscation":"xyz","usage":null}"#);
+        assert_eq!(chat.on_event(novel.clone()), Ok(vec![novel]));
+        assert_eq!(
+            chat.on_event(SseEvent::data(r#"{"choices":"nope"}"#)),
+            Err(BadEvent::Shape(Wire::Chat))
+        );
+        assert_eq!(
+            chat.on_event(SseEvent::data("{not json")),
+            Err(BadEvent::NotJson)
+        );
+        let err = json_of(&chat.fail(BadEvent::CODE, BadEvent::NotJson.message())[0]);
+        assert_eq!(err["error"]["code"], "upstream_bad_event");
+        assert_eq!(err["error"]["type"], "server_error");
+
+        let mut messages = conversion(Wire::Messages, Wire::Messages);
+        for ev in [
+            SseEvent::named("ping", r#"{"type": "ping"}"#),
+            SseEvent::named("new_thing", r#"{"type":"new_thing","extra":[1,2]}"#),
+        ] {
+            assert_eq!(messages.on_event(ev.clone()), Ok(vec![ev]));
+        }
+        assert_eq!(
+            messages.on_event(SseEvent::named("message_start", "{not json")),
+            Err(BadEvent::NotJson)
+        );
+        let err = &messages.fail(BadEvent::CODE, "m")[0];
+        assert_eq!(err.event.as_deref(), Some("error"));
+        assert_eq!(json_of(err)["error"]["type"], "api_error");
+
+        let mut responses = conversion(Wire::Responses, Wire::Responses);
+        assert_eq!(
+            responses.on_event(SseEvent::named("response.created", r#"{"response":{}}"#)),
+            Err(BadEvent::Shape(Wire::Responses))
+        );
+        assert_eq!(
+            json_of(&responses.fail(BadEvent::CODE, "m")[0])["code"],
+            "upstream_bad_event"
+        );
+    }
+
+    #[test]
+    fn translated_streams_refuse_garbage_and_end_in_the_clients_error() {
+        // Anthropic -> chat: the error chunk carries the code, a cut the same as a bad event.
+        let mut to_chat = conversion(Wire::Messages, Wire::Chat);
+        let start = r#"{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":3,"output_tokens":1}}}"#;
+        let out = to_chat
+            .on_event(SseEvent::named("message_start", start))
+            .unwrap();
+        assert_eq!(json_of(&out[0])["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(to_chat.usage().input_tokens, 3);
+        assert_eq!(
+            to_chat.on_event(SseEvent::named("content_block_delta", "{not json")),
+            Err(BadEvent::NotJson)
+        );
+        let err = json_of(&to_chat.fail(STREAM_ERROR, "cut")[0]);
+        assert_eq!(err["error"]["code"], "upstream_stream_error");
+        assert!(!to_chat.complete());
+
+        // Chat -> Anthropic.
+        let mut to_messages = conversion(Wire::Chat, Wire::Messages);
+        assert_eq!(
+            to_messages.on_event(SseEvent::data(r#"{"choices":"nope"}"#)),
+            Err(BadEvent::Shape(Wire::Chat))
+        );
+        let err = &to_messages.fail(BadEvent::CODE, "bad")[0];
+        assert_eq!(err.event.as_deref(), Some("error"));
+
+        // Anthropic -> Responses: both stages, and `response.failed` at the end.
+        let mut to_responses = conversion(Wire::Messages, Wire::Responses);
+        assert!(
+            !to_responses
+                .on_event(SseEvent::named("message_start", start))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            to_responses.on_event(SseEvent::named("message_delta", "null")),
+            Err(BadEvent::NotObject)
+        );
+        let failed = json_of(&to_responses.fail(BadEvent::CODE, "bad")[0]);
+        assert_eq!(failed["type"], "response.failed");
+        assert_eq!(failed["response"]["error"]["message"], "bad");
+
+        // A chat upstream's `[DONE]` still ends a translated stream.
+        let mut done = conversion(Wire::Chat, Wire::Messages);
+        let out = done.on_event(SseEvent::done()).unwrap();
+        assert!(done.complete());
+        assert_eq!(out.last().unwrap().event.as_deref(), Some("message_stop"));
+    }
 
     fn delivered(client: Wire, data: &str) -> usize {
         delivered_text(client, &SseEvent::data(data))

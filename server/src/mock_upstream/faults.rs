@@ -88,6 +88,11 @@ pub struct Fault {
     /// [`MockUpstream::release`]: super::MockUpstream::release
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub hold_after_first_chunk: bool,
+    /// Answer 200 with exactly this body instead of the reply: for a streamed request as
+    /// `text/event-stream`, one frame per event (split after each blank line), for a whole one
+    /// as `application/json`. For upstreams that misbehave: garbage events, odd bodies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_body: Option<String>,
     /// Only requests to this route; every API route when `None`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<MockRoute>,
@@ -145,6 +150,14 @@ impl Fault {
         }
     }
 
+    /// Answer 200 with `body` as it is.
+    pub fn raw_body(body: impl Into<String>) -> Fault {
+        Fault {
+            raw_body: Some(body.into()),
+            ..Fault::default()
+        }
+    }
+
     /// Only for the next `n` requests.
     #[must_use]
     pub fn times(mut self, n: u32) -> Fault {
@@ -179,10 +192,11 @@ impl Fault {
             || self.reset
             || self.drop_mid_stream_after.is_some()
             || self.chunk_delay_ms.is_some()
-            || self.hold_after_first_chunk;
+            || self.hold_after_first_chunk
+            || self.raw_body.is_some();
         (!effective).then_some(
             "a fault needs one of status, delay_first_byte_ms, reset, drop_mid_stream_after, \
-             chunk_delay_ms, hold_after_first_chunk",
+             chunk_delay_ms, hold_after_first_chunk, raw_body",
         )
     }
 }
@@ -191,8 +205,8 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// What the faults matching one request do to it, combined: the first status wins, the
-/// longest delays, the earliest cut.
+/// What the faults matching one request do to it, combined: the first status and raw body
+/// win, the longest delays, the earliest cut.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Effects {
     pub status: Option<(u16, Option<String>, Option<u64>)>,
@@ -201,6 +215,7 @@ pub(crate) struct Effects {
     pub drop_after: Option<u32>,
     pub chunk_delay: Option<Duration>,
     pub hold: bool,
+    pub raw_body: Option<String>,
 }
 
 impl Effects {
@@ -227,6 +242,9 @@ impl Effects {
             }
             if let Some(n) = fault.drop_mid_stream_after {
                 effects.drop_after = Some(effects.drop_after.map_or(n, |e| e.min(n)));
+            }
+            if effects.raw_body.is_none() {
+                effects.raw_body.clone_from(&fault.raw_body);
             }
             effects.reset |= fault.reset;
             effects.hold |= fault.hold_after_first_chunk;

@@ -1,7 +1,7 @@
 //! A mock AI provider for tests and benchmarks. One server speaks OpenAI chat completions,
 //! OpenAI Responses and Anthropic Messages (whole and streamed), answers deterministically,
 //! counts tokens as words, and injects faults on demand: error statuses, slow first bytes,
-//! reset connections, streams cut or held midway.
+//! reset connections, streams cut or held midway, a given raw body or event stream.
 //!
 //! In-process, [`MockUpstream::start`] on port 0 and drive it through the handle; as a
 //! subprocess (`aicarpool mock-upstream`), drive it over HTTP:

@@ -10,8 +10,8 @@ use http_body_util::BodyExt;
 use hyper::body::{Bytes, Incoming};
 use serde_json::{Value, json};
 
-use super::faults::{Fault, MockRoute};
-use super::state::{RecordedRequest, Shared};
+use super::faults::{Effects, Fault, MockRoute};
+use super::state::{InFlight, RecordedRequest, Shared};
 use super::stream::{MockBody, Piece, full, shaped};
 use super::tokens::{rfc3339, unix_now};
 use super::{anthropic, openai, responses};
@@ -116,6 +116,9 @@ pub(crate) async fn handle(
         };
         return Ok(error_response(&shared, dialect, &error, None));
     }
+    if let Some(raw) = effects.raw_body.clone() {
+        return Ok(raw_response(&shared, dialect, &body, raw, &effects, guard));
+    }
     let reply = match route {
         MockRoute::Models => Ok(Reply::Json(models(&shared))),
         _ if !body.is_object() => Err(ApiError {
@@ -158,6 +161,36 @@ pub(crate) async fn handle(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     common_headers(&shared, dialect, headers);
     Ok(response)
+}
+
+/// The `raw_body` fault's answer: 200 with the text as it is, streamed event by event when the
+/// request asked for a stream.
+fn raw_response(
+    shared: &Arc<Shared>,
+    dialect: Dialect,
+    request: &Value,
+    raw: String,
+    effects: &Effects,
+    guard: InFlight,
+) -> Response<MockBody> {
+    let stream = request.get("stream").and_then(Value::as_bool) == Some(true);
+    let (content_type, body) = if stream {
+        let pieces = raw
+            .split_inclusive("\n\n")
+            .map(|event| Piece::Delta(Bytes::from(event.to_owned())))
+            .collect();
+        (
+            "text/event-stream; charset=utf-8",
+            shaped(Arc::clone(shared), pieces, effects, guard),
+        )
+    } else {
+        ("application/json", full(raw))
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    common_headers(shared, dialect, headers);
+    response
 }
 
 fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {

@@ -77,9 +77,18 @@ impl ChatToResponsesStream {
             self.complete(&mut out);
             return out;
         }
-        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+        match serde_json::from_str::<Value>(&ev.data) {
+            Ok(v) => self.on_parsed(&v),
+            Err(_) => out,
+        }
+    }
+
+    /// Translates one upstream chunk already parsed into `v`.
+    pub fn on_parsed(&mut self, v: &Value) -> Vec<SseEvent> {
+        let mut out = Vec::new();
+        if self.done {
             return out;
-        };
+        }
         if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
             let msg = err["message"]
                 .as_str()
@@ -87,7 +96,7 @@ impl ChatToResponsesStream {
                 .unwrap_or("upstream error");
             return self.fail(msg);
         }
-        if let Some(u) = Usage::from_chat(&v) {
+        if let Some(u) = Usage::from_chat(v) {
             self.usage = self.usage.merge(u);
             self.saw_usage = true;
         }

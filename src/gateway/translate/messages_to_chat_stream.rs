@@ -49,14 +49,19 @@ impl MessagesToChatStream {
 
     /// Translates one upstream event; unparseable or unknown events yield nothing.
     pub fn on_event(&mut self, ev: &SseEvent) -> Vec<SseEvent> {
+        match serde_json::from_str::<Value>(&ev.data) {
+            Ok(v) => self.on_parsed(ev, &v),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Translates one upstream event already parsed into `v`; unknown events yield nothing.
+    pub fn on_parsed(&mut self, ev: &SseEvent, v: &Value) -> Vec<SseEvent> {
         let mut out = Vec::new();
         if self.done {
             return out;
         }
-        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
-            return out;
-        };
-        if let Some(u) = Usage::from_messages(&v) {
+        if let Some(u) = Usage::from_messages(v) {
             self.usage = self.usage.merge(u);
         }
         let kind = v["type"].as_str().or(ev.event.as_deref()).unwrap_or("");
@@ -117,7 +122,11 @@ impl MessagesToChatStream {
             "message_stop" => self.close(&mut out),
             "error" => {
                 let msg = v.pointer("/error/message").and_then(Value::as_str);
-                return self.fail(msg.unwrap_or("upstream error"));
+                let code = v.pointer("/error/type").and_then(Value::as_str);
+                return self.fail(
+                    code.unwrap_or("upstream_error"),
+                    msg.unwrap_or("upstream error"),
+                );
             }
             _ => {}
         }
@@ -133,14 +142,14 @@ impl MessagesToChatStream {
         out
     }
 
-    /// Upstream died mid-stream: an OpenAI-style error object as the last event.
-    pub fn fail(&mut self, message: &str) -> Vec<SseEvent> {
+    /// Upstream died mid-stream: an OpenAI-style error object with `code` as the last event.
+    pub fn fail(&mut self, code: &str, message: &str) -> Vec<SseEvent> {
         if self.done {
             return Vec::new();
         }
         self.done = true;
         let body = json!({ "error": {
-            "message": message, "type": "server_error", "param": null, "code": null } });
+            "message": message, "type": "server_error", "param": null, "code": code } });
         vec![SseEvent::data(body.to_string())]
     }
 
@@ -302,6 +311,7 @@ pub(crate) mod tests {
         let out = t.on_event(&ev);
         let v: Value = serde_json::from_str(&out[0].data).unwrap();
         assert_eq!(v["error"]["message"], "Overloaded");
+        assert_eq!(v["error"]["code"], "overloaded_error");
         assert!(t.finish().is_empty());
     }
 }

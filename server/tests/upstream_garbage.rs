@@ -1,0 +1,387 @@
+//! Upstreams that answer 200 with something malformed: garbage stream events, odd whole bodies.
+//! The client always gets a well-formed answer in its own dialect: an in-stream error event
+//! once a stream has started, a 502 before, never an empty success; and the usage record says
+//! what happened. Valid events the gateway does not know still pass through untouched.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use common::gateway::{self, Gateway, sse_events};
+use serde_json::{Value, json};
+use server::mock_upstream::{Fault, MockRoute};
+
+/// A gateway whose accounts never trip their circuit, so one test can fail them repeatedly.
+async fn start() -> Gateway {
+    gateway::start_with(|c| c.gateway.circuit_failures = 1000).await
+}
+
+fn chat(model: &str, stream: bool) -> Value {
+    json!({"model": model, "stream": stream, "stream_options": {"include_usage": true},
+           "messages": [{"role": "user", "content": "hi"}]})
+}
+
+fn messages(model: &str, stream: bool) -> Value {
+    json!({"model": model, "stream": stream, "max_tokens": 50,
+           "messages": [{"role": "user", "content": "hi"}]})
+}
+
+fn responses(model: &str, stream: bool) -> Value {
+    json!({"model": model, "stream": stream, "input": "hi"})
+}
+
+/// Posts `body` to `path` with `raw` as the upstream's answer on `route`; the client's text.
+async fn through(gw: &Gateway, route: MockRoute, raw: &str, path: &str, body: &Value) -> String {
+    gw.mock.set_fault(Fault::raw_body(raw).on(route).times(1));
+    let res = gw.post(path, body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+fn json_of(data: &str) -> Value {
+    serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {data}"))
+}
+
+const CHAT_ROLE: &str = "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"}}]}\n\n";
+const MESSAGE_START: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n";
+
+/// The last event of a chat stream is an error chunk with `code`, and no `[DONE]` follows.
+fn assert_chat_error(text: &str, code: &str) {
+    let events = sse_events(text);
+    assert!(!events.iter().any(|(_, d)| d == "[DONE]"), "{text}");
+    let last = json_of(&events.last().unwrap().1);
+    assert_eq!(last["error"]["code"], code, "{text}");
+    assert_eq!(last["error"]["type"], "server_error");
+    assert!(
+        !events
+            .iter()
+            .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+            .any(|c| c["choices"][0]["finish_reason"] == "stop"),
+        "no fake finish: {text}"
+    );
+}
+
+/// The last event of an Anthropic stream is `error`, and no `message_stop` came.
+fn assert_messages_error(text: &str) {
+    let events = sse_events(text);
+    let (name, data) = events.last().unwrap();
+    assert_eq!(name.as_deref(), Some("error"), "{text}");
+    assert_eq!(json_of(data)["error"]["type"], "api_error");
+    assert!(
+        !events
+            .iter()
+            .any(|(n, _)| n.as_deref() == Some("message_stop")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn same_dialect_garbage_streams_end_in_the_clients_error_event() {
+    let gw = start().await;
+    let path = "/v1/chat/completions";
+    let not_json = format!("{CHAT_ROLE}data: {{not json\n\ndata: [DONE]\n\n");
+    let text = through(
+        &gw,
+        MockRoute::ChatCompletions,
+        &not_json,
+        path,
+        &chat("gpt-4o-mini", true),
+    )
+    .await;
+    // What came before the bad event was relayed as it was.
+    assert!(text.starts_with(CHAT_ROLE), "{text}");
+    assert_chat_error(&text, "upstream_bad_event");
+    assert!(
+        json_of(&sse_events(&text).last().unwrap().1)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+
+    let bad_shape = format!("{CHAT_ROLE}data: {{\"choices\":\"nope\"}}\n\ndata: [DONE]\n\n");
+    let text = through(
+        &gw,
+        MockRoute::ChatCompletions,
+        &bad_shape,
+        path,
+        &chat("gpt-4o-mini", true),
+    )
+    .await;
+    assert_chat_error(&text, "upstream_bad_event");
+
+    let anthropic = "event: message_start\ndata: {not json\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    let text = through(
+        &gw,
+        MockRoute::Messages,
+        anthropic,
+        "/v1/messages",
+        &messages("claude-sonnet-4-5", true),
+    )
+    .await;
+    assert_messages_error(&text);
+    assert_eq!(sse_events(&text).len(), 1, "{text}");
+
+    let rows = gw.usage(3).await;
+    for r in &rows {
+        assert_eq!(r.error_class.as_deref(), Some("upstream_bad_event"));
+        assert!(r.streamed && r.status == 200);
+    }
+}
+
+#[tokio::test]
+async fn translated_garbage_streams_fail_in_the_clients_dialect() {
+    let gw = start().await;
+    let garbage = format!(
+        "{MESSAGE_START}event: content_block_delta\ndata: {{not json\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n"
+    );
+    // Chat client, Anthropic upstream.
+    let text = through(
+        &gw,
+        MockRoute::Messages,
+        &garbage,
+        "/v1/chat/completions",
+        &chat("claude-sonnet-4-5", true),
+    )
+    .await;
+    assert_chat_error(&text, "upstream_bad_event");
+    let first = json_of(&sse_events(&text)[0].1);
+    assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
+
+    // Responses client, Anthropic upstream.
+    let text = through(
+        &gw,
+        MockRoute::Messages,
+        &garbage,
+        "/v1/responses",
+        &responses("claude-sonnet-4-5", true),
+    )
+    .await;
+    let events = sse_events(&text);
+    let types: Vec<String> = events
+        .iter()
+        .map(|(_, d)| json_of(d)["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(types.first().map(String::as_str), Some("response.created"));
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some("response.failed"),
+        "{text}"
+    );
+    assert!(!types.iter().any(|t| t == "response.completed"), "{text}");
+    let failed = json_of(&events.last().unwrap().1);
+    assert_eq!(failed["response"]["status"], "failed");
+    assert!(
+        failed["response"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+
+    // Anthropic client, OpenAI upstream: a chunk whose `choices` is not an array.
+    let garbage = format!("{CHAT_ROLE}data: {{\"choices\":\"nope\"}}\n\ndata: [DONE]\n\n");
+    let text = through(
+        &gw,
+        MockRoute::ChatCompletions,
+        &garbage,
+        "/v1/messages",
+        &messages("gpt-4o-mini", true),
+    )
+    .await;
+    assert_messages_error(&text);
+    assert_eq!(sse_events(&text)[0].0.as_deref(), Some("message_start"));
+
+    let rows = gw.usage(3).await;
+    for r in &rows {
+        assert_eq!(
+            r.error_class.as_deref(),
+            Some("upstream_bad_event"),
+            "{}",
+            r.endpoint
+        );
+        assert_eq!(r.status, 200);
+    }
+    // What the upstream reported before the bad event is kept.
+    assert_eq!(rows[0].input_tokens, 3);
+}
+
+#[tokio::test]
+async fn valid_events_the_gateway_does_not_know_pass_through_untouched() {
+    let gw = start().await;
+    let openai = concat!(
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"obfuscation\":\"q1\",\"usage\":null}\n\n",
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"new_field\":{\"x\":[1]}}]}\n\n",
+        "data: {\"id\":\"c\",\"choices\":null}\n\n",
+        "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}\n\n",
+        "data: [DONE]\n\n",
+    );
+    let text = through(
+        &gw,
+        MockRoute::ChatCompletions,
+        openai,
+        "/v1/chat/completions",
+        &chat("gpt-4o-mini", true),
+    )
+    .await;
+    assert_eq!(text, openai);
+
+    let anthropic = format!(
+        "{MESSAGE_START}event: ping\ndata: {{\"type\": \"ping\"}}\n\nevent: brand_new\ndata: {{\"type\":\"brand_new\",\"payload\":[1,{{}}]}}\n\nevent: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\"}},\"usage\":{{\"output_tokens\":4}}}}\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n"
+    );
+    let text = through(
+        &gw,
+        MockRoute::Messages,
+        &anthropic,
+        "/v1/messages",
+        &messages("claude-sonnet-4-5", true),
+    )
+    .await;
+    assert_eq!(text, anthropic);
+
+    let rows = gw.usage(2).await;
+    for r in &rows {
+        assert_eq!((r.status, r.error_class.as_deref()), (200, None));
+    }
+    assert_eq!((rows[0].input_tokens, rows[0].output_tokens), (2, 1));
+    assert_eq!((rows[1].input_tokens, rows[1].output_tokens), (3, 4));
+}
+
+#[tokio::test]
+async fn a_stream_without_its_end_is_truncated_and_cut_streams_share_one_code() {
+    let gw = start().await;
+    // No `[DONE]`: the client learns the answer is incomplete.
+    let text = through(
+        &gw,
+        MockRoute::ChatCompletions,
+        CHAT_ROLE,
+        "/v1/chat/completions",
+        &chat("gpt-4o-mini", true),
+    )
+    .await;
+    assert_chat_error(&text, "upstream_stream_error");
+    // A cut connection: the same code whichever upstream the chat client reached.
+    for model in ["gpt-4o-mini", "claude-sonnet-4-5"] {
+        gw.mock.set_fault(Fault::drop_mid_stream_after(2).times(1));
+        let text = gw
+            .post("/v1/chat/completions", &chat(model, true))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_chat_error(&text, "upstream_stream_error");
+    }
+    let rows = gw.usage(3).await;
+    let classes: Vec<_> = rows.iter().map(|r| r.error_class.as_deref()).collect();
+    assert_eq!(
+        classes,
+        [
+            Some("upstream_stream_truncated"),
+            Some("upstream_stream_error"),
+            Some("upstream_stream_error")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn odd_whole_answers_are_502_in_the_callers_dialect() {
+    let gw = start().await;
+    let send = |route, raw: &'static str, path: &'static str, body: Value| {
+        let gw = &gw;
+        async move {
+            gw.mock.set_fault(Fault::raw_body(raw).on(route).times(1));
+            let res = gw.post(path, &body).send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, json_of(&res.text().await.unwrap()))
+        }
+    };
+    // Translated: an object the translator cannot read.
+    let (status, body) = send(
+        MockRoute::Messages,
+        r#"{"foo":1}"#,
+        "/v1/chat/completions",
+        chat("claude-sonnet-4-5", false),
+    )
+    .await;
+    assert_eq!(status, 502);
+    assert_eq!(body["error"]["code"], "upstream_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unexpected body (not a message)"),
+        "{body}"
+    );
+    let (status, body) = send(
+        MockRoute::ChatCompletions,
+        r#"{"choices":[]}"#,
+        "/v1/messages",
+        messages("gpt-4o-mini", false),
+    )
+    .await;
+    assert_eq!(status, 502);
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "api_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no choices"),
+        "{body}"
+    );
+    let (status, body) = send(
+        MockRoute::Messages,
+        "null",
+        "/v1/responses",
+        responses("claude-sonnet-4-5", false),
+    )
+    .await;
+    assert_eq!(status, 502);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a JSON object"),
+        "{body}"
+    );
+
+    // Same dialect: any object passes as it is, anything else is a 502.
+    let (status, body) = send(
+        MockRoute::ChatCompletions,
+        r#"{"foo":1}"#,
+        "/v1/chat/completions",
+        chat("gpt-4o-mini", false),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({"foo": 1})));
+    let (status, body) = send(
+        MockRoute::ChatCompletions,
+        "null",
+        "/v1/chat/completions",
+        chat("gpt-4o-mini", false),
+    )
+    .await;
+    assert_eq!(status, 502);
+    assert_eq!(body["error"]["type"], "server_error");
+    let (status, body) = send(
+        MockRoute::Messages,
+        "[1]",
+        "/v1/messages",
+        messages("claude-sonnet-4-5", false),
+    )
+    .await;
+    assert_eq!(status, 502);
+    assert_eq!(body["error"]["type"], "api_error");
+
+    let rows = gw.usage(6).await;
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| (r.status, r.error_class.as_deref()))
+        .collect();
+    let bad = (502, Some("upstream_bad_body"));
+    assert_eq!(got, [bad, bad, bad, (200, None), bad, bad]);
+}

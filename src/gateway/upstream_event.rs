@@ -1,0 +1,413 @@
+//! The relay's one read of each upstream stream event: whether it has the shape the gateway
+//! needs, the usage it reports and whether it ends the stream.
+//!
+//! A relayed event is read once. Passed through as it is, it is checked straight from its
+//! text by typed views that skip everything they do not name, so no JSON tree is built for
+//! content; when it is translated it is parsed into a `Value` once, the same views read that
+//! tree, and the translator gets the tree. Unknown event types and extra fields are fine:
+//! providers add them. What is refused is what no client could use: data that is not JSON, a
+//! non-object, an Anthropic or Responses event without a string `type`, a chat chunk whose
+//! `choices` is not an array.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+use serde_json::error::Category;
+
+use super::sse::SseEvent;
+use super::upstream::Wire;
+use super::usage::Usage;
+
+/// An upstream event the gateway cannot relay: the answer stops there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadEvent {
+    /// The data is not JSON (and not OpenAI's `[DONE]`).
+    NotJson,
+    /// JSON, but not an object.
+    NotObject,
+    /// An object without what the gateway needs of an event of this wire: a chat chunk
+    /// whose `choices` is not an array, an Anthropic or Responses event without a string
+    /// `type`.
+    Shape(Wire),
+}
+
+impl BadEvent {
+    /// The class in the usage record and the code in the client's error event.
+    pub const CODE: &'static str = "upstream_bad_event";
+
+    /// What the client is told.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::NotJson => {
+                "the upstream sent an event that is not valid JSON; the answer is incomplete"
+            }
+            Self::NotObject => {
+                "the upstream sent an event that is not a JSON object; the answer is incomplete"
+            }
+            Self::Shape(Wire::Chat) => {
+                "the upstream sent a chunk whose `choices` is not an array; the answer is incomplete"
+            }
+            Self::Shape(_) => {
+                "the upstream sent an event without a string `type`; the answer is incomplete"
+            }
+        }
+    }
+}
+
+/// What one upstream event told the relay.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// The usage it reports (Anthropic's counts are cumulative: merge them).
+    pub usage: Option<Usage>,
+    /// It ends the stream: `[DONE]`, `message_stop`, a terminal Responses event.
+    pub terminal: bool,
+    /// A chat chunk that only carries usage (`choices: []` and a usage object).
+    pub usage_only: bool,
+    /// The parsed event, when it was asked for (to translate it); `None` for `[DONE]` and
+    /// events without data.
+    pub value: Option<Value>,
+}
+
+/// Reads `ev`, an event of a `wire` stream; with `keep`, the parsed event is kept for the
+/// translator.
+pub fn read(wire: Wire, ev: &SseEvent, keep: bool) -> Result<Reading, BadEvent> {
+    if wire == Wire::Chat && ev.is_done() {
+        return Ok(Reading {
+            terminal: true,
+            ..Reading::default()
+        });
+    }
+    // An event without data says nothing (the SSE standard does not even dispatch it).
+    if ev.data.trim().is_empty() {
+        return Ok(Reading::default());
+    }
+    if keep {
+        let value: Value = serde_json::from_str(&ev.data).map_err(|_| BadEvent::NotJson)?;
+        if !value.is_object() {
+            return Err(BadEvent::NotObject);
+        }
+        let mut reading = view(wire, &value)?;
+        reading.value = Some(value);
+        return Ok(reading);
+    }
+    // Valid JSON that starts with `{` is an object; the views alone would also take arrays.
+    if !ev.data.trim_start().starts_with('{') {
+        return Err(if serde_json::from_str::<IgnoredAny>(&ev.data).is_ok() {
+            BadEvent::NotObject
+        } else {
+            BadEvent::NotJson
+        });
+    }
+    let mut de = serde_json::Deserializer::from_str(&ev.data);
+    let reading = view(wire, &mut de)?;
+    de.end().map_err(|_| BadEvent::NotJson)?;
+    Ok(reading)
+}
+
+/// Reads an event object through the wire's view. A data error (serde's word for valid JSON
+/// of the wrong shape) is a shape problem; anything else means the text is not JSON.
+fn view<'de, D>(wire: Wire, de: D) -> Result<Reading, BadEvent>
+where
+    D: Deserializer<'de, Error = serde_json::Error>,
+{
+    let classify = |e: serde_json::Error| match e.classify() {
+        Category::Data => BadEvent::Shape(wire),
+        Category::Io | Category::Syntax | Category::Eof => BadEvent::NotJson,
+    };
+    match wire {
+        Wire::Chat => {
+            let chunk = ChatChunk::deserialize(de).map_err(classify)?;
+            let usage = chunk.usage.as_ref().and_then(Usage::from_chat);
+            Ok(Reading {
+                usage_only: chunk.choices.as_ref().is_some_and(Vec::is_empty)
+                    && chunk.usage.as_ref().is_some_and(Value::is_object),
+                usage,
+                ..Reading::default()
+            })
+        }
+        Wire::Messages | Wire::CountTokens => {
+            let event = MessagesEvent::deserialize(de).map_err(classify)?;
+            let usage = event.usage.or(event.message.usage);
+            Ok(Reading {
+                usage: usage.as_ref().and_then(Usage::from_messages),
+                terminal: event.kind == "message_stop",
+                ..Reading::default()
+            })
+        }
+        Wire::Responses => {
+            let event = ResponsesEvent::deserialize(de).map_err(classify)?;
+            let terminal = matches!(
+                event.kind.as_ref(),
+                "response.completed" | "response.incomplete" | "response.failed"
+            );
+            Ok(Reading {
+                usage: event
+                    .response
+                    .usage
+                    .as_ref()
+                    .filter(|_| terminal)
+                    .and_then(Usage::from_responses),
+                terminal,
+                ..Reading::default()
+            })
+        }
+    }
+}
+
+/// A chat chunk as the relay needs it. `choices: null` reads as absent.
+#[derive(Deserialize)]
+struct ChatChunk {
+    #[serde(default)]
+    choices: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
+/// An Anthropic event: its type and usage (top-level, or the `message_start` message's).
+#[derive(Deserialize)]
+struct MessagesEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    message: UsageHolder,
+}
+
+/// A Responses event: its type and, on lifecycle events, the response's usage.
+#[derive(Deserialize)]
+struct ResponsesEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    response: UsageHolder,
+}
+
+/// The `usage` of a nested object; anything that is not an object holds none. Only the usage
+/// is kept: the rest (a whole Response, say) is skipped, not built.
+#[derive(Default)]
+struct UsageHolder {
+    usage: Option<Value>,
+}
+
+impl<'de> Deserialize<'de> for UsageHolder {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Holder;
+        impl<'de> Visitor<'de> for Holder {
+            type Value = UsageHolder;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UsageHolder, A::Error> {
+                let mut usage = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "usage" {
+                        usage = map.next_value::<Option<Value>>()?;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(UsageHolder { usage })
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<UsageHolder, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(UsageHolder::default())
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<UsageHolder, E> {
+                Ok(UsageHolder::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<UsageHolder, E> {
+                Ok(UsageHolder::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<UsageHolder, E> {
+                Ok(UsageHolder::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<UsageHolder, E> {
+                Ok(UsageHolder::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<UsageHolder, E> {
+                Ok(UsageHolder::default())
+            }
+            fn visit_unit<E>(self) -> Result<UsageHolder, E> {
+                Ok(UsageHolder::default())
+            }
+            fn visit_none<E>(self) -> Result<UsageHolder, E> {
+                Ok(UsageHolder::default())
+            }
+        }
+        de.deserialize_any(Holder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `data` both ways (from the text, and parsed for a translator); they must agree.
+    fn both(wire: Wire, data: &str) -> Result<Reading, BadEvent> {
+        let ev = SseEvent::data(data);
+        let text = read(wire, &ev, false);
+        let kept = read(wire, &ev, true);
+        match (&text, &kept) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(
+                    (a.usage, a.terminal, a.usage_only),
+                    (b.usage, b.terminal, b.usage_only),
+                    "{data}"
+                );
+                assert!(a.value.is_none());
+                assert_eq!(
+                    b.value.is_some(),
+                    !data.trim().is_empty() && data != "[DONE]"
+                );
+            }
+            (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err(), "{data}"),
+        }
+        text
+    }
+
+    #[test]
+    fn chat_chunks_must_be_objects_with_an_array_of_choices() {
+        let bad = [
+            ("{not json", BadEvent::NotJson),
+            (r#"{"choices":[]} trailing"#, BadEvent::NotJson),
+            (r#"{"choices":"nope"}"#, BadEvent::Shape(Wire::Chat)),
+            (r#"{"choices":{"0":{}}}"#, BadEvent::Shape(Wire::Chat)),
+            ("null", BadEvent::NotObject),
+            ("[1,2]", BadEvent::NotObject),
+            (r#""text""#, BadEvent::NotObject),
+            ("42", BadEvent::NotObject),
+        ];
+        for (data, expected) in bad {
+            assert_eq!(both(Wire::Chat, data).err(), Some(expected), "{data}");
+        }
+        assert!(
+            !BadEvent::NotJson.message().is_empty()
+                && BadEvent::Shape(Wire::Chat).message().contains("choices")
+        );
+        // Providers' extras pass: unknown fields, `choices: null`, an empty object.
+        for data in [
+            r#"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null,"x_new":{"a":[1]}}"#,
+            r#"{"choices":null}"#,
+            "{}",
+            r#"{"error":{"message":"overloaded"}}"#,
+        ] {
+            let r = both(Wire::Chat, data).unwrap();
+            assert!(!r.terminal && !r.usage_only && r.usage.is_none(), "{data}");
+        }
+        let done = both(Wire::Chat, "[DONE]").unwrap();
+        assert!(done.terminal);
+        let usage = both(
+            Wire::Chat,
+            r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2}}}"#,
+        )
+        .unwrap();
+        assert!(usage.usage_only);
+        assert_eq!(
+            usage.usage,
+            Some(Usage {
+                input_tokens: 5,
+                output_tokens: 3,
+                cache_read_tokens: 2,
+                cache_write_tokens: 0
+            })
+        );
+        // Usage on a chunk that also carries content is read but the chunk is not usage-only.
+        let mixed = both(
+            Wire::Chat,
+            r#"{"choices":[{"delta":{}}],"usage":{"completion_tokens":1}}"#,
+        )
+        .unwrap();
+        assert!(!mixed.usage_only && mixed.usage.is_some());
+    }
+
+    #[test]
+    fn anthropic_events_need_a_string_type() {
+        for (data, expected) in [
+            ("{not json", BadEvent::NotJson),
+            (r#"{"foo":1}"#, BadEvent::Shape(Wire::Messages)),
+            (r#"{"type":7}"#, BadEvent::Shape(Wire::Messages)),
+            (r#"{"type":null}"#, BadEvent::Shape(Wire::Messages)),
+            ("null", BadEvent::NotObject),
+        ] {
+            assert_eq!(both(Wire::Messages, data).err(), Some(expected), "{data}");
+        }
+        // Pings, new event types and odd extra fields pass.
+        for data in [
+            r#"{"type": "ping"}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"citations_delta"}}"#,
+            r#"{"type":"brand_new_event","message":"a string here","usage":null}"#,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        ] {
+            let r = both(Wire::Messages, data).unwrap();
+            assert!(!r.terminal && r.usage.is_none(), "{data}");
+        }
+        let start = both(
+            Wire::Messages,
+            r#"{"type":"message_start","message":{"id":"msg_1","content":[],"usage":{"input_tokens":25,"cache_read_input_tokens":4000,"output_tokens":1}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            start.usage.map(|u| (u.input_tokens, u.cache_read_tokens)),
+            Some((25, 4000))
+        );
+        let delta = both(
+            Wire::Messages,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":42}}"#,
+        )
+        .unwrap();
+        assert_eq!(delta.usage.map(|u| u.output_tokens), Some(42));
+        // Escapes in the type still compare as text.
+        assert!(
+            both(Wire::Messages, r#"{"type":"message\u005fstop"}"#)
+                .unwrap()
+                .terminal
+        );
+    }
+
+    #[test]
+    fn responses_events_need_a_type_and_only_terminal_ones_report_usage() {
+        assert_eq!(
+            both(Wire::Responses, r#"{"sequence_number":1}"#).err(),
+            Some(BadEvent::Shape(Wire::Responses))
+        );
+        let usage = r#"{"usage":{"input_tokens":9,"output_tokens":4}}"#;
+        let created = both(
+            Wire::Responses,
+            &format!(r#"{{"type":"response.created","response":{usage}}}"#),
+        )
+        .unwrap();
+        assert!(!created.terminal && created.usage.is_none());
+        let completed = both(
+            Wire::Responses,
+            &format!(
+                r#"{{"type":"response.completed","response":{{"output":[{{"type":"message"}}],{}}}}}"#,
+                &usage[1..usage.len() - 1]
+            ),
+        )
+        .unwrap();
+        assert!(completed.terminal);
+        assert_eq!(completed.usage.map(|u| u.output_tokens), Some(4));
+        let odd = both(
+            Wire::Responses,
+            r#"{"type":"response.output_text.delta","response":"not an object","delta":"x"}"#,
+        )
+        .unwrap();
+        assert!(!odd.terminal);
+    }
+
+    #[test]
+    fn an_event_without_data_is_neither_bad_nor_anything() {
+        for wire in [Wire::Chat, Wire::Messages, Wire::Responses] {
+            let r = both(wire, " ").unwrap();
+            assert!(!r.terminal && r.usage.is_none() && r.value.is_none());
+        }
+    }
+}
