@@ -13,6 +13,8 @@ step "setup"
 "$ROOT/scripts/setup.sh" test
 # shellcheck source=scripts/env.sh
 . "$ROOT/scripts/env.sh"
+# A test run builds once; incremental state would only pile up on disk (one set per checkout path).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
