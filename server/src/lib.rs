@@ -175,6 +175,7 @@ pub async fn serve_until(
     drain: Duration,
     stop: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    use aicarpool::gateway::client::Coalesce;
     use axum::extract::ConnectInfo;
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
@@ -207,11 +208,14 @@ pub async fn serve_until(
         });
         // No upgrades: nothing here speaks WebSocket (live reload has its own port).
         let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
-        tokio::spawn(async move {
+        // The handler runs inside the connection's task, so hyper reading the request and the
+        // handler (or the response body) waiting on it wake each other within one poll:
+        // `Coalesce` keeps such wakes from bouncing the task to the other worker thread.
+        tokio::spawn(Coalesce::new(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(%err, %remote, "connection ended with an error");
             }
-        });
+        }));
     }
     drop(listener);
     tokio::select! {

@@ -136,6 +136,18 @@ async fn unknown_route(req: Request) -> Response {
     into_response(ProxyResponse::error(&err, dialect))
 }
 
+/// Whether an `E` is anywhere in `err`'s chain of causes (body errors come wrapped twice).
+fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<E>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// The member behind the request's key; a key header that is not text is refused as such.
 async fn authenticate(
     state: &ServerState,
@@ -232,20 +244,16 @@ async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Respons
     let body: Bytes = match axum::body::to_bytes(body, cap).await {
         Ok(body) => body,
         Err(err) => {
-            let cause = std::error::Error::source(&err);
-            let over = cause.is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            let over = caused_by::<http_body_util::LengthLimitError>(&err)
                 || err.to_string().contains("length limit");
-            let stalled = cause.is_some_and(|s| s.is::<tower_http::timeout::TimeoutError>());
+            let stalled = caused_by::<tower_http::timeout::TimeoutError>(&err);
             return fail(if over {
                 too_large()
             } else if stalled {
                 GatewayError::new(
                     ErrorKind::RequestTimeout,
                     "request_body_timeout",
-                    format!(
-                        "the request body stopped arriving (nothing for {} s); send it again",
-                        crate::CLIENT_IDLE_TIMEOUT.as_secs()
-                    ),
+                    "the request body stopped arriving before it was complete; send it again",
                 )
             } else {
                 GatewayError::invalid("body", "the request body could not be read completely")

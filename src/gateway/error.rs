@@ -157,6 +157,12 @@ impl GatewayError {
         match dialect {
             Dialect::OpenAi => {
                 let (kind, code) = self.kind.openai();
+                // Where the kind covers several cases, the class says which.
+                let code = match (self.kind, self.class) {
+                    (ErrorKind::NotFound, "unknown_route")
+                    | (ErrorKind::UnsupportedMediaType, _) => Some(self.class),
+                    _ => code,
+                };
                 json!({"error": {
                     "message": self.message,
                     "type": kind,

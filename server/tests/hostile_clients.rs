@@ -1,0 +1,354 @@
+//! Clients that misbehave on purpose, over real sockets against the binary's serving loop:
+//! slow or idle connections are closed, a stalled body is a 408, wrong methods and unknown
+//! paths get an answer in the caller's dialect, compressed or non-text input is named, browser
+//! preflights are answered, and what an upstream says in a 5xx (its URL, its key) or claims in
+//! its usage never reaches the caller or the books unchecked.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::gateway::{self, Gateway};
+use serde_json::{Value, json};
+use server::mock_upstream::{Fault, MockRoute};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A second listener on the same gateway whose client timeouts are one second.
+async fn impatient(gw: &Gateway) -> SocketAddr {
+    gateway::serve_in_background(common::router_for(&gw.state), Duration::from_secs(1)).await
+}
+
+/// Reads until the peer closes; panics if it has not closed within `limit`.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> String {
+    let mut all = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut all)).await;
+    match read {
+        Ok(Ok(_)) => {}
+        // A reset is a close too.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Ok(Err(e)) => panic!("read failed: {e}"),
+        Err(_) => panic!(
+            "the gateway kept the connection open for {limit:?}; read so far: {}",
+            String::from_utf8_lossy(&all)
+        ),
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+fn chat_body() -> Value {
+    json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+}
+
+#[tokio::test]
+async fn a_request_head_sent_byte_by_byte_and_never_finished_is_cut_off() {
+    let gw = gateway::start().await;
+    let addr = impatient(&gw).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Keep trickling header bytes slower than any real client would.
+    let trickle = async {
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if stream.write_all(b"X").await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), trickle)
+        .await
+        .unwrap();
+    let rest = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(!rest.contains("200 OK"), "{rest}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let gw = gateway::start().await;
+    let addr = impatient(&gw).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        gw.key
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The answer comes, then nothing more is asked: the gateway hangs up by itself.
+    let all = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(all.starts_with("HTTP/1.1 200"), "{all}");
+    assert!(all.contains("gpt-4o-mini"), "{all}");
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_a_408_in_the_callers_dialect() {
+    let gw = gateway::start().await;
+    let addr = impatient(&gw).await;
+    for (path, dialect_marker) in [
+        ("/v1/chat/completions", "\"error\":{"),
+        ("/v1/messages", "\"type\":\"error\""),
+    ] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 500\r\nConnection: close\r\n\r\n{{\"model\":",
+            gw.key
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("stopped arriving"), "{answer}");
+        assert!(answer.contains(dialect_marker), "{path}: {answer}");
+    }
+    assert_eq!(gw.mock.requests().len(), 0, "nothing reached the provider");
+}
+
+#[tokio::test]
+async fn wrong_methods_are_405_with_allow_in_the_callers_dialect() {
+    let gw = gateway::start().await;
+    for (method, path, allow, anthropic) in [
+        ("GET", "/v1/chat/completions", "POST", false),
+        ("PUT", "/v1/responses", "POST", false),
+        ("GET", "/v1/messages", "POST", true),
+        ("DELETE", "/v1/messages/count_tokens", "POST", true),
+        ("POST", "/v1/models", "GET", false),
+        ("GET", "/api/chat/completions", "POST", false),
+    ] {
+        let res = gw
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", gw.base))
+            .bearer_auth(&gw.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        let body: Value = res.json().await.unwrap();
+        let message = if anthropic {
+            assert_eq!(body["type"], "error", "{body}");
+            body["error"]["message"].as_str().unwrap().to_owned()
+        } else {
+            assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+            body["error"]["message"].as_str().unwrap().to_owned()
+        };
+        assert!(message.contains(&format!("use {allow}")), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn browser_preflights_are_answered_and_answers_carry_cors_headers() {
+    let gw = gateway::start().await;
+    for path in [
+        "/v1/chat/completions",
+        "/v1/messages",
+        "/api/chat/completions",
+    ] {
+        let res = gw
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", gw.base))
+            .header("origin", "https://chat.example")
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type,x-api-key,anthropic-version",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["access-control-allow-origin"], "*");
+        let methods = res.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap();
+        assert!(methods.contains("POST"), "{methods}");
+    }
+    let res = gw
+        .post("/v1/chat/completions", &chat_body())
+        .header("origin", "https://chat.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn compressed_bodies_and_non_text_keys_are_named_not_misread() {
+    let gw = gateway::start().await;
+    let res = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.base))
+        .bearer_auth(&gw.key)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(vec![0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["error"]["code"], "unsupported_content_encoding",
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("gzip"),
+        "{body}"
+    );
+
+    let key = format!("{}\u{e4}", gw.key);
+    let res = gw
+        .http
+        .post(format!("{}/v1/messages", gw.base))
+        .header(
+            "x-api-key",
+            reqwest::header::HeaderValue::from_bytes(key.as_bytes()).unwrap(),
+        )
+        .json(&json!({"model": "claude-sonnet-4-5", "max_tokens": 5,
+                      "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["type"], "error", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("x-api-key") && message.contains("ASCII"),
+        "{message}"
+    );
+    assert_eq!(gw.mock.requests().len(), 0, "nothing reached the provider");
+}
+
+#[tokio::test]
+async fn unknown_paths_answer_in_json_in_the_callers_dialect() {
+    let gw = gateway::start().await;
+    for (method, path, anthropic) in [
+        ("POST", "/v1/messages/batches", true),
+        ("GET", "/v1/messages/msg_123", true),
+        ("GET", "/v1", false),
+        ("POST", "/v1/", false),
+        ("POST", "/v1/completions", false),
+        ("POST", "/api/chat/completion", false),
+    ] {
+        let res = gw
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", gw.base))
+            .bearer_auth(&gw.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{method} {path}");
+        let text = res.text().await.unwrap();
+        let body: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"));
+        if anthropic {
+            assert_eq!(body["type"], "error", "{body}");
+            assert_eq!(body["error"]["type"], "not_found_error", "{body}");
+        } else if path.starts_with("/api/") {
+            // The JSON API's own 404.
+            assert_eq!(body["error"]["type"], "not_found_error", "{body}");
+        } else {
+            // OpenAI's own shape for an unknown URL.
+            assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+            assert_eq!(body["error"]["code"], "unknown_route", "{body}");
+        }
+        assert!(text.contains(path.trim_end_matches('/')), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn an_upstream_5xx_reaches_the_caller_without_its_text_url_host_or_key() {
+    let gw = gateway::start_with(|c| c.gateway.circuit_failures = 1000).await;
+    let base = gw.mock.openai_base_url();
+    let host = base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let secret = format!(
+        "internal error at {base}/chat/completions (backend {host}, key {})",
+        gw.mock.api_key()
+    );
+    for status in [500, 503] {
+        gw.mock.set_fault(Fault {
+            message: Some(secret.clone()),
+            ..Fault::status(status).on(MockRoute::ChatCompletions)
+        });
+        let res = gw
+            .post("/v1/chat/completions", &chat_body())
+            .send()
+            .await
+            .unwrap();
+        let code = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        assert!((502..=504).contains(&code), "{status} -> {code}: {text}");
+        for leak in [
+            base.as_str(),
+            host.as_str(),
+            gw.mock.api_key(),
+            "internal error",
+        ] {
+            assert!(!text.contains(leak), "{leak:?} leaked: {text}");
+        }
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            body["error"]["message"].as_str().unwrap().len() > 10,
+            "{text}"
+        );
+    }
+    gw.mock.clear_faults();
+}
+
+#[tokio::test]
+async fn absurd_token_counts_from_an_upstream_are_capped_and_the_books_stay_readable() {
+    let gw = gateway::start().await;
+    let huge = "9223372036854775807";
+    let raw = format!(
+        "{{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"gpt-4o-mini\",\
+         \"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":\"hi\"}},\"finish_reason\":\"stop\"}}],\
+         \"usage\":{{\"prompt_tokens\":{huge},\"completion_tokens\":{huge},\"total_tokens\":{huge}}}}}"
+    );
+    for _ in 0..3 {
+        gw.mock.set_fault(
+            Fault::raw_body(raw.clone())
+                .on(MockRoute::ChatCompletions)
+                .times(1),
+        );
+        let res = gw
+            .post("/v1/chat/completions", &chat_body())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let cap = i64::try_from(aicarpool::gateway::usage::MAX_TOKENS).unwrap();
+    let rows = gw.usage(3).await;
+    for row in &rows {
+        assert_eq!(row.input_tokens, cap);
+        assert_eq!(row.output_tokens, cap);
+    }
+    let (status, usage) = gw
+        .api(
+            "GET",
+            &format!("/api/usage?group_id={}&by=member", gw.group_id),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{usage}");
+    let text = usage.to_string();
+    assert!(text.contains(&(3 * cap).to_string()), "{text}");
+    // The member can still be served: nothing overflowed into a locked budget.
+    gw.chat_ok(&gw.key.clone(), "gpt-4o-mini").await;
+}
