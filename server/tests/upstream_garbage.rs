@@ -113,23 +113,73 @@ async fn same_dialect_garbage_streams_end_in_the_clients_error_event() {
     .await;
     assert_chat_error(&text, "upstream_bad_event");
 
+    // Garbage as the very first event: nothing was sent yet, so it is a 502 (the only
+    // account failed), not a 200 with an error inside.
     let anthropic = "event: message_start\ndata: {not json\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
-    let text = through(
-        &gw,
-        MockRoute::Messages,
-        anthropic,
-        "/v1/messages",
-        &messages("claude-sonnet-4-5", true),
-    )
-    .await;
-    assert_messages_error(&text);
-    assert_eq!(sse_events(&text).len(), 1, "{text}");
+    gw.mock
+        .set_fault(Fault::raw_body(anthropic).on(MockRoute::Messages).times(1));
+    let res = gw
+        .post("/v1/messages", &messages("claude-sonnet-4-5", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+    let body = json_of(&res.text().await.unwrap());
+    assert_eq!(body["type"], "error", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("began its stream with an event that is not valid JSON"),
+        "{body}"
+    );
 
     let rows = gw.usage(3).await;
     for r in &rows {
         assert_eq!(r.error_class.as_deref(), Some("upstream_bad_event"));
-        assert!(r.streamed && r.status == 200);
     }
+    let statuses: Vec<_> = rows.iter().map(|r| (r.status, r.streamed)).collect();
+    assert_eq!(statuses[..2], [(200, true), (200, true)]);
+    assert_eq!(statuses[2].0, 502);
+}
+
+#[tokio::test]
+async fn a_garbage_first_event_fails_over_to_the_next_account() {
+    let gw = start().await;
+    let ups = gw.add_upstreams("twin", &[1000, 1]).await;
+    // The account almost always tried first starts every stream with garbage, after a
+    // comment (its own frame), so the check has to read past a chunk without an event.
+    ups[0].0.set_fault(
+        Fault::raw_body(": warming up\n\ndata: {\"choices\":\n\ndata: [DONE]\n\n")
+            .on(MockRoute::ChatCompletions),
+    );
+    let mut failed_over = 0;
+    for _ in 0..10 {
+        let res = gw
+            .post("/v1/chat/completions", &chat("twin", true))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let attempts = res.headers()["x-aicarpool-attempts"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let served_by = res.headers()["x-aicarpool-account-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let text = res.text().await.unwrap();
+        assert_eq!(served_by, ups[1].1.to_string(), "{text}");
+        let events = sse_events(&text);
+        assert_eq!(events.last().unwrap().1, "[DONE]", "{text}");
+        assert!(!text.contains("upstream_bad_event"), "{text}");
+        if attempts == "2" {
+            failed_over += 1;
+        }
+    }
+    assert!(failed_over > 0, "the garbage account was never tried first");
+    assert!(!ups[0].0.requests().is_empty());
 }
 
 #[tokio::test]

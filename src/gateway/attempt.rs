@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::Value;
@@ -15,7 +15,9 @@ use super::client;
 use super::engine::{Gateway, ProxyRequest};
 use super::error::{ErrorKind, GatewayError};
 use super::health::HealthEvent;
+use super::sse::SseParser;
 use super::upstream::{self, AttemptFailure, Wire};
+use super::upstream_event::{self, BadEvent};
 use super::usage::Usage;
 
 /// Upstream error bodies are read up to this size.
@@ -147,6 +149,8 @@ impl Gateway {
                 Ok(Some(Err(e))) => return Err(upstream::transport_failure(&e)),
                 Ok(Some(Ok(first))) => first,
             };
+            let deadline = tokio::time::Instant::now() + remaining;
+            let first = first_event_checked(wire, first, &mut rest, deadline, status).await?;
             return Ok(Attempted {
                 answer: Answer::Stream { first, rest },
                 wire,
@@ -207,6 +211,58 @@ impl Gateway {
             wire,
             ttfb,
         })
+    }
+}
+
+/// Reading on past the first chunk for the first whole event stops after this much.
+const FIRST_EVENT_PROBE_BYTES: usize = 1024 * 1024;
+
+/// Reads on from `first` to the stream's first whole event and checks it; returns every byte
+/// read, for the relay. Nothing has reached the client yet, so garbage there fails this
+/// attempt and the next account is tried; later garbage can only end the stream. Comments or
+/// keep-alives alone until the first-byte deadline, a first event over 1 MiB or a stream that
+/// ends first commit unchecked (the relay checks every event anyway).
+async fn first_event_checked(
+    wire: Wire,
+    first: Bytes,
+    rest: &mut BoxStream<'static, Result<Bytes, client::Error>>,
+    deadline: tokio::time::Instant,
+    status: u16,
+) -> Result<Bytes, AttemptFailure> {
+    let mut parser = SseParser::new();
+    let mut events = parser.push(&first);
+    let mut read = first;
+    while events.is_empty() && read.len() < FIRST_EVENT_PROBE_BYTES {
+        match tokio::time::timeout_at(deadline, rest.next()).await {
+            Ok(Some(Ok(more))) => {
+                events = parser.push(&more);
+                let mut joined = BytesMut::with_capacity(read.len() + more.len());
+                joined.extend_from_slice(&read);
+                joined.extend_from_slice(&more);
+                read = joined.freeze();
+            }
+            Ok(Some(Err(e))) => return Err(upstream::transport_failure(&e)),
+            Ok(None) => {
+                events.extend(parser.finish());
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    match events
+        .first()
+        .map(|ev| upstream_event::read(wire, ev, false))
+    {
+        Some(Err(bad)) => Err(failure(
+            ErrorKind::BadGateway,
+            BadEvent::CODE,
+            &format!(
+                "the upstream began its stream with {}; nothing was sent on",
+                bad.reason()
+            ),
+            Some(status),
+        )),
+        _ => Ok(read),
     }
 }
 

@@ -38,6 +38,16 @@ impl BadEvent {
     /// The class in the usage record and the code in the client's error event.
     pub const CODE: &'static str = "upstream_bad_event";
 
+    /// What is wrong with the event, in a few words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotJson => "an event that is not valid JSON",
+            Self::NotObject => "an event that is not a JSON object",
+            Self::Shape(Wire::Chat) => "a chunk whose `choices` is not an array",
+            Self::Shape(_) => "an event without a string `type`",
+        }
+    }
+
     /// What the client is told.
     pub fn message(self) -> &'static str {
         match self {
