@@ -15,7 +15,7 @@ use aicarpool::state::AppState;
 use app::{App, shell};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::FromRef;
+use axum::extract::{FromRef, State};
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, Request, header};
 use leptos::config::LeptosOptions;
@@ -112,10 +112,20 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
             let leptos = leptos.clone();
             move || shell(leptos.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            ServerState,
-            _,
-        >(context, shell))
+        .fallback({
+            let pages =
+                leptos_axum::file_and_error_handler_with_context::<ServerState, _>(context, shell);
+            move |uri: http::Uri, state: State<ServerState>, req: Request<Body>| {
+                let pages = pages.clone();
+                async move {
+                    // An API client with a mistyped path gets JSON, not the HTML 404 page.
+                    match proxy::misspelled_route(req.method(), &uri) {
+                        Some(answer) => answer,
+                        None => pages(uri, state, req).await,
+                    }
+                }
+            }
+        })
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

@@ -118,17 +118,42 @@ pub async fn models(State(state): State<ServerState>, headers: HeaderMap) -> Res
 }
 
 async fn unknown_route(req: Request) -> Response {
+    let path = req.uri().path();
+    not_an_endpoint(req.method(), path, path, String::new())
+}
+
+/// A path no route matched that is an API path with doubled slashes or another letter case
+/// (`//v1/chat/completions`: a base URL ending in `/`; `/V1/models`): a JSON 404 in the
+/// caller's dialect naming the path to use, instead of the pages' HTML 404.
+pub fn misspelled_route(method: &Method, uri: &http::Uri) -> Option<Response> {
+    let path = uri.path();
+    let mut meant = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        meant.push('/');
+        meant.push_str(segment);
+    }
+    let lower = meant.to_ascii_lowercase();
+    let api = lower == "/v1" || lower.starts_with("/v1/") || lower.starts_with("/api/");
+    // Real /v1 and /api paths never get here: their routers answer every path below them.
+    api.then(|| {
+        let hint =
+            format!(" (did you mean {lower}? check the base URL for a doubled `/` or capitals)");
+        not_an_endpoint(method, path, &lower, hint)
+    })
+}
+
+/// The 404 for `path` (`meant`: its normal spelling, which picks the dialect).
+fn not_an_endpoint(method: &Method, path: &str, meant: &str, hint: String) -> Response {
     let err = GatewayError::new(
         ErrorKind::NotFound,
         "unknown_route",
         format!(
-            "{} {} is not an endpoint of this gateway; it serves POST /v1/chat/completions, \
-             /v1/messages, /v1/messages/count_tokens, /v1/responses and GET /v1/models",
-            req.method(),
-            req.uri().path()
+            "{method} {path} is not an endpoint of this gateway{hint}; it serves POST \
+             /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, /v1/responses and \
+             GET /v1/models"
         ),
     );
-    let dialect = if req.uri().path().starts_with("/v1/messages") {
+    let dialect = if meant.starts_with("/v1/messages") {
         Dialect::Anthropic
     } else {
         Dialect::OpenAi

@@ -240,6 +240,10 @@ async fn unknown_paths_answer_in_json_in_the_callers_dialect() {
         ("POST", "/v1/", false),
         ("POST", "/v1/completions", false),
         ("POST", "/api/chat/completion", false),
+        // A base URL with a trailing slash, or capitals: still JSON, and the path to use.
+        ("POST", "//v1/chat/completions", false),
+        ("GET", "/V1/models", false),
+        ("POST", "//v1//messages", true),
     ] {
         let res = gw
             .http
@@ -264,6 +268,9 @@ async fn unknown_paths_answer_in_json_in_the_callers_dialect() {
             assert_eq!(body["error"]["code"], "unknown_route", "{body}");
         }
         assert!(text.contains(path.trim_end_matches('/')), "{text}");
+        if path.contains("//") || path.contains('V') {
+            assert!(text.contains("did you mean /v1/"), "{text}");
+        }
     }
 }
 
