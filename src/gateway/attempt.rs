@@ -231,15 +231,17 @@ async fn first_event_checked(
 ) -> Result<Bytes, AttemptFailure> {
     let mut parser = SseParser::new();
     let mut events = parser.push(&first);
-    let mut read = first;
-    while events.is_empty() && read.len() < FIRST_EVENT_PROBE_BYTES {
+    // Only a first chunk without a whole event is copied (the usual stream never is).
+    let mut more_read: Option<BytesMut> = None;
+    while events.is_empty()
+        && more_read.as_ref().map_or(first.len(), BytesMut::len) < FIRST_EVENT_PROBE_BYTES
+    {
         match tokio::time::timeout_at(deadline, rest.next()).await {
             Ok(Some(Ok(more))) => {
                 events = parser.push(&more);
-                let mut joined = BytesMut::with_capacity(read.len() + more.len());
-                joined.extend_from_slice(&read);
-                joined.extend_from_slice(&more);
-                read = joined.freeze();
+                more_read
+                    .get_or_insert_with(|| BytesMut::from(&first[..]))
+                    .extend_from_slice(&more);
             }
             Ok(Some(Err(e))) => return Err(upstream::transport_failure(&e)),
             Ok(None) => {
@@ -262,7 +264,7 @@ async fn first_event_checked(
             ),
             Some(status),
         )),
-        _ => Ok(read),
+        _ => Ok(more_read.map_or(first, BytesMut::freeze)),
     }
 }
 
