@@ -162,14 +162,37 @@ impl Gateway {
             Ok(raw) => raw,
             Err(e) => return Err(upstream::transport_failure(&e)),
         };
-        let value: Value = serde_json::from_slice(&raw).map_err(|_| {
+        let not_json = || {
             failure(
                 ErrorKind::BadGateway,
                 "upstream_bad_json",
                 "the upstream answered with something that is not JSON",
                 Some(status),
             )
-        })?;
+        };
+        let unusable = |missing: &str| {
+            failure(
+                ErrorKind::BadGateway,
+                "upstream_bad_body",
+                &format!("the upstream answered {status} with an unexpected body ({missing})"),
+                Some(status),
+            )
+        };
+        // Same format: any object passes untouched (providers add fields), its usage read
+        // from the text; something else is no answer in any dialect.
+        if wire == client_wire {
+            let usage = upstream_event::whole_usage(wire, &raw).map_err(|bad| match bad {
+                BadEvent::NotObject => unusable("not a JSON object"),
+                _ => not_json(),
+            })?;
+            return Ok(Attempted {
+                answer: Answer::Json { body: raw, usage },
+                wire,
+                ttfb,
+            });
+        }
+        // Translated: parsed once, and only what the translator can read passes.
+        let value: Value = serde_json::from_slice(&raw).map_err(|_| not_json())?;
         let usage = match wire {
             Wire::Chat => Usage::from_chat(&value),
             Wire::Messages => Usage::from_messages(&value),
@@ -177,35 +200,19 @@ impl Gateway {
             Wire::CountTokens => None,
         }
         .unwrap_or_default();
-        // Same format: any object passes untouched (providers add fields); something else is
-        // no answer in any dialect. Translated: only what the translator can read.
-        let missing = if wire == client_wire {
-            (!value.is_object()).then_some("not a JSON object")
-        } else {
-            missing_for_translation(&value, wire)
-        };
-        if let Some(missing) = missing {
-            return Err(failure(
-                ErrorKind::BadGateway,
-                "upstream_bad_body",
-                &format!("the upstream answered {status} with an unexpected body ({missing})"),
-                Some(status),
-            ));
+        if let Some(missing) = missing_for_translation(&value, wire) {
+            return Err(unusable(missing));
         }
-        let body = if wire == client_wire {
-            raw
-        } else {
-            Bytes::from(
-                translate_response(
-                    &value,
-                    wire,
-                    client_wire,
-                    client_body,
-                    &candidate.upstream_model,
-                )
-                .to_string(),
+        let body = Bytes::from(
+            translate_response(
+                &value,
+                wire,
+                client_wire,
+                client_body,
+                &candidate.upstream_model,
             )
-        };
+            .to_string(),
+        );
         Ok(Attempted {
             answer: Answer::Json { body, usage },
             wire,

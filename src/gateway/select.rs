@@ -240,62 +240,90 @@ pub fn session_key(group_id: i64, model: &str, body: &Value) -> Option<String> {
             hash.update(id.as_bytes());
         }
         None => {
-            let system = body
-                .get("system")
-                .or_else(|| body.get("instructions"))
-                .map(Value::to_string)
-                .unwrap_or_default();
-            let first = body
-                .get("messages")
-                .or_else(|| body.get("input"))
-                .and_then(|m| match m {
-                    Value::Array(list) => {
-                        // Chat puts the system prompt in the list: skip it, take the first turn.
-                        list.iter()
-                            .find(|m| {
-                                !matches!(
-                                    m.get("role").and_then(Value::as_str),
-                                    Some("system" | "developer")
-                                )
-                            })
-                            .map(Value::to_string)
-                            .map(|first| {
-                                let sys: String = list
-                                    .iter()
-                                    .filter(|m| {
-                                        matches!(
-                                            m.get("role").and_then(Value::as_str),
-                                            Some("system" | "developer")
-                                        )
-                                    })
-                                    .map(Value::to_string)
-                                    .collect();
-                                format!("{sys}{first}")
-                            })
+            let system = body.get("system").or_else(|| body.get("instructions"));
+            let conversation = body.get("messages").or_else(|| body.get("input"));
+            let is_system = |m: &Value| {
+                matches!(
+                    m.get("role").and_then(Value::as_str),
+                    Some("system" | "developer")
+                )
+            };
+            match conversation? {
+                Value::Array(list) => {
+                    // Chat puts the system prompt in the list: skip it, take the first turn.
+                    let first = list.iter().find(|m| !is_system(m))?;
+                    if system.is_none()
+                        && list.len() < 2
+                        && !first.to_string().contains("\"system\"")
+                    {
+                        return None;
                     }
-                    Value::String(s) => Some(s.clone()),
-                    _ => None,
-                })?;
-            let turns = body
-                .get("messages")
-                .or_else(|| body.get("input"))
-                .and_then(Value::as_array)
-                .map_or(1, Vec::len);
-            if system.is_empty() && turns < 2 && !first.contains("\"system\"") {
-                return None;
+                    hash.update(b"conv:");
+                    if let Some(system) = system {
+                        hash_json(&mut hash, system);
+                    }
+                    for m in list.iter().filter(|m| is_system(m)) {
+                        hash_json(&mut hash, m);
+                    }
+                    hash_json(&mut hash, first);
+                }
+                Value::String(input) => {
+                    if system.is_none() && !input.contains("\"system\"") {
+                        return None;
+                    }
+                    hash.update(b"conv:");
+                    if let Some(system) = system {
+                        hash_json(&mut hash, system);
+                    }
+                    hash.update(input.as_bytes());
+                }
+                _ => return None,
             }
-            hash.update(b"conv:");
-            hash.update(system.as_bytes());
-            hash.update(first.as_bytes());
         }
     }
     Some(hex::encode(&hash.finalize()[..16]))
+}
+
+/// Hashes `value` as its compact JSON text (the bytes `Value::to_string` gives) without
+/// building the string.
+fn hash_json(hash: &mut Sha256, value: &Value) {
+    struct Feed<'a>(&'a mut Sha256);
+    impl std::io::Write for Feed<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // Writing a `Value` to a sink that cannot fail cannot fail.
+    let _ = serde_json::to_writer(Feed(hash), value);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The key hashes the JSON text of the system prompt and the first turn; streaming it
+    /// into the hash must give the key the strings gave (sessions stay sticky on upgrade).
+    #[test]
+    fn the_key_hashes_the_json_text_of_system_and_first_turn() {
+        let body = json!({"model": "m", "system": [{"type": "text", "text": "Be brief \u{e9}"}],
+            "messages": [{"role": "developer", "content": "x"},
+                {"role": "user", "content": [{"type": "text", "text": "hi \"there\""}]},
+                {"role": "assistant", "content": "hello"}]});
+        let mut hash = Sha256::new();
+        hash.update(7i64.to_le_bytes());
+        hash.update(b"m");
+        hash.update(b"conv:");
+        hash.update(body["system"].to_string());
+        hash.update(body["messages"][0].to_string());
+        hash.update(body["messages"][1].to_string());
+        let expected = hex::encode(&hash.finalize()[..16]);
+        assert_eq!(session_key(7, "m", &body), Some(expected));
+    }
 
     #[test]
     fn a_conversation_keeps_its_key_as_it_grows() {

@@ -117,6 +117,27 @@ pub fn read(wire: Wire, ev: &SseEvent, keep: bool) -> Result<Reading, BadEvent> 
     Ok(reading)
 }
 
+/// The usage of a whole (non-stream) answer passed on as it is, read from its text by the
+/// same skipping view as events: no tree is built for content. `NotJson` or `NotObject` when
+/// it is no answer in any dialect; an answer without usage reads as zero.
+pub fn whole_usage(wire: Wire, raw: &[u8]) -> Result<Usage, BadEvent> {
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(if serde_json::from_slice::<IgnoredAny>(raw).is_ok() {
+            BadEvent::NotObject
+        } else {
+            BadEvent::NotJson
+        });
+    }
+    let holder: UsageHolder = serde_json::from_slice(raw).map_err(|_| BadEvent::NotJson)?;
+    let usage = holder.usage.as_ref().and_then(|u| match wire {
+        Wire::Chat => Usage::from_chat(u),
+        Wire::Messages => Usage::from_messages(u),
+        Wire::Responses => Usage::from_responses(u),
+        Wire::CountTokens => None,
+    });
+    Ok(usage.unwrap_or_default())
+}
+
 /// Reads an event object through the wire's view. A data error (serde's word for valid JSON
 /// of the wrong shape) is a shape problem; anything else means the text is not JSON.
 fn view<'de, D>(wire: Wire, de: D) -> Result<Reading, BadEvent>
@@ -281,6 +302,63 @@ mod tests {
             (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err(), "{data}"),
         }
         text
+    }
+
+    /// A whole answer passed on as it is reads the same usage from its text as the tree
+    /// readers do, and the same refusals.
+    #[test]
+    fn whole_answers_read_from_text_as_from_a_tree() {
+        let cases = [
+            (
+                Wire::Chat,
+                r#"{"id":"x","choices":[{"message":{"content":"{\"usage\":{}}"}}],"usage":{"prompt_tokens":12,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2}}}"#,
+            ),
+            (
+                Wire::Chat,
+                r#"{"choices":[],"usage":{"prompt_tokens":7,"prompt_cache_hit_tokens":5,"completion_tokens":1}}"#,
+            ),
+            (Wire::Chat, r#"{"choices":[],"usage":null}"#),
+            (Wire::Chat, r#" {"choices":[]} "#),
+            (
+                Wire::Messages,
+                r#"{"type":"message","content":[],"usage":{"input_tokens":4,"output_tokens":9,"cache_read_input_tokens":1,"cache_creation_input_tokens":2}}"#,
+            ),
+            (
+                Wire::Responses,
+                r#"{"object":"response","usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":4},"output_tokens":6}}"#,
+            ),
+            (Wire::CountTokens, r#"{"input_tokens":12}"#),
+        ];
+        for (wire, text) in cases {
+            let tree: Value = serde_json::from_str(text).unwrap();
+            let expected = match wire {
+                Wire::Chat => Usage::from_chat(&tree),
+                Wire::Messages => Usage::from_messages(&tree),
+                Wire::Responses => Usage::from_responses(&tree),
+                Wire::CountTokens => None,
+            }
+            .unwrap_or_default();
+            assert_eq!(whole_usage(wire, text.as_bytes()), Ok(expected), "{text}");
+        }
+        let first = whole_usage(Wire::Chat, cases[0].1.as_bytes()).unwrap();
+        assert_eq!(
+            (
+                first.input_tokens,
+                first.cache_read_tokens,
+                first.output_tokens
+            ),
+            (10, 2, 3)
+        );
+        for (text, bad) in [
+            (&b" [1]"[..], BadEvent::NotObject),
+            (b"\"x\"", BadEvent::NotObject),
+            (b"{\"usage\":", BadEvent::NotJson),
+            (b"<html>", BadEvent::NotJson),
+            (b"{} trailing", BadEvent::NotJson),
+            (b"", BadEvent::NotJson),
+        ] {
+            assert_eq!(whole_usage(Wire::Chat, text), Err(bad));
+        }
     }
 
     #[test]
