@@ -299,6 +299,38 @@ async fn valid_events_the_gateway_does_not_know_pass_through_untouched() {
     assert_eq!((rows[1].input_tokens, rows[1].output_tokens), (3, 4));
 }
 
+/// An event past the 16 MiB bound is not buffered; dropping it quietly would leave a hole in
+/// the answer, so the stream ends there with the client's error event.
+#[tokio::test]
+async fn an_event_over_16_mib_ends_the_stream_with_an_error() {
+    let gw = start().await;
+    let huge = "x".repeat(17 * 1024 * 1024);
+    let after = "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"after\"}}]}\n\n";
+    let raw = format!("{CHAT_ROLE}data: {{\"pad\":\"{huge}\"}}\n\n{after}data: [DONE]\n\n");
+    let text = through(
+        &gw,
+        MockRoute::ChatCompletions,
+        &raw,
+        "/v1/chat/completions",
+        &chat("gpt-4o-mini", true),
+    )
+    .await;
+    assert!(
+        text.starts_with(CHAT_ROLE),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    assert!(!text.contains("after"), "nothing past the hole is relayed");
+    assert_chat_error(&text, "upstream_bad_event");
+    let message = json_of(&sse_events(&text).last().unwrap().1)["error"]["message"].clone();
+    assert!(
+        message.as_str().unwrap().contains("larger than 16 MiB"),
+        "{message}"
+    );
+    let rows = gw.usage(1).await;
+    assert_eq!(rows[0].error_class.as_deref(), Some("upstream_bad_event"));
+}
+
 #[tokio::test]
 async fn a_stream_without_its_end_is_truncated_and_cut_streams_share_one_code() {
     let gw = start().await;

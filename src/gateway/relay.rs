@@ -520,10 +520,15 @@ impl Relay {
     }
 
     fn on_chunk(&mut self, chunk: &[u8]) {
-        for ev in self.parser.push(chunk) {
+        let (events, oversized) = self.parser.push_until_oversized(chunk);
+        for ev in events {
             if !self.relay_event(ev) {
                 return;
             }
+        }
+        if oversized {
+            let bad = BadEvent::TooLarge;
+            self.on_fail(BadEvent::CODE, bad.message(), BadEvent::CODE);
         }
     }
 

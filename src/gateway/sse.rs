@@ -118,6 +118,19 @@ impl SseParser {
 
     /// Feeds one chunk, returning every event it completed (possibly none).
     pub fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
+        self.feed(chunk, false).0
+    }
+
+    /// Like [`push`](Self::push), but stops at an event past the bound: the events before it,
+    /// and whether one was cut there (the rest of the chunk is not read). For a relay, to
+    /// which a dropped event is a hole in the answer.
+    pub fn push_until_oversized(&mut self, chunk: &[u8]) -> (Vec<SseEvent>, bool) {
+        self.feed(chunk, true)
+    }
+
+    fn feed(&mut self, chunk: &[u8], stop_at_drop: bool) -> (Vec<SseEvent>, bool) {
+        let dropped = self.dropped;
+        let cut = |p: &Self| stop_at_drop && p.dropped != dropped;
         let mut out = Vec::new();
         let mut rest = chunk;
         if self.after_cr && rest.first() == Some(&b'\n') {
@@ -128,6 +141,9 @@ impl SseParser {
             match rest.iter().position(|b| *b == b'\n' || *b == b'\r') {
                 Some(pos) => {
                     self.append(&rest[..pos]);
+                    if cut(self) {
+                        return (out, true);
+                    }
                     let was_cr = rest[pos] == b'\r';
                     let mut next = pos + 1;
                     if was_cr {
@@ -146,7 +162,8 @@ impl SseParser {
                 }
             }
         }
-        out
+        let oversized = cut(self);
+        (out, oversized)
     }
 
     /// Ends the stream: a last event that lacked its blank line is still dispatched.
@@ -297,6 +314,25 @@ mod tests {
         got.extend(p.push(b"abcdefghij\ndata: more\n\ndata: ok\n\n"));
         assert_eq!(got, vec![SseEvent::data("ok")]);
         assert_eq!(p.dropped(), 1);
+    }
+
+    #[test]
+    fn a_relay_can_stop_at_the_oversized_event() {
+        let mut p = SseParser::with_max_event_bytes(16);
+        assert_eq!(
+            p.push_until_oversized(b"data: a\n\ndata: 0123"),
+            (vec![SseEvent::data("a")], false)
+        );
+        // The events after the cut are not returned: they would follow a hole.
+        assert_eq!(
+            p.push_until_oversized(b"456789abcdefghij\n\ndata: after\n\n"),
+            (vec![], true)
+        );
+        let mut p = SseParser::with_max_event_bytes(16);
+        assert_eq!(
+            p.push_until_oversized(b"data: b\n\ndata: 0123456789abcdef"),
+            (vec![SseEvent::data("b")], true)
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub enum BadEvent {
     /// whose `choices` is not an array, an Anthropic or Responses event without a string
     /// `type`.
     Shape(Wire),
+    /// An event past the parser's bound (16 MiB), which is not buffered.
+    TooLarge,
 }
 
 impl BadEvent {
@@ -45,6 +47,7 @@ impl BadEvent {
             Self::NotObject => "an event that is not a JSON object",
             Self::Shape(Wire::Chat) => "a chunk whose `choices` is not an array",
             Self::Shape(_) => "an event without a string `type`",
+            Self::TooLarge => "an event larger than 16 MiB",
         }
     }
 
@@ -62,6 +65,9 @@ impl BadEvent {
             }
             Self::Shape(_) => {
                 "the upstream sent an event without a string `type`; the answer is incomplete"
+            }
+            Self::TooLarge => {
+                "the upstream sent an event larger than 16 MiB, which the gateway does not relay; the answer is incomplete"
             }
         }
     }
