@@ -193,13 +193,7 @@ impl Gateway {
         }
         // Translated: parsed once, and only what the translator can read passes.
         let value: Value = serde_json::from_slice(&raw).map_err(|_| not_json())?;
-        let usage = match wire {
-            Wire::Chat => Usage::from_chat(&value),
-            Wire::Messages => Usage::from_messages(&value),
-            Wire::Responses => Usage::from_responses(&value),
-            Wire::CountTokens => None,
-        }
-        .unwrap_or_default();
+        let usage = Usage::from_wire(wire, &value).unwrap_or_default();
         if let Some(missing) = missing_for_translation(&value, wire) {
             return Err(unusable(missing));
         }

@@ -135,12 +135,10 @@ pub fn whole_usage(wire: Wire, raw: &[u8]) -> Result<Usage, BadEvent> {
         });
     }
     let holder: UsageHolder = serde_json::from_slice(raw).map_err(|_| BadEvent::NotJson)?;
-    let usage = holder.usage.as_ref().and_then(|u| match wire {
-        Wire::Chat => Usage::from_chat(u),
-        Wire::Messages => Usage::from_messages(u),
-        Wire::Responses => Usage::from_responses(u),
-        Wire::CountTokens => None,
-    });
+    let usage = holder
+        .usage
+        .as_ref()
+        .and_then(|u| Usage::from_wire(wire, u));
     Ok(usage.unwrap_or_default())
 }
 
@@ -337,13 +335,7 @@ mod tests {
         ];
         for (wire, text) in cases {
             let tree: Value = serde_json::from_str(text).unwrap();
-            let expected = match wire {
-                Wire::Chat => Usage::from_chat(&tree),
-                Wire::Messages => Usage::from_messages(&tree),
-                Wire::Responses => Usage::from_responses(&tree),
-                Wire::CountTokens => None,
-            }
-            .unwrap_or_default();
+            let expected = Usage::from_wire(wire, &tree).unwrap_or_default();
             assert_eq!(whole_usage(wire, text.as_bytes()), Ok(expected), "{text}");
         }
         let first = whole_usage(Wire::Chat, cases[0].1.as_bytes()).unwrap();

@@ -6,6 +6,8 @@
 
 use serde_json::{Value, json};
 
+use super::upstream::Wire;
+
 /// Tokens of one call, split so each part can be priced on its own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -56,6 +58,16 @@ fn usage_object<'a>(v: &'a Value, outer: &str, own_keys: &[&str]) -> Option<&'a 
 }
 
 impl Usage {
+    /// From a whole answer, event or bare usage object of `wire`; token counting reports none.
+    pub fn from_wire(wire: Wire, v: &Value) -> Option<Usage> {
+        match wire {
+            Wire::Chat => Usage::from_chat(v),
+            Wire::Messages => Usage::from_messages(v),
+            Wire::Responses => Usage::from_responses(v),
+            Wire::CountTokens => None,
+        }
+    }
+
     /// Every prompt-side token: the OpenAI `prompt_tokens` figure.
     pub fn total_input(&self) -> u64 {
         self.input_tokens
