@@ -1,6 +1,6 @@
 //! The chat proxy: member-key auth (`keys`), the routing catalog of upstream accounts
 //! (`catalog`, `client`), the attempt loop (`engine`, `upstream`), stream relaying (`relay`),
-//! usage records (`recorder`), and its pure core: wire-format translation between OpenAI Chat
+//! usage records (`usage_guard`, `recorder`), and its pure core: wire-format translation between OpenAI Chat
 //! Completions, Anthropic Messages and OpenAI Responses (`translate`), the SSE framing they
 //! stream in (`sse`), the one read of each upstream stream event (`upstream_event`) and the
 //! token usage read from each (`usage`).
@@ -23,6 +23,7 @@ pub mod translate;
 pub mod upstream;
 pub mod upstream_event;
 pub mod usage;
+pub mod usage_guard;
 
 pub use engine::{Gateway, ProxyBody, ProxyRequest, ProxyResponse};
 pub use error::{Dialect, GatewayError};

@@ -17,11 +17,12 @@ use super::engine::{Gateway, ProxyBody, ProxyRequest, ProxyResponse, database_un
 use super::error::{ErrorKind, GatewayError};
 use super::health::{HealthEvent, HealthPolicy, HealthState, OutReason};
 use super::keys::MemberKey;
-use super::relay::{Conversion, OnEnd, Relay, StreamEnd, UsageGuard};
+use super::relay::{Conversion, OnEnd, Relay, StreamEnd};
 use super::select::{BudgetLeft, session_key};
 use super::translate;
 use super::upstream::{AttemptFailure, Endpoint};
 use super::usage::Usage;
+use super::usage_guard::UsageGuard;
 use crate::counters::{CapHit, Charge, CounterStore, Lease};
 use crate::db::{accounts, now_ms};
 use crate::model::RoutingStrategy;
