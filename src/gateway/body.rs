@@ -210,12 +210,16 @@ pub fn translate_response(
     client_body: &Value,
     model: &str,
 ) -> Value {
+    // An Anthropic answer may need reshaping for what the client asked (JSON, legacy calls).
+    let shape = translate::AnswerShape::of_client_body(client_body);
     match (upstream, client) {
-        (Wire::Messages, Wire::Chat) => translate::messages_response_to_chat(value, model),
+        (Wire::Messages, Wire::Chat) => {
+            translate::messages_response_to_chat_shaped(value, model, shape)
+        }
         (Wire::Chat, Wire::Messages) => translate::chat_response_to_messages(value, model),
         (Wire::Chat, Wire::Responses) => translate::chat_response_to_responses(value, client_body),
         (Wire::Messages, Wire::Responses) => {
-            let chat = translate::messages_response_to_chat(value, model);
+            let chat = translate::messages_response_to_chat_shaped(value, model, shape);
             translate::chat_response_to_responses(&chat, client_body)
         }
         _ => value.clone(),
