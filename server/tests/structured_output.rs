@@ -322,5 +322,12 @@ async fn malformed_or_conflicting_requests_are_400s_naming_the_field() {
         let message = err["error"]["message"].as_str().unwrap();
         assert!(message.contains(phrase), "{message}");
     }
+    // A Responses client is told about its own field.
+    let body = json!({"model": CLAUDE, "input": "hi", "text": {"format": {
+        "type": "json_schema", "name": "list", "schema": {"type": "array"}}}});
+    let res = gw.post("/v1/responses", &body).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["param"], "text.format.schema.type", "{err}");
     assert!(gw.mock.requests().is_empty(), "{:?}", gw.mock.requests());
 }
