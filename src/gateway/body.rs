@@ -127,7 +127,8 @@ pub fn translate_request(
         (Wire::Responses, Wire::Chat) => translate::responses_to_chat_request(body)?,
         (Wire::Responses, Wire::Messages) => {
             let chat = translate::responses_to_chat_request(body)?;
-            translate::chat_to_messages_request(&chat, DEFAULT_MAX_TOKENS)?
+            translate::chat_to_messages_request(&chat, DEFAULT_MAX_TOKENS)
+                .map_err(responses_names)?
         }
         _ => body.clone(),
     };
@@ -147,6 +148,18 @@ pub fn translate_request(
         }
     }
     Ok(out)
+}
+
+/// An error from the chat step of Responses -> Anthropic, naming the Responses field:
+/// `text.format` is what became `response_format`.
+fn responses_names(mut e: translate::TranslateError) -> translate::TranslateError {
+    let rename = |s: &str| {
+        s.replace("response_format.json_schema.", "text.format.")
+            .replace("response_format", "text.format")
+    };
+    e.param = rename(&e.param);
+    e.message = rename(&e.message);
+    e
 }
 
 /// Whether the client's body can go upstream byte for byte: same wire format, the model the
@@ -210,12 +223,16 @@ pub fn translate_response(
     client_body: &Value,
     model: &str,
 ) -> Value {
+    // An Anthropic answer may need reshaping for what the client asked (JSON, legacy calls).
+    let shape = translate::AnswerShape::of_client_body(client_body);
     match (upstream, client) {
-        (Wire::Messages, Wire::Chat) => translate::messages_response_to_chat(value, model),
+        (Wire::Messages, Wire::Chat) => {
+            translate::messages_response_to_chat_shaped(value, model, shape)
+        }
         (Wire::Chat, Wire::Messages) => translate::chat_response_to_messages(value, model),
         (Wire::Chat, Wire::Responses) => translate::chat_response_to_responses(value, client_body),
         (Wire::Messages, Wire::Responses) => {
-            let chat = translate::messages_response_to_chat(value, model);
+            let chat = translate::messages_response_to_chat_shaped(value, model, shape);
             translate::chat_response_to_responses(&chat, client_body)
         }
         _ => value.clone(),
@@ -315,6 +332,20 @@ mod tests {
         assert_eq!(
             out["stream_options"],
             serde_json::json!({"include_usage": true})
+        );
+    }
+
+    #[test]
+    fn responses_format_errors_name_the_responses_field() {
+        let body = json!({"model": "m", "input": "hi", "text": {"format": {
+            "type": "json_schema", "name": "x", "schema": {"type": "array"}}}});
+        let err =
+            translate_request(&body, Wire::Responses, Wire::Messages, "m", false).unwrap_err();
+        assert_eq!(err.param, "text.format.schema.type");
+        assert!(
+            err.message.starts_with("`text.format.schema.type` must be"),
+            "{}",
+            err.message
         );
     }
 

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use super::client::CoalesceStream;
 use super::engine::BodyStream;
 use super::sse::{SseEvent, SseParser};
-use super::translate::{ChatToMessagesStream, ChatToResponsesStream, MessagesToChatStream};
+use super::translate::{
+    AnswerShape, ChatToMessagesStream, ChatToResponsesStream, MessagesToChatStream,
+};
 use super::upstream::Wire;
 use super::upstream_event::{self, BadEvent};
 use super::usage::Usage;
@@ -97,9 +99,10 @@ impl Conversion {
         client_body: &Value,
         model: &str,
     ) -> Conversion {
+        let shape = AnswerShape::of_client_body(client_body);
         let stages = match (upstream, client) {
             (Wire::Messages, Wire::Chat) => vec![Stage::MessagesToChat(Box::new(
-                MessagesToChatStream::new(model, include_usage),
+                MessagesToChatStream::new(model, include_usage).shaped(shape),
             ))],
             (Wire::Chat, Wire::Messages) => vec![Stage::ChatToMessages(Box::new(
                 ChatToMessagesStream::new(model),
@@ -108,7 +111,9 @@ impl Conversion {
                 ChatToResponsesStream::new(client_body),
             ))],
             (Wire::Messages, Wire::Responses) => vec![
-                Stage::MessagesToChat(Box::new(MessagesToChatStream::new(model, true))),
+                Stage::MessagesToChat(Box::new(
+                    MessagesToChatStream::new(model, true).shaped(shape),
+                )),
                 Stage::ChatToResponses(Box::new(ChatToResponsesStream::new(client_body))),
             ],
             _ => Vec::new(),

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{TranslateError, check, tool_id};
+use super::{TranslateError, check, legacy, tool_id};
 
 /// Translates a chat request body into a Messages request body. `default_max_tokens`
 /// fills Anthropic's mandatory `max_tokens` when the client set neither limit.
@@ -24,9 +24,11 @@ pub fn chat_to_messages_request(
         })?;
     let mut system = Vec::new();
     let mut out: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    // The assistant turn whose legacy `function_call` a `function` message answers.
+    let mut function_call = None;
     for (i, m) in messages.iter().enumerate() {
         let p = format!("messages[{i}]");
-        const ROLES: &str = "system, developer, user, assistant or tool";
+        const ROLES: &str = "system, developer, user, assistant, tool or function";
         if !m.is_object() {
             return Err(check::wrong(&p, "a message object", m));
         }
@@ -44,8 +46,20 @@ pub fn chat_to_messages_request(
         match role {
             "system" | "developer" => system.extend(content_blocks(content, &p, false)?),
             "user" => push_turn(&mut out, "user", content_blocks(content, &p, true)?),
-            "assistant" => push_turn(&mut out, "assistant", assistant_blocks(m, &p)?),
+            "assistant" => {
+                let mut blocks = assistant_blocks(m, &p)?;
+                if let Some(call) = legacy::function_call_block(m, i)? {
+                    blocks.push(call);
+                    function_call = Some(i);
+                }
+                push_turn(&mut out, "assistant", blocks);
+            }
             "tool" => push_turn(&mut out, "user", vec![tool_result(m, &p)?]),
+            "function" => push_turn(
+                &mut out,
+                "user",
+                vec![legacy::function_result(m, i, function_call)?],
+            ),
             other => {
                 return Err(TranslateError::new(
                     format!("{p}.role"),
@@ -116,7 +130,13 @@ pub fn chat_to_messages_request(
             ));
         }
     }
-    super::tools::chat_tools_to_messages(req, &mut body)?;
+    match legacy::functions_as_tools(req)? {
+        Some(tools) => super::tools::chat_tools_to_messages(&tools, &mut body)?,
+        None => super::tools::chat_tools_to_messages(req, &mut body)?,
+    }
+    // After the tools: the JSON tool joins them, and thinking depends on the tool choice.
+    super::structured::response_format_to_messages(req, &mut body)?;
+    super::reasoning::effort_to_thinking(req, &mut body)?;
     Ok(Value::Object(body))
 }
 
@@ -576,19 +596,25 @@ mod tests {
     }
 
     /// What chat apps and SDKs really send: nulls for unset options, usage-only
-    /// stream_options, n = 1, whole-number floats, and the tool_choice strings.
+    /// stream_options, n = 1, whole-number floats, and the tool_choice strings. Of the
+    /// fields listed, `service_tier` and `metadata` are still dropped; `reasoning_effort`,
+    /// `response_format` and `functions` are translated (see `reasoning`, `structured`,
+    /// `legacy`).
     #[test]
     fn real_client_shapes_still_translate() {
         let req = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
             "max_tokens": null, "max_completion_tokens": 100.0, "temperature": null, "top_p": 0.9,
             "stop": null, "n": 1, "tools": null, "tool_choice": null, "user": null,
             "stream": true, "stream_options": {"include_usage": true},
-            "reasoning_effort": "low", "service_tier": "auto", "metadata": {"a": "b"},
-            "parallel_tool_calls": null});
+            "reasoning_effort": null, "service_tier": "auto", "metadata": {"a": "b"},
+            "parallel_tool_calls": null, "response_format": null, "functions": null,
+            "function_call": null, "thinking": null});
         let out = chat_to_messages_request(&req, 4096).unwrap();
         assert_eq!(out["max_tokens"], 100);
         assert_eq!(out["top_p"], 0.9);
         assert!(out.get("temperature").is_none() && out.get("stop_sequences").is_none());
+        assert!(out.get("service_tier").is_none() && out.get("thinking").is_none());
+        assert!(out.get("tools").is_none() && out.get("metadata").is_none());
         for choice in ["auto", "none", "required"] {
             let mut r = agent_request();
             r["tool_choice"] = json!(choice);

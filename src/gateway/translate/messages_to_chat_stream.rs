@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use super::answer_shape::{AnswerShape, JsonToolStream};
 use super::{derive_id, finish_reason_from_stop, unix_now};
 use crate::gateway::sse::SseEvent;
 use crate::gateway::usage::Usage;
@@ -22,6 +23,10 @@ pub struct MessagesToChatStream {
     stop_reason: Option<String>,
     /// Anthropic content-block index -> chat `tool_calls[].index`.
     tools: HashMap<u64, usize>,
+    /// The answer shape the client asked for.
+    shape: AnswerShape,
+    /// Rewrites the `json_response` tool into text when the shape is JSON.
+    json_tool: Option<JsonToolStream>,
 }
 
 impl MessagesToChatStream {
@@ -39,7 +44,16 @@ impl MessagesToChatStream {
             done: false,
             stop_reason: None,
             tools: HashMap::new(),
+            shape: AnswerShape::default(),
+            json_tool: None,
         }
+    }
+
+    /// The same converter answering in `shape` (JSON content, legacy `function_call`).
+    pub fn shaped(mut self, shape: AnswerShape) -> Self {
+        self.json_tool = shape.json.then(JsonToolStream::default);
+        self.shape = shape;
+        self
     }
 
     /// Usage reported by upstream so far.
@@ -64,6 +78,8 @@ impl MessagesToChatStream {
         if let Some(u) = Usage::from_messages(v) {
             self.usage = self.usage.merge(u);
         }
+        let rewritten = self.json_tool.as_mut().map(|j| j.rewrite(v));
+        let v = rewritten.as_deref().unwrap_or(v);
         let kind = v["type"].as_str().or(ev.event.as_deref()).unwrap_or("");
         match kind {
             "message_start" => {
@@ -80,9 +96,15 @@ impl MessagesToChatStream {
                     Some("tool_use") => {
                         let index = self.tools.len();
                         self.tools.insert(v["index"].as_u64().unwrap_or(0), index);
-                        out.push(self.chunk(json!({ "tool_calls": [{
-                            "index": index, "id": block["id"], "type": "function",
-                            "function": { "name": block["name"], "arguments": "" } }] })));
+                        if !self.shape.legacy_functions {
+                            out.push(self.chunk(json!({ "tool_calls": [{
+                                "index": index, "id": block["id"], "type": "function",
+                                "function": { "name": block["name"], "arguments": "" } }] })));
+                        } else if index == 0 {
+                            // Legacy clients get one call, without an id.
+                            out.push(self.chunk(json!({ "function_call": {
+                                "name": block["name"], "arguments": "" } })));
+                        }
                     }
                     Some("text") => {
                         if let Some(t) = block["text"].as_str().filter(|t| !t.is_empty()) {
@@ -103,10 +125,18 @@ impl MessagesToChatStream {
                     Some("input_json_delta") => {
                         let block = v["index"].as_u64().unwrap_or(0);
                         let fragment = d["partial_json"].as_str().unwrap_or("");
-                        if let (Some(index), false) = (self.tools.get(&block), fragment.is_empty())
+                        if let (Some(&index), false) = (self.tools.get(&block), fragment.is_empty())
                         {
-                            out.push(self.chunk(json!({ "tool_calls": [{
-                                "index": index, "function": { "arguments": fragment } }] })));
+                            if !self.shape.legacy_functions {
+                                out.push(self.chunk(json!({ "tool_calls": [{
+                                    "index": index, "function": { "arguments": fragment } }] })));
+                            } else if index == 0 {
+                                out.push(
+                                    self.chunk(
+                                        json!({ "function_call": { "arguments": fragment } }),
+                                    ),
+                                );
+                            }
                         }
                     }
                     _ => {}
@@ -165,7 +195,9 @@ impl MessagesToChatStream {
             return;
         }
         self.finish_sent = true;
-        let reason = finish_reason_from_stop(self.stop_reason.as_deref());
+        let reason = self
+            .shape
+            .finish_reason(finish_reason_from_stop(self.stop_reason.as_deref()));
         let mut chunk = self.chunk_value(json!({}));
         chunk["choices"][0]["finish_reason"] = reason.into();
         out.push(SseEvent::data(chunk.to_string()));

@@ -7,17 +7,22 @@
 //! go through `MessagesToChatStream` (built with `include_usage = true`) and then
 //! `ChatToResponsesStream`.
 
+mod answer_shape;
 mod chat_to_messages;
 mod chat_to_messages_stream;
 mod chat_to_responses_stream;
 mod check;
 mod completion;
+mod legacy;
 mod messages_to_chat;
 mod messages_to_chat_stream;
+mod reasoning;
 mod responses;
 mod responses_object;
+mod structured;
 mod tools;
 
+pub use answer_shape::{AnswerShape, JSON_TOOL, messages_response_to_chat_shaped};
 pub use chat_to_messages::chat_to_messages_request;
 pub use chat_to_messages_stream::ChatToMessagesStream;
 pub use chat_to_responses_stream::ChatToResponsesStream;

@@ -1,0 +1,197 @@
+//! Chat `reasoning_effort` as Anthropic extended thinking, and the request changes thinking
+//! needs: an output cap above the thinking budget, no `temperature`, `top_p` of 0.95 or more.
+
+use serde_json::{Map, Value, json};
+
+use super::{TranslateError, check};
+
+/// The thinking budget for each effort; `None` leaves thinking off.
+fn budget_for(effort: &str) -> Option<Option<u64>> {
+    match effort {
+        "none" | "minimal" => Some(None),
+        "low" => Some(Some(1024)),
+        "medium" => Some(Some(2048)),
+        "high" => Some(Some(4096)),
+        "xhigh" => Some(Some(8192)),
+        _ => None,
+    }
+}
+
+/// Sets `thinking` in the Messages `body` from the chat request: an Anthropic-style
+/// `thinking` object is passed on as it is; otherwise `reasoning_effort` picks a budget.
+/// Call it after tools and `response_format` are in `body`: thinking stays off when a tool is
+/// forced, or when the last assistant turn called tools (Anthropic then requires that turn's
+/// thinking blocks, which a chat history does not carry).
+pub(crate) fn effort_to_thinking(
+    req: &Value,
+    body: &mut Map<String, Value>,
+) -> Result<(), TranslateError> {
+    let budget = match check::field(req, "reasoning_effort") {
+        None => None,
+        Some(v) => v.as_str().and_then(budget_for).ok_or_else(|| {
+            check::wrong(
+                "reasoning_effort",
+                "one of \"none\", \"minimal\", \"low\", \"medium\", \"high\" or \"xhigh\"",
+                v,
+            )
+        })?,
+    };
+    let explicit = check::opt_object(
+        req,
+        "",
+        "thinking",
+        "an object {\"type\": \"enabled\", \"budget_tokens\": N} or {\"type\": \"disabled\"}",
+    )?;
+    if let Some(thinking) = explicit {
+        body.insert("thinking".into(), thinking.clone());
+        if thinking["type"] == "enabled"
+            && let Some(budget) = thinking["budget_tokens"].as_u64()
+        {
+            let max = body["max_tokens"].as_u64().unwrap_or(0);
+            make_room(body, budget, max <= budget);
+        }
+        return Ok(());
+    }
+    let Some(budget) = budget else {
+        return Ok(());
+    };
+    let forced = matches!(
+        body.get("tool_choice").and_then(|c| c["type"].as_str()),
+        Some("tool" | "any")
+    );
+    if forced || last_assistant_called_tools(body) {
+        return Ok(());
+    }
+    body.insert(
+        "thinking".into(),
+        json!({ "type": "enabled", "budget_tokens": budget }),
+    );
+    make_room(body, budget, true);
+    Ok(())
+}
+
+/// Drops the sampling settings Anthropic refuses with thinking, and (when `raise`) adds the
+/// budget to `max_tokens` so the answer keeps the room the client asked for.
+fn make_room(body: &mut Map<String, Value>, budget: u64, raise: bool) {
+    if raise {
+        let max = body["max_tokens"].as_u64().unwrap_or(0);
+        let raised = max.saturating_add(budget).min(check::MAX_TOKENS_LIMIT);
+        body.insert("max_tokens".into(), raised.into());
+    }
+    body.remove("temperature");
+    if body
+        .get("top_p")
+        .and_then(Value::as_f64)
+        .is_some_and(|p| p < 0.95)
+    {
+        body.remove("top_p");
+    }
+}
+
+fn last_assistant_called_tools(body: &Map<String, Value>) -> bool {
+    body.get("messages")
+        .and_then(Value::as_array)
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "assistant"))
+        .and_then(|m| m["content"].as_array())
+        .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_use"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::chat_to_messages_request;
+    use super::*;
+
+    fn with(extra: Value) -> Value {
+        let mut req = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        req.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        req
+    }
+
+    fn thinking(extra: Value) -> Value {
+        chat_to_messages_request(&with(extra), 4096).unwrap()
+    }
+
+    #[test]
+    fn efforts_map_to_budgets_with_room_for_the_answer() {
+        for (effort, budget) in [
+            ("low", 1024),
+            ("medium", 2048),
+            ("high", 4096),
+            ("xhigh", 8192),
+        ] {
+            let out = thinking(json!({"reasoning_effort": effort, "max_tokens": 500,
+                "temperature": 0.3, "top_p": 0.5}));
+            assert_eq!(
+                out["thinking"],
+                json!({"type": "enabled", "budget_tokens": budget})
+            );
+            assert_eq!(out["max_tokens"], budget + 500);
+            assert!(out.get("temperature").is_none() && out.get("top_p").is_none());
+        }
+        let out = thinking(json!({"reasoning_effort": "medium", "top_p": 0.97}));
+        assert_eq!(out["max_tokens"], 2048 + 4096);
+        assert_eq!(out["top_p"], 0.97);
+        for off in ["none", "minimal"] {
+            let out = thinking(json!({"reasoning_effort": off, "temperature": 0.3}));
+            assert!(out.get("thinking").is_none());
+            assert_eq!(out["max_tokens"], 4096);
+            assert_eq!(out["temperature"], 0.3);
+        }
+    }
+
+    #[test]
+    fn thinking_stays_off_for_forced_tools_and_after_tool_calls() {
+        let f = json!([{"type": "function", "function": {"name": "f"}}]);
+        let out =
+            thinking(json!({"reasoning_effort": "high", "tools": f, "tool_choice": "required"}));
+        assert!(out.get("thinking").is_none());
+        let out = thinking(json!({"reasoning_effort": "high",
+            "response_format": {"type": "json_object"}}));
+        assert!(out.get("thinking").is_none());
+        assert_eq!(out["max_tokens"], 4096);
+        let out = thinking(json!({"reasoning_effort": "high", "tools": f, "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "tool_calls": [{"id": "c", "type": "function",
+                "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": "ok"}]}));
+        assert!(out.get("thinking").is_none());
+        let out = thinking(json!({"reasoning_effort": "high", "tools": f, "tool_choice": "auto"}));
+        assert_eq!(out["thinking"]["budget_tokens"], 4096);
+    }
+
+    #[test]
+    fn explicit_thinking_wins_and_bad_efforts_are_refused() {
+        let out = thinking(json!({"reasoning_effort": "low", "max_tokens": 20000,
+            "thinking": {"type": "enabled", "budget_tokens": 16000}, "temperature": 1}));
+        assert_eq!(
+            out["thinking"],
+            json!({"type": "enabled", "budget_tokens": 16000})
+        );
+        assert_eq!(out["max_tokens"], 20000);
+        assert!(out.get("temperature").is_none());
+        // An explicit budget is trusted with the cap it came with, unless the cap leaves no
+        // room for an answer.
+        let out = thinking(json!({"thinking": {"type": "enabled", "budget_tokens": 3000}}));
+        assert_eq!(out["max_tokens"], 4096);
+        let out = thinking(json!({"thinking": {"type": "enabled", "budget_tokens": 5000}}));
+        assert_eq!(out["max_tokens"], 5000 + 4096);
+        let out = thinking(json!({"thinking": {"type": "disabled"}, "temperature": 0.2}));
+        assert_eq!(out["thinking"], json!({"type": "disabled"}));
+        assert_eq!(out["temperature"], 0.2);
+        for bad in [json!("ultra"), json!(3)] {
+            let err =
+                chat_to_messages_request(&with(json!({"reasoning_effort": bad})), 10).unwrap_err();
+            assert_eq!(err.param, "reasoning_effort");
+            assert!(
+                err.message
+                    .contains("\"none\", \"minimal\", \"low\", \"medium\", \"high\" or \"xhigh\""),
+                "{}",
+                err.message
+            );
+        }
+        let err = chat_to_messages_request(&with(json!({"thinking": "on"})), 10).unwrap_err();
+        assert_eq!(err.param, "thinking");
+    }
+}
