@@ -221,6 +221,49 @@ async fn reasoning_effort_turns_on_thinking_with_room_for_the_answer() {
 }
 
 #[tokio::test]
+async fn responses_reasoning_effort_thinks_and_budgets_hold_the_thinking() {
+    let gw = gateway::start().await;
+    // Codex CLI's shape: the Responses API's reasoning.effort becomes the thinking budget.
+    let body = json!({"model": CLAUDE, "input": "think", "max_output_tokens": 200,
+        "reasoning": {"effort": "high", "summary": "auto"}});
+    let answer = whole(&gw, "/v1/responses", &body).await;
+    let sent = upstream_body(&gw);
+    assert_eq!(
+        sent["thinking"],
+        json!({"type": "enabled", "budget_tokens": 4096})
+    );
+    assert_eq!(sent["max_tokens"], 4096 + 200);
+    assert_eq!(answer["status"], "completed", "{answer}");
+    let bad = json!({"model": CLAUDE, "input": "x", "reasoning": {"effort": "max"}});
+    let res = gw.post("/v1/responses", &bad).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["param"], "reasoning.effort", "{err}");
+
+    // The reservation before the call holds the thinking budget too: with 3 000 tokens a day
+    // left, 200 tokens of answer fit, 200 plus 4 096 of thinking do not.
+    let (status, limit) = gw
+        .api(
+            "POST",
+            &format!("/api/groups/{}/limits", gw.group_id),
+            Some(json!({"scope": "group", "metric": "tokens", "window": "day", "cap": 3000})),
+        )
+        .await;
+    assert_eq!(status, 201, "{limit}");
+    let thinking = chat("x", json!({"reasoning_effort": "high", "max_tokens": 200}));
+    let res = gw
+        .post("/v1/chat/completions", &thinking)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    let res = gw.post("/v1/responses", &body).send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    let plain = chat("x", json!({"reasoning_effort": "none", "max_tokens": 200}));
+    whole(&gw, "/v1/chat/completions", &plain).await;
+}
+
+#[tokio::test]
 async fn legacy_functions_are_answered_in_the_legacy_shape() {
     let gw = gateway::start().await;
     let body = chat(

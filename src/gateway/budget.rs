@@ -9,6 +9,8 @@ use serde_json::Value;
 use super::catalog::{Candidate, Catalog};
 use super::error::{ErrorKind, GatewayError};
 use super::keys::MemberKey;
+use super::translate;
+use super::upstream::{Endpoint, Wire};
 use super::usage::Usage;
 use crate::counters::Charge;
 use crate::model::{LimitMetric, LimitScope, LimitWindow};
@@ -296,14 +298,33 @@ pub fn output_cap(body: &Value) -> i64 {
         .unwrap_or(DEFAULT_OUTPUT_CAP)
 }
 
-/// The worst case of a request over its candidates.
-pub fn estimate(body: &Value, candidates: &[Candidate], catalog: &Catalog) -> Amounts {
+/// The worst case of a request to `endpoint` over its candidates. An Anthropic account
+/// serving a chat or Responses request may think beyond the client's cap (its
+/// `reasoning_effort` becomes a thinking budget added to `max_tokens`), so its output cap
+/// counts that budget too.
+pub fn estimate(
+    body: &Value,
+    endpoint: Endpoint,
+    candidates: &[Candidate],
+    catalog: &Catalog,
+) -> Amounts {
     let input = estimate_input_tokens(body);
-    let output = output_cap(body);
+    let client_cap = output_cap(body);
+    let headroom = i64::try_from(translate::thinking_headroom(body)).unwrap_or(0);
+    let output_of = |c: &Candidate| {
+        let thinks = endpoint.wire() != Wire::Messages
+            && endpoint.upstream_wire(c.account.provider) == Some(Wire::Messages);
+        if thinks {
+            client_cap.saturating_add(headroom)
+        } else {
+            client_cap
+        }
+    };
+    let output = candidates.iter().map(output_of).max().unwrap_or(client_cap);
     let cost = candidates
         .iter()
-        .filter_map(|c| catalog.price(&c.upstream_model))
-        .map(|p| {
+        .filter_map(|c| Some((catalog.price(&c.upstream_model)?, output_of(c))))
+        .map(|(p, output)| {
             let mut worst = p;
             worst.input = p.input.max(p.cache_write);
             let usage = Usage {

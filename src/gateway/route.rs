@@ -123,7 +123,7 @@ impl Gateway {
 
         let routing = catalog.group(group);
         let strategy = routing.map(|g| g.strategy).unwrap_or_default();
-        let estimate = budget::estimate(&body, &candidates, &catalog);
+        let estimate = budget::estimate(&body, req.endpoint, &candidates, &catalog);
         // The key, member and group limits are reserved together with the first account tried
         // (one atomic call, one Redis round trip), not on their own before routing.
         let request_limits: Vec<Limit> = match routing {

@@ -30,6 +30,7 @@ pub(crate) use check::token_cap;
 pub use completion::{chat_response_to_messages, messages_response_to_chat};
 pub use messages_to_chat::messages_to_chat_request;
 pub use messages_to_chat_stream::MessagesToChatStream;
+pub use reasoning::thinking_headroom;
 pub use responses::responses_to_chat_request;
 pub use responses_object::chat_response_to_responses;
 

@@ -22,19 +22,42 @@ fn budget_for(effort: &str) -> Option<Option<u64>> {
 /// Call it after tools and `response_format` are in `body`: thinking stays off when a tool is
 /// forced, or when the last assistant turn called tools (Anthropic then requires that turn's
 /// thinking blocks, which a chat history does not carry).
+/// What `reasoning_effort` accepts, for error messages.
+pub(crate) const EFFORTS: &str =
+    "one of \"none\", \"minimal\", \"low\", \"medium\", \"high\" or \"xhigh\"";
+
+/// Whether `effort` is a reasoning effort this translation knows.
+pub(crate) fn is_effort(effort: &str) -> bool {
+    budget_for(effort).is_some()
+}
+
+/// The most output tokens thinking can add to the client's own cap when the chat or
+/// Responses request `req` is translated for an Anthropic account (see
+/// [`effort_to_thinking`]): the explicit `thinking` budget, else the effort's
+/// (`reasoning_effort`, or the Responses API's `reasoning.effort`). An upper bound: thinking
+/// may still stay off. Budget reservations add it for such accounts.
+pub fn thinking_headroom(req: &Value) -> u64 {
+    if let Some(thinking) = req.get("thinking").filter(|t| t["type"] == "enabled") {
+        return thinking["budget_tokens"].as_u64().unwrap_or(0);
+    }
+    req.get("reasoning_effort")
+        .or_else(|| req.get("reasoning").and_then(|r| r.get("effort")))
+        .and_then(Value::as_str)
+        .and_then(budget_for)
+        .flatten()
+        .unwrap_or(0)
+}
+
 pub(crate) fn effort_to_thinking(
     req: &Value,
     body: &mut Map<String, Value>,
 ) -> Result<(), TranslateError> {
     let budget = match check::field(req, "reasoning_effort") {
         None => None,
-        Some(v) => v.as_str().and_then(budget_for).ok_or_else(|| {
-            check::wrong(
-                "reasoning_effort",
-                "one of \"none\", \"minimal\", \"low\", \"medium\", \"high\" or \"xhigh\"",
-                v,
-            )
-        })?,
+        Some(v) => v
+            .as_str()
+            .and_then(budget_for)
+            .ok_or_else(|| check::wrong("reasoning_effort", EFFORTS, v))?,
     };
     let explicit = check::opt_object(
         req,
@@ -159,6 +182,25 @@ mod tests {
         assert!(out.get("thinking").is_none());
         let out = thinking(json!({"reasoning_effort": "high", "tools": f, "tool_choice": "auto"}));
         assert_eq!(out["thinking"]["budget_tokens"], 4096);
+    }
+
+    #[test]
+    fn the_headroom_is_the_most_thinking_can_add() {
+        for (req, headroom) in [
+            (json!({"reasoning_effort": "xhigh"}), 8192),
+            (json!({"reasoning_effort": "minimal"}), 0),
+            (json!({"reasoning": {"effort": "low"}}), 1024),
+            (
+                json!({"reasoning_effort": "low",
+                "thinking": {"type": "enabled", "budget_tokens": 3000}}),
+                3000,
+            ),
+            (json!({"thinking": {"type": "disabled"}}), 0),
+            (json!({"reasoning_effort": "ultra"}), 0),
+            (json!({}), 0),
+        ] {
+            assert_eq!(thinking_headroom(&req), headroom, "{req}");
+        }
     }
 
     #[test]

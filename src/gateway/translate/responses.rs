@@ -59,12 +59,22 @@ pub fn responses_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
     if let Some(v) = check::opt_str(req, "", "user")? {
         body.insert("user".into(), v.into());
     }
-    check::opt_object(
+    if let Some(reasoning) = check::opt_object(
         req,
         "",
         "reasoning",
         "an object such as {\"effort\": \"medium\"}",
-    )?;
+    )? && let Some(effort) = check::opt_str(reasoning, "reasoning", "effort")?
+    {
+        if !super::reasoning::is_effort(effort) {
+            return Err(check::wrong(
+                "reasoning.effort",
+                super::reasoning::EFFORTS,
+                &reasoning["effort"],
+            ));
+        }
+        body.insert("reasoning_effort".into(), effort.into());
+    }
     if req.get("stream").and_then(Value::as_bool) == Some(true) {
         body.insert("stream".into(), true.into());
         body.insert("stream_options".into(), json!({ "include_usage": true }));
@@ -420,6 +430,7 @@ pub(crate) mod tests {
             ])
         );
         assert_eq!(out["max_tokens"], 2048);
+        assert_eq!(out["reasoning_effort"], "medium");
         assert_eq!(out["parallel_tool_calls"], false);
         assert_eq!(out["stream_options"], json!({"include_usage": true}));
         assert_eq!(
