@@ -1,5 +1,6 @@
 //! The usage writer: proxied requests hand their record to a bounded queue and move on; one
-//! background task writes them in batches (one `INSERT` per batch) and marks the keys used.
+//! background task writes them in batches (one `INSERT` per batch, at most every 100 ms, so a
+//! request never wakes it but the first after a pause) and marks the keys used.
 //! At shutdown, after the server has drained its connections, [`Recorder::close`] writes
 //! everything still queued before the process exits.
 
@@ -78,31 +79,41 @@ impl Recorder {
 async fn write_loop(db: Db, mut rx: mpsc::Receiver<UsageRow>, stop: std::sync::Arc<Notify>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        tokio::select! {
+        let stopping = tokio::select! {
             received = rx.recv_many(&mut batch, BATCH) => {
                 if received == 0 {
                     break;
                 }
-                // Let a burst fill the batch before writing.
-                if batch.len() < BATCH {
-                    let deadline = tokio::time::Instant::now() + LINGER;
-                    while batch.len() < BATCH {
-                        let room = BATCH - batch.len();
-                        match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(_) => {}
-                        }
+                // Let a burst queue up before writing. The records wait in the channel, not in
+                // wake-ups of this task: waiting on the channel here would wake it once per
+                // request, mostly on the other worker thread, a thread hop each request paid.
+                let stopping = batch.len() < BATCH
+                    && tokio::select! {
+                        () = tokio::time::sleep(LINGER) => false,
+                        () = stop.notified() => true,
+                    };
+                loop {
+                    while batch.len() < BATCH
+                        && let Ok(row) = rx.try_recv()
+                    {
+                        batch.push(row);
+                    }
+                    let full = batch.len() == BATCH;
+                    write(&db, &mut batch).await;
+                    if !full {
+                        break;
                     }
                 }
+                stopping
+            }
+            () = stop.notified() => true,
+        };
+        if stopping {
+            rx.close();
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
                 write(&db, &mut batch).await;
             }
-            () = stop.notified() => {
-                rx.close();
-                while rx.recv_many(&mut batch, BATCH).await > 0 {
-                    write(&db, &mut batch).await;
-                }
-                break;
-            }
+            break;
         }
     }
     write(&db, &mut batch).await;
