@@ -17,11 +17,6 @@ fn budget_for(effort: &str) -> Option<Option<u64>> {
     }
 }
 
-/// Sets `thinking` in the Messages `body` from the chat request: an Anthropic-style
-/// `thinking` object is passed on as it is; otherwise `reasoning_effort` picks a budget.
-/// Call it after tools and `response_format` are in `body`: thinking stays off when a tool is
-/// forced, or when the last assistant turn called tools (Anthropic then requires that turn's
-/// thinking blocks, which a chat history does not carry).
 /// What `reasoning_effort` accepts, for error messages.
 pub(crate) const EFFORTS: &str =
     "one of \"none\", \"minimal\", \"low\", \"medium\", \"high\" or \"xhigh\"";
@@ -48,6 +43,11 @@ pub fn thinking_headroom(req: &Value) -> u64 {
         .unwrap_or(0)
 }
 
+/// Sets `thinking` in the Messages `body` from the chat request: an Anthropic-style
+/// `thinking` object is passed on as it is; otherwise `reasoning_effort` picks a budget.
+/// Call it after tools and `response_format` are in `body`: thinking stays off when a tool is
+/// forced, or when the last assistant turn called tools (Anthropic then requires that turn's
+/// thinking blocks, which a chat history does not carry).
 pub(crate) fn effort_to_thinking(
     req: &Value,
     body: &mut Map<String, Value>,
