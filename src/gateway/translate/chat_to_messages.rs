@@ -304,27 +304,7 @@ fn assistant_blocks(m: &Value, p: &str) -> Result<Vec<Value>, TranslateError> {
         let f = check::opt_object(call, &pc, "function", "an object {\"name\", \"arguments\"}")?
             .ok_or_else(|| check::missing(&pp, "a tool call needs {\"name\", \"arguments\"}"))?;
         let name = check::name(f, &pp, "name", "every tool call names its function")?;
-        let input = match f.get("arguments") {
-            None | Some(Value::Null) => json!({}),
-            Some(Value::String(s)) if s.trim().is_empty() => json!({}),
-            Some(Value::String(s)) => serde_json::from_str::<Value>(s)
-                .ok()
-                .filter(Value::is_object)
-                .ok_or_else(|| {
-                    TranslateError::new(
-                        format!("{pp}.arguments"),
-                        format!("`{pp}.arguments` must be a JSON object encoded as a string"),
-                    )
-                })?,
-            Some(v @ Value::Object(_)) => v.clone(),
-            Some(v) => {
-                return Err(check::wrong(
-                    &format!("{pp}.arguments"),
-                    "a JSON object encoded as a string",
-                    v,
-                ));
-            }
-        };
+        let input = check::call_arguments(f, &pp)?;
         let id = tool_id(Some(id));
         blocks.push(json!({ "type": "tool_use", "id": id, "name": name, "input": input }));
     }

@@ -3,7 +3,7 @@
 //! path and saying what was expected, never a silent default (a dropped `max_tokens` would
 //! bill the caller for the default cap). Ranges stay the provider's business.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::TranslateError;
 
@@ -102,6 +102,24 @@ pub(crate) fn opt_str<'a>(
         Some(Value::String(s)) => Ok(Some(s)),
         Some(v) => Err(wrong(&path(prefix, key), "a string", v)),
         None => Ok(None),
+    }
+}
+
+/// The input of a function call at `obj.arguments` (path `prefix.arguments`): a JSON object
+/// encoded as a string, as OpenAI sends it (empty or missing means `{}`), or the object
+/// itself.
+pub(crate) fn call_arguments(obj: &Value, prefix: &str) -> Result<Value, TranslateError> {
+    let param = path(prefix, "arguments");
+    let expected = "a JSON object encoded as a string";
+    match field(obj, "arguments") {
+        None => Ok(json!({})),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(json!({})),
+        Some(Value::String(s)) => serde_json::from_str::<Value>(s)
+            .ok()
+            .filter(Value::is_object)
+            .ok_or_else(|| TranslateError::new(&param, format!("`{param}` must be {expected}"))),
+        Some(v @ Value::Object(_)) => Ok(v.clone()),
+        Some(v) => Err(wrong(&param, expected, v)),
     }
 }
 

@@ -85,27 +85,7 @@ pub(crate) fn function_call_block(m: &Value, i: usize) -> Result<Option<Value>, 
         ));
     }
     let name = check::name(call, &p, "name", "a function call names its function")?;
-    let input = match check::field(call, "arguments") {
-        None => json!({}),
-        Some(Value::String(s)) if s.trim().is_empty() => json!({}),
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s)
-            .ok()
-            .filter(Value::is_object)
-            .ok_or_else(|| {
-                TranslateError::new(
-                    format!("{p}.arguments"),
-                    format!("`{p}.arguments` must be a JSON object encoded as a string"),
-                )
-            })?,
-        Some(v @ Value::Object(_)) => v.clone(),
-        Some(v) => {
-            return Err(check::wrong(
-                &format!("{p}.arguments"),
-                "a JSON object encoded as a string",
-                v,
-            ));
-        }
-    };
+    let input = check::call_arguments(call, &p)?;
     Ok(Some(
         json!({ "type": "tool_use", "id": call_id(i), "name": name, "input": input }),
     ))
