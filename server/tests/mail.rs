@@ -247,7 +247,6 @@ async fn with_the_smtp_server_down_the_invitation_waits_and_is_delivered_later()
     let smtp = SmtpServer::start(port, &dir.path().join("maildir"));
     let worker = aicarpool::outbox::spawn(state.clone(), policy);
     let raw = smtp.wait_for_message();
-    worker.abort();
     let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
     assert_eq!(
         message.subject(),
@@ -263,16 +262,26 @@ async fn with_the_smtp_server_down_the_invitation_waits_and_is_delivered_later()
         (s, preview["state"].as_str()),
         (StatusCode::OK, Some("pending"))
     );
-    let (_, list) = call(
-        &router,
-        api(
-            "GET",
-            &format!("/api/groups/{group}/invitations"),
-            Some(&owner),
-            None,
-        ),
-    )
-    .await;
+    // The server has the message as soon as the SMTP transaction ends; the worker records the
+    // delivery just after, so the test waits for that record rather than racing it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let list = loop {
+        let (_, list) = call(
+            &router,
+            api(
+                "GET",
+                &format!("/api/groups/{group}/invitations"),
+                Some(&owner),
+                None,
+            ),
+        )
+        .await;
+        if list[0]["delivery"]["state"] != "pending" || Instant::now() > deadline {
+            break list;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    worker.abort();
     assert_eq!(list[0]["delivery"]["state"], "sent", "{list}");
     assert_eq!(smtp.messages().len(), 1, "delivered once, not twice");
 }
