@@ -159,11 +159,20 @@ pub(crate) fn lenient_arguments(arguments: &str) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::gateway::sse::SseEvent;
     use messages_to_chat_stream::tests::{ANTHROPIC_STREAM, parse_in_irregular_chunks};
     use serde_json::json;
+
+    /// A one-turn chat request to model `m` with the fields of `extra` added.
+    pub(crate) fn chat_with(extra: Value) -> Value {
+        let mut req = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        req.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        req
+    }
 
     fn decode(events: &[SseEvent]) -> Vec<Value> {
         events

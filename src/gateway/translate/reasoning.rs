@@ -122,15 +122,8 @@ fn last_assistant_called_tools(body: &Map<String, Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::chat_to_messages_request;
+    use super::super::tests::chat_with as with;
     use super::*;
-
-    fn with(extra: Value) -> Value {
-        let mut req = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
-        req.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        req
-    }
 
     fn thinking(extra: Value) -> Value {
         chat_to_messages_request(&with(extra), 4096).unwrap()

@@ -118,15 +118,8 @@ fn json_schema(format: &Value) -> Result<(Value, String), TranslateError> {
 #[cfg(test)]
 mod tests {
     use super::super::chat_to_messages_request;
+    use super::super::tests::chat_with as with;
     use super::*;
-
-    fn with(extra: Value) -> Value {
-        let mut req = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
-        req.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        req
-    }
 
     #[test]
     fn json_schema_becomes_a_forced_tool() {
