@@ -170,16 +170,7 @@ async fn an_invitation_arrives_by_smtp_and_its_link_leads_into_the_group() {
     )
     .await;
     assert_eq!(s, StatusCode::GONE, "{body}");
-    let (_, list) = call(
-        &router,
-        api(
-            "GET",
-            &format!("/api/groups/{group}/invitations"),
-            Some(&owner),
-            None,
-        ),
-    )
-    .await;
+    let list = invitations(&router, group, &owner).await;
     assert_eq!(list[0]["state"], "accepted");
     assert_eq!(list[0]["delivery"]["state"], "sent");
 }
@@ -223,16 +214,7 @@ async fn with_the_smtp_server_down_the_invitation_waits_and_is_delivered_later()
         0,
         "nothing can be sent while the server is down"
     );
-    let (_, list) = call(
-        &router,
-        api(
-            "GET",
-            &format!("/api/groups/{group}/invitations"),
-            Some(&owner),
-            None,
-        ),
-    )
-    .await;
+    let list = invitations(&router, group, &owner).await;
     let delivery = &list[0]["delivery"];
     assert_eq!(delivery["state"], "pending", "{list}");
     assert_eq!(delivery["attempts"], 1);
@@ -266,16 +248,7 @@ async fn with_the_smtp_server_down_the_invitation_waits_and_is_delivered_later()
     // delivery just after, so the test waits for that record rather than racing it.
     let deadline = Instant::now() + Duration::from_secs(10);
     let list = loop {
-        let (_, list) = call(
-            &router,
-            api(
-                "GET",
-                &format!("/api/groups/{group}/invitations"),
-                Some(&owner),
-                None,
-            ),
-        )
-        .await;
+        let list = invitations(&router, group, &owner).await;
         if list[0]["delivery"]["state"] != "pending" || Instant::now() > deadline {
             break list;
         }
@@ -284,6 +257,14 @@ async fn with_the_smtp_server_down_the_invitation_waits_and_is_delivered_later()
     worker.abort();
     assert_eq!(list[0]["delivery"]["state"], "sent", "{list}");
     assert_eq!(smtp.messages().len(), 1, "delivered once, not twice");
+}
+
+/// The group's invitations as its owner sees them.
+async fn invitations(router: &axum::Router, group: i64, owner: &str) -> serde_json::Value {
+    let path = format!("/api/groups/{group}/invitations");
+    let (status, list) = call(router, api("GET", &path, Some(owner), None)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list
 }
 
 /// A private certificate authority and a `localhost` server certificate it signed, as
