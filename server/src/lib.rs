@@ -1,5 +1,6 @@
 //! The axum side of AiCarpool: [`router`] assembles the operational endpoints, the Leptos pages
-//! and server functions, the static assets and the layers; [`serve`] runs it until a signal.
+//! and server functions, the static assets and the layers; [`site`] adds the proxy's direct
+//! lane to it ([`proxy::Direct`]); [`serve`] runs that until a signal.
 
 pub mod api;
 pub mod mock_upstream;
@@ -65,7 +66,61 @@ pub fn leptos_options(site_root: &Path, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
-/// The whole HTTP surface of a node.
+/// The header carrying a request's id: the client's own, else one made up here; it is sent
+/// back with the answer, names the request's log span and its usage record.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Headers every answer carries unless its handler set them.
+pub const SECURITY_HEADERS: [(HeaderName, &str); 3] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+];
+
+/// The log span of one request (after its id is set).
+pub fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
+}
+
+/// What the serving loop answers with: the [`router`], and the proxy's direct lane in front
+/// of it for the requests that lane takes.
+#[derive(Clone)]
+pub struct Site {
+    router: Router,
+    direct: proxy::Direct,
+}
+
+impl Site {
+    /// The answer to `req`: from the direct lane when it takes the request, else the router.
+    pub fn answer(
+        &self,
+        req: Request<Body>,
+    ) -> impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send + use<>
+    {
+        use futures_util::FutureExt as _;
+        use futures_util::future::Either;
+        use tower::ServiceExt as _;
+        match proxy::Direct::endpoint(req.method(), req.uri().path()) {
+            Some(endpoint) => Either::Left(self.direct.clone().serve(endpoint, req).map(Ok)),
+            None => Either::Right(self.router.clone().oneshot(req)),
+        }
+    }
+}
+
+/// The whole HTTP surface of a node as [`serve`] answers it.
+pub fn site(app: AppState, leptos: LeptosOptions) -> Site {
+    Site {
+        router: router(app.clone(), leptos.clone()),
+        direct: proxy::Direct::new(ServerState { app, leptos }),
+    }
+}
+
+/// The whole HTTP surface of a node as a router (the proxy's endpoints included).
 pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
     let routes = generate_route_list(App);
     let context = {
@@ -91,15 +146,8 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
                 .precompressed_gzip(),
         );
 
-    let request_id = HeaderName::from_static("x-request-id");
-    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-        let id = req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
-        tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
-    });
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let trace = TraceLayer::new_for_http().make_span_with(request_span);
 
     Router::new()
         .route("/healthz", get(ops::healthz))
@@ -132,16 +180,16 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(SetResponseHeaderLayer::if_not_present(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
+                    SECURITY_HEADERS[0].0.clone(),
+                    HeaderValue::from_static(SECURITY_HEADERS[0].1),
                 ))
                 .layer(SetResponseHeaderLayer::if_not_present(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("same-origin"),
+                    SECURITY_HEADERS[1].0.clone(),
+                    HeaderValue::from_static(SECURITY_HEADERS[1].1),
                 ))
                 .layer(SetResponseHeaderLayer::if_not_present(
-                    header::X_FRAME_OPTIONS,
-                    HeaderValue::from_static("DENY"),
+                    SECURITY_HEADERS[2].0.clone(),
+                    HeaderValue::from_static(SECURITY_HEADERS[2].1),
                 )),
         )
         .with_state(state)
@@ -153,13 +201,13 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
 /// (body) instead of holding a connection and its memory forever.
 pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `router` on `listener` until SIGTERM or SIGINT, then lets in-flight requests finish
+/// Serves `site` on `listener` until SIGTERM or SIGINT, then lets in-flight requests finish
 /// (up to `drain` long) before returning. The signal handlers are installed before the
 /// "listening" line is logged, so a signal sent as soon as the server says it listens is
 /// always a graceful stop.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    router: Router,
+    site: Site,
     drain: Duration,
 ) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -171,16 +219,16 @@ pub async fn serve(
             _ = terminate.recv() => tracing::info!("SIGTERM received: shutting down"),
         }
     };
-    serve_until(listener, router, CLIENT_IDLE_TIMEOUT, drain, stop).await
+    serve_until(listener, site, CLIENT_IDLE_TIMEOUT, drain, stop).await
 }
 
-/// Serves `router` on `listener` until `stop` completes, then stops accepting, lets in-flight
+/// Serves `site` on `listener` until `stop` completes, then stops accepting, lets in-flight
 /// requests finish (up to `drain` long) and returns. Connections are HTTP/1.1 with
 /// `TCP_NODELAY`; a client that takes longer than `idle` to send a request head is
 /// disconnected, and a request body that stalls for `idle` is answered 408.
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
-    router: Router,
+    site: Site,
     idle: Duration,
     drain: Duration,
     stop: impl Future<Output = ()>,
@@ -188,7 +236,6 @@ pub async fn serve_until(
     use aicarpool::gateway::client::Coalesce;
     use axum::extract::ConnectInfo;
     use hyper_util::rt::{TokioIo, TokioTimer};
-    use tower::ServiceExt;
 
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(idle);
@@ -209,12 +256,10 @@ pub async fn serve_until(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::warn!(%err, "could not set TCP_NODELAY");
         }
-        let router = router.clone();
+        let site = site.clone();
         let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(remote));
-            router
-                .clone()
-                .oneshot(req.map(|body| Body::new(TimeoutBody::new(idle, body))))
+            site.answer(req.map(|body| Body::new(TimeoutBody::new(idle, body))))
         });
         // No upgrades: nothing here speaks WebSocket (live reload has its own port).
         let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));

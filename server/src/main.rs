@@ -119,7 +119,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let catalog_watcher = startup::spawn_catalog_watcher(state.clone());
     let budget_warnings =
         aicarpool::limit_alerts::spawn(state.clone(), state.config().budget_alert_interval);
-    let router = server::router(state.clone(), leptos);
+    let site = server::site(state.clone(), leptos);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("HOST/PORT: cannot listen on {listen}"))?;
@@ -132,7 +132,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
         "ready"
     );
-    server::serve(listener, router, DRAIN_TIMEOUT).await?;
+    server::serve(listener, site, DRAIN_TIMEOUT).await?;
     // Queued mails stay in the outbox table and go out after the next start.
     mail_sender.abort();
     catalog_watcher.abort();

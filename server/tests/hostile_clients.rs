@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 
 /// A second listener on the same gateway whose client timeouts are one second.
 async fn impatient(gw: &Gateway) -> SocketAddr {
-    gateway::serve_in_background(common::router_for(&gw.state), Duration::from_secs(1)).await
+    gateway::serve_in_background(common::site_for(&gw.state), Duration::from_secs(1)).await
 }
 
 /// Reads until the peer closes; panics if it has not closed within `limit`.
@@ -180,6 +180,123 @@ async fn browser_preflights_are_answered_and_answers_carry_cors_headers() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
+}
+
+/// Headers the wire adds or that change with the moment: not part of the comparison.
+const WIRE_HEADERS: [&str; 3] = ["date", "content-length", "transfer-encoding"];
+
+/// The binary serves the proxy's POST endpoints on a direct lane that skips the router and
+/// its layers (`server::proxy::Direct`); the router serves the same paths to in-process
+/// callers. Both must answer alike: status, every header and its values (CORS, request id,
+/// security headers, the gateway's own), for answers, streams, errors in both dialects and an
+/// upstream failure.
+#[tokio::test]
+async fn the_direct_lane_answers_with_the_routers_headers() {
+    let gw = gateway::start().await;
+    let router = common::router_for(&gw.state);
+    let mut streamed = chat_body();
+    streamed["stream"] = json!(true);
+    let messages = json!({"model": "claude-sonnet-4-5", "max_tokens": 16,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let cases: Vec<(&str, Value, &str, bool)> = vec![
+        ("/v1/chat/completions", chat_body(), &gw.key, false),
+        ("/v1/chat/completions", streamed, &gw.key, false),
+        ("/v1/messages", messages.clone(), &gw.key, false),
+        ("/v1/messages/count_tokens", messages, &gw.key, false),
+        (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": "hi"}),
+            &gw.key,
+            false,
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "claude-sonnet-4-5"}),
+            &gw.key,
+            false,
+        ),
+        ("/v1/chat/completions", chat_body(), "acp_not_a_key", false),
+        ("/v1/chat/completions", chat_body(), &gw.key, true),
+    ];
+    for (n, (path, body, key, upstream_fails)) in cases.into_iter().enumerate() {
+        if upstream_fails {
+            gw.mock
+                .set_fault(Fault::status(500).on(MockRoute::ChatCompletions));
+        }
+        let id = format!("parity-{n}");
+        let direct = gw
+            .http
+            .post(format!("{}{path}", gw.base))
+            .bearer_auth(key)
+            .header("x-request-id", &id)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let routed = common::send(
+            &router,
+            axum::http::Request::post(path)
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .header("x-request-id", &id)
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await;
+        gw.mock.clear_faults();
+        let case = format!("case {n}: POST {path}");
+        assert_eq!(direct.status().as_u16(), routed.status().as_u16(), "{case}");
+        let names = |headers: &axum::http::HeaderMap| {
+            let mut names: Vec<String> = headers
+                .keys()
+                .map(|k| k.as_str().to_owned())
+                .filter(|k| !WIRE_HEADERS.contains(&k.as_str()))
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(direct.headers()), names(routed.headers()), "{case}");
+        for name in names(routed.headers()) {
+            let values = |headers: &axum::http::HeaderMap| -> Vec<Vec<u8>> {
+                headers
+                    .get_all(&name)
+                    .iter()
+                    .map(|v| v.as_bytes().to_vec())
+                    .collect()
+            };
+            assert_eq!(
+                values(direct.headers()),
+                values(routed.headers()),
+                "{case}: {name}"
+            );
+        }
+        assert_eq!(direct.headers()["x-request-id"], id.as_str(), "{case}");
+    }
+
+    // Without an id, each lane makes one up (a UUID) and answers with it.
+    let direct = gw
+        .post("/v1/chat/completions", &chat_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 200);
+    let made_up = direct.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&made_up).is_ok(), "{made_up}");
+    let mut recorded = false;
+    for _ in 0..100 {
+        let rows = aicarpool::db::usage::recent(gw.state.db(), gw.group_id, 50)
+            .await
+            .unwrap();
+        if rows.iter().any(|r| r.request_id == made_up) {
+            recorded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(recorded, "no usage record carries the made-up id {made_up}");
 }
 
 #[tokio::test]

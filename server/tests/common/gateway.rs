@@ -8,7 +8,7 @@ use aicarpool::state::AppState;
 use serde_json::{Value, json};
 use server::mock_upstream::{MockOptions, MockUpstream};
 
-use super::{config_in, router_for, state_with_token, user_with_session};
+use super::{config_in, site_for, state_with_token, user_with_session};
 
 /// The fixture.
 pub struct Gateway {
@@ -66,7 +66,7 @@ pub async fn start_on(
             )
         }
     };
-    let addr = serve_in_background(router_for(&state), server::CLIENT_IDLE_TIMEOUT).await;
+    let addr = serve_in_background(site_for(&state), server::CLIENT_IDLE_TIMEOUT).await;
     let (_, admin) = user_with_session(&state, "admin@example.com", true).await;
     let mock = MockUpstream::start(MockOptions::default()).await.unwrap();
     let http = reqwest::Client::builder()
@@ -216,7 +216,7 @@ impl Gateway {
             redis,
             aicarpool::setup::SetupGate::closed(),
         );
-        let addr = serve_in_background(router_for(&state), server::CLIENT_IDLE_TIMEOUT).await;
+        let addr = serve_in_background(site_for(&state), server::CLIENT_IDLE_TIMEOUT).await;
         format!("http://{addr}")
     }
 
@@ -277,15 +277,15 @@ pub fn sse_events(body: &str) -> Vec<(Option<String>, String)> {
     out
 }
 
-/// Serves `router` on a free loopback port with the binary's serving loop (client timeouts
+/// Serves `site` on a free loopback port with the binary's serving loop (client timeouts
 /// of `idle`) until the test ends; returns the address.
-pub async fn serve_in_background(router: axum::Router, idle: Duration) -> SocketAddr {
+pub async fn serve_in_background(site: server::Site, idle: Duration) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         server::serve_until(
             listener,
-            router,
+            site,
             idle,
             Duration::from_secs(1),
             std::future::pending(),

@@ -56,6 +56,12 @@ pub fn router_for(state: &AppState) -> Router {
     server::router(state.clone(), options)
 }
 
+/// What the binary serves over `state`: the router and the proxy's direct lane.
+pub fn site_for(state: &AppState) -> server::Site {
+    let options = server::leptos_options(&state.config().site_root, state.config().listen);
+    server::site(state.clone(), options)
+}
+
 /// Sends one request through the router.
 pub async fn send(router: &Router, request: Request<Body>) -> Response<Body> {
     router
