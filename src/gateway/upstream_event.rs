@@ -240,8 +240,8 @@ impl<'de> Deserialize<'de> for UsageHolder {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UsageHolder, A::Error> {
                 let mut usage = None;
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    if key == "usage" {
+                while let Some(IsUsage(is_usage)) = map.next_key::<IsUsage>()? {
+                    if is_usage {
                         usage = map.next_value::<Option<Value>>()?;
                     } else {
                         map.next_value::<IgnoredAny>()?;
@@ -278,6 +278,28 @@ impl<'de> Deserialize<'de> for UsageHolder {
             }
         }
         de.deserialize_any(Holder)
+    }
+}
+
+/// Whether an object key is `usage`, read without copying the key (an answer has a dozen
+/// keys; `Cow<str>` would allocate each).
+struct IsUsage(bool);
+
+impl<'de> Deserialize<'de> for IsUsage {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Key;
+        impl Visitor<'_> for Key {
+            type Value = IsUsage;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<IsUsage, E> {
+                Ok(IsUsage(key == "usage"))
+            }
+        }
+        de.deserialize_str(Key)
     }
 }
 
@@ -322,6 +344,11 @@ mod tests {
                 r#"{"choices":[],"usage":{"prompt_tokens":7,"prompt_cache_hit_tokens":5,"completion_tokens":1}}"#,
             ),
             (Wire::Chat, r#"{"choices":[],"usage":null}"#),
+            // Escaped keys are keys too.
+            (
+                Wire::Chat,
+                r#"{"\u0069d":"x","choices":[],"us\u0061ge":{"prompt_tokens":3,"completion_tokens":2}}"#,
+            ),
             (Wire::Chat, r#" {"choices":[]} "#),
             (
                 Wire::Messages,
