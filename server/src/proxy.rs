@@ -14,6 +14,7 @@ use axum::extract::{DefaultBodyLimit, OriginalUri, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use std::sync::Arc;
 use std::time::Instant;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
@@ -27,8 +28,9 @@ use crate::{REQUEST_ID, SECURITY_HEADERS, ServerState};
 /// request, as much as the gateway's own work before the upstream call (perf, 2026-11-27).
 ///
 /// The answers are the router's: [`Direct::serve`] does what the layers do for these routes
-/// (the request id made up or kept, the log span and its events, the CORS answer headers, the
-/// security headers), and `tests/gateway.rs` compares both lanes' headers. Everything else
+/// (the request id made up or kept, the log span and its events under tower-http's targets, a
+/// stream's body polled in the span, the CORS answer headers, the security headers), and
+/// `tests/hostile_clients.rs` compares both lanes' headers. Everything else
 /// (other methods, preflights, the `/api` aliases, `/v1/models`, unknown paths) goes through
 /// the router.
 #[derive(Clone, Debug)]
@@ -67,7 +69,7 @@ impl Direct {
             Some(id) => id.clone(),
             None => {
                 let id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                    .unwrap_or(HeaderValue::from_static("-"));
+                    .unwrap_or_else(|_| HeaderValue::from_static("-"));
                 req.headers_mut().insert(REQUEST_ID, id.clone());
                 id
             }
@@ -75,7 +77,7 @@ impl Direct {
         let span = crate::request_span(&req);
         let started = Instant::now();
         let mut response = async {
-            tracing::debug!("started processing request");
+            tracing::debug!(target: ON_REQUEST, "started processing request");
             Coalesce::new(proxy(&self.state, endpoint, req)).await
         }
         .instrument(span.clone())
@@ -98,16 +100,69 @@ impl Direct {
                 .or_insert(HeaderValue::from_static(value));
         }
 
-        let entered = span.enter();
-        let latency = format!("{} ms", started.elapsed().as_millis());
-        let status = response.status();
-        tracing::debug!(%latency, status = status.as_u16(), "finished processing request");
-        if status.is_server_error() {
-            let classification = format!("Status code: {status}");
-            tracing::error!(%classification, %latency, "response failed");
+        span.in_scope(|| {
+            let latency = format!("{} ms", started.elapsed().as_millis());
+            let status = response.status();
+            tracing::debug!(target: ON_RESPONSE, %latency, status = status.as_u16(), "finished processing request");
+            if status.is_server_error() {
+                let classification = format!("Status code: {status}");
+                tracing::error!(target: ON_FAILURE, %classification, %latency, "response failed");
+            }
+        });
+        // A stream is relayed after this returns: its body is polled in the span too.
+        if HttpBody::size_hint(response.body()).exact().is_none() {
+            response = response.map(|body| {
+                Body::new(InSpan {
+                    body,
+                    span,
+                    started: Instant::now(),
+                })
+            });
         }
-        drop(entered);
         response
+    }
+}
+
+/// The targets of the router's trace layer (tower-http's), so that `RUST_LOG` filters both
+/// lanes' request logs alike.
+const ON_REQUEST: &str = "tower_http::trace::on_request";
+const ON_RESPONSE: &str = "tower_http::trace::on_response";
+const ON_FAILURE: &str = "tower_http::trace::on_failure";
+const ON_EOS: &str = "tower_http::trace::on_eos";
+
+/// A streamed answer's body, polled inside its request's span as the router's trace layer
+/// polls it: what is logged while the stream is relayed carries the request id, and its end
+/// is logged (DEBUG) as there.
+struct InSpan {
+    body: Body,
+    span: tracing::Span,
+    started: Instant,
+}
+
+impl HttpBody for InSpan {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        let _in_span = this.span.enter();
+        let frame = std::task::ready!(std::pin::Pin::new(&mut this.body).poll_frame(cx));
+        if frame.is_none() {
+            let stream_duration = format!("{} ms", this.started.elapsed().as_millis());
+            tracing::debug!(target: ON_EOS, %stream_duration, "end of stream");
+        }
+        std::task::Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
