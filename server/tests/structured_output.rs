@@ -220,6 +220,161 @@ async fn reasoning_effort_turns_on_thinking_with_room_for_the_answer() {
     assert_eq!(message["content"], "42");
 }
 
+/// A streamed Anthropic answer with extended thinking, as Claude sends it: a thinking block
+/// (closed by its signature) before the text block, the output tokens counting both.
+fn thinking_stream() -> Vec<(&'static str, Value)> {
+    let delta = |index: u32, delta: Value| json!({"type": "content_block_delta", "index": index, "delta": delta});
+    vec![
+        (
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_think",
+            "type": "message", "role": "assistant", "model": CLAUDE, "content": [],
+            "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        ),
+        (
+            "content_block_delta",
+            delta(
+                0,
+                json!({"type": "thinking_delta", "thinking": "Six times "}),
+            ),
+        ),
+        (
+            "content_block_delta",
+            delta(0, json!({"type": "thinking_delta", "thinking": "seven."})),
+        ),
+        (
+            "content_block_delta",
+            delta(
+                0,
+                json!({"type": "signature_delta", "signature": "EqQBCgIYAhIM"}),
+            ),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 1,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
+        (
+            "content_block_delta",
+            delta(1, json!({"type": "text_delta", "text": "4"})),
+        ),
+        (
+            "content_block_delta",
+            delta(1, json!({"type": "text_delta", "text": "2"})),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 1}),
+        ),
+        (
+            "message_delta",
+            json!({"type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+            "usage": {"output_tokens": 25}}),
+        ),
+        ("message_stop", json!({"type": "message_stop"})),
+    ]
+}
+
+fn serve_thinking_stream_once(gw: &Gateway) {
+    let text: String = thinking_stream()
+        .iter()
+        .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+        .collect();
+    gw.mock.set_fault(Fault::raw_body(text).times(1));
+}
+
+/// A thinking stream reaches each kind of client: a chat client gets the thinking as
+/// `reasoning_content` deltas and then the answer, a Responses client (Codex CLI) the answer's
+/// text events, an Anthropic client every event as sent (signature included). Usage counts the
+/// thinking.
+#[tokio::test]
+async fn thinking_streams_reach_every_client_with_the_answer_after_the_thinking() {
+    let gw = gateway::start().await;
+
+    serve_thinking_stream_once(&gw);
+    let body = chat(
+        "what is six times seven",
+        json!({"reasoning_effort": "low", "stream_options": {"include_usage": true}}),
+    );
+    let got = chunks(&gw, &body).await;
+    assert_eq!(upstream_body(&gw)["thinking"]["budget_tokens"], 1024);
+    assert_eq!(
+        deltas(&got, "reasoning_content"),
+        [&json!("Six times "), &json!("seven.")]
+    );
+    let content: String = deltas(&got, "content")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(content, "42");
+    assert_eq!(finish_reason(&got), "stop");
+    let usage = &got.last().unwrap()["usage"];
+    assert_eq!(
+        (&usage["prompt_tokens"], &usage["completion_tokens"]),
+        (&json!(12), &json!(25)),
+        "{usage}"
+    );
+
+    serve_thinking_stream_once(&gw);
+    let body = json!({"model": CLAUDE, "input": "what is six times seven", "stream": true,
+        "reasoning": {"effort": "low"}});
+    let res = gw.post("/v1/responses", &body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let events = sse_events(&res.text().await.unwrap());
+    let text: String = events
+        .iter()
+        .filter(|(name, _)| name.as_deref() == Some("response.output_text.delta"))
+        .map(|(_, d)| {
+            serde_json::from_str::<Value>(d).unwrap()["delta"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(text, "42");
+    let (_, completed) = events
+        .iter()
+        .find(|(name, _)| name.as_deref() == Some("response.completed"))
+        .unwrap();
+    let completed: Value = serde_json::from_str(completed).unwrap();
+    let response = &completed["response"];
+    let message = response["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["type"] == "message")
+        .unwrap();
+    assert_eq!(message["content"][0]["text"], "42", "{response}");
+    assert_eq!(response["usage"]["output_tokens"], 25, "{response}");
+
+    serve_thinking_stream_once(&gw);
+    let body = json!({"model": CLAUDE, "max_tokens": 2048, "stream": true,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [{"role": "user", "content": "what is six times seven"}]});
+    let res = gw.post("/v1/messages", &body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let relayed: Vec<(Option<String>, Value)> = sse_events(&res.text().await.unwrap())
+        .into_iter()
+        .map(|(name, d)| (name, serde_json::from_str(&d).unwrap()))
+        .collect();
+    let sent: Vec<(Option<String>, Value)> = thinking_stream()
+        .into_iter()
+        .map(|(name, d)| (Some(name.to_owned()), d))
+        .collect();
+    assert_eq!(relayed, sent);
+}
+
 #[tokio::test]
 async fn responses_reasoning_effort_thinks_and_budgets_hold_the_thinking() {
     let gw = gateway::start().await;
