@@ -101,7 +101,7 @@ impl Direct {
         }
 
         span.in_scope(|| {
-            let latency = format!("{} ms", started.elapsed().as_millis());
+            let latency = Millis(started.elapsed());
             let status = response.status();
             tracing::debug!(target: ON_RESPONSE, %latency, status = status.as_u16(), "finished processing request");
             if status.is_server_error() {
@@ -130,6 +130,16 @@ const ON_RESPONSE: &str = "tower_http::trace::on_response";
 const ON_FAILURE: &str = "tower_http::trace::on_failure";
 const ON_EOS: &str = "tower_http::trace::on_eos";
 
+/// A duration as tower-http's trace layer writes it (`12 ms`), formatted only when the event
+/// is logged.
+struct Millis(std::time::Duration);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ms", self.0.as_millis())
+    }
+}
+
 /// A streamed answer's body, polled inside its request's span as the router's trace layer
 /// polls it: what is logged while the stream is relayed carries the request id, and its end
 /// is logged (DEBUG) as there.
@@ -151,7 +161,7 @@ impl HttpBody for InSpan {
         let _in_span = this.span.enter();
         let frame = std::task::ready!(std::pin::Pin::new(&mut this.body).poll_frame(cx));
         if frame.is_none() {
-            let stream_duration = format!("{} ms", this.started.elapsed().as_millis());
+            let stream_duration = Millis(this.started.elapsed());
             tracing::debug!(target: ON_EOS, %stream_duration, "end of stream");
         }
         std::task::Poll::Ready(frame)
