@@ -182,6 +182,27 @@ async fn browser_preflights_are_answered_and_answers_carry_cors_headers() {
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
 }
 
+/// `POST path` with `key`, request id `id` and JSON `body`, through the router in-process
+/// (the lane the binary's serving loop does not use for the proxy's POST endpoints).
+async fn through_router(
+    router: &axum::Router,
+    path: &str,
+    key: &str,
+    id: &str,
+    body: &Value,
+) -> axum::http::Response<axum::body::Body> {
+    common::send(
+        router,
+        axum::http::Request::post(path)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .header("x-request-id", id)
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
 /// Headers the wire adds or that change with the moment: not part of the comparison.
 const WIRE_HEADERS: [&str; 3] = ["date", "content-length", "transfer-encoding"];
 
@@ -233,16 +254,7 @@ async fn the_direct_lane_answers_with_the_routers_headers() {
             .send()
             .await
             .unwrap();
-        let routed = common::send(
-            &router,
-            axum::http::Request::post(path)
-                .header("authorization", format!("Bearer {key}"))
-                .header("content-type", "application/json")
-                .header("x-request-id", &id)
-                .body(axum::body::Body::from(body.to_string()))
-                .unwrap(),
-        )
-        .await;
+        let routed = through_router(&router, path, key, &id, &body).await;
         gw.mock.clear_faults();
         let case = format!("case {n}: POST {path}");
         assert_eq!(direct.status().as_u16(), routed.status().as_u16(), "{case}");
@@ -345,16 +357,7 @@ async fn the_direct_lane_logs_like_the_router() {
                     .unwrap();
                 res.text().await.unwrap()
             } else {
-                let res = common::send(
-                    &router,
-                    axum::http::Request::post("/v1/chat/completions")
-                        .header("authorization", format!("Bearer {}", gw.key))
-                        .header("content-type", "application/json")
-                        .header("x-request-id", id)
-                        .body(axum::body::Body::from(body.to_string()))
-                        .unwrap(),
-                )
-                .await;
+                let res = through_router(&router, "/v1/chat/completions", &gw.key, id, &body).await;
                 common::text(res).await
             };
             gw.mock.clear_faults();
