@@ -415,6 +415,86 @@ async fn traffic_scenario(database_url: Option<String>) {
     assert_eq!(s, 400);
 }
 
+/// A batch the writer splits into statements of several sizes (700 records: 256 + 256 + 128 +
+/// 32 + 16 + 8 + 4), over 35 models and three hours (over 100 rollup rows each, upserted onto
+/// rows an earlier batch wrote), is stored whole: every record, and rollups that sum to them.
+async fn big_batch_scenario(database_url: Option<String>) {
+    let gw = gateway::start_on(|_| {}, None, database_url).await;
+    let g = gw.group_id;
+    let (_, me) = gw.api("GET", "/api/auth/me", None).await;
+    let user_id = me["user"]["id"].as_i64().unwrap();
+    let hour = 3_600_000;
+    let start = aicarpool::db::now_ms() / hour * hour - 2 * hour;
+    let row = |i: i64| UsageRow {
+        created_at: start + (i % 3) * hour + i,
+        request_id: format!("batch-{i}"),
+        key_id: 1,
+        user_id,
+        group_id: g,
+        account_id: Some(gw.openai_account),
+        provider: Some("openai".into()),
+        endpoint: "chat_completions".into(),
+        model_requested: format!("model-{}", i % 35),
+        model_served: Some(format!("model-{}", i % 35)),
+        input_tokens: i,
+        output_tokens: 2 * i + 1,
+        cache_read_tokens: i % 7,
+        cost_micros: 1000 + i,
+        status: if i % 50 == 0 { 502 } else { 200 },
+        attempts: 1,
+        ttfb_ms: Some(i % 40),
+        total_ms: 100 + i % 40,
+        ..UsageRow::default()
+    };
+    let first: Vec<UsageRow> = (0..5).map(row).collect();
+    let rest: Vec<UsageRow> = (5..700).map(row).collect();
+    let db = gw.state.db();
+    aicarpool::db::usage::insert_batch(db, &first)
+        .await
+        .unwrap();
+    aicarpool::db::usage::insert_batch(db, &rest).await.unwrap();
+
+    let rows = aicarpool::db::usage::recent(db, g, 1000).await.unwrap();
+    assert_eq!(rows.len(), 700);
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.request_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 700, "every record once");
+    let expected = sums(rows.iter());
+    assert_eq!(expected.errors, 14);
+    for bucket in ["hour", "day"] {
+        let (s, report) = gw
+            .api(
+                "GET",
+                &format!("/api/usage?group_id={g}&by=model&bucket={bucket}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{report}");
+        assert_eq!(shown(&report["totals"]), expected, "{bucket}");
+        check_consistent(&report);
+        let series = report["series"].as_array().unwrap();
+        assert_eq!(series.len(), 35, "{bucket}");
+        for s in series {
+            let model = s["key"].as_str().unwrap();
+            let of_model = rows
+                .iter()
+                .filter(|r| r.model_served.as_deref() == Some(model));
+            assert_eq!(shown(&s["totals"]), sums(of_model), "{bucket} {model}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_batch_is_stored_whole_on_sqlite() {
+    big_batch_scenario(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_batch_is_stored_whole_on_mariadb() {
+    big_batch_scenario(Some(fresh_mysql_database().await)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_series_match_the_records_on_sqlite() {
     traffic_scenario(None).await;

@@ -55,43 +55,42 @@ pub struct UsageRow {
     pub attempt_log: Option<String>,
 }
 
-/// The `INSERT` of a batch of records, for either engine.
-macro_rules! insert_query {
-    ($rows:expr) => {{
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO usage_records (created_at, request_id, key_id, user_id, group_id, \
-             account_id, provider, endpoint, model_requested, model_served, input_tokens, \
-             output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, status, \
-             error_class, streamed, attempts, ttfb_ms, total_ms, attempt_log) ",
-        );
-        q.push_values($rows, |mut b, r| {
-            b.push_bind(r.created_at)
-                .push_bind(&r.request_id)
-                .push_bind(r.key_id)
-                .push_bind(r.user_id)
-                .push_bind(r.group_id)
-                .push_bind(r.account_id)
-                .push_bind(&r.provider)
-                .push_bind(&r.endpoint)
-                .push_bind(&r.model_requested)
-                .push_bind(&r.model_served)
-                .push_bind(r.input_tokens)
-                .push_bind(r.output_tokens)
-                .push_bind(r.cache_read_tokens)
-                .push_bind(r.cache_write_tokens)
-                .push_bind(r.cost_micros)
-                .push_bind(r.status)
-                .push_bind(&r.error_class)
-                .push_bind(r.streamed)
-                .push_bind(r.attempts)
-                .push_bind(r.ttfb_ms)
-                .push_bind(r.total_ms)
-                .push_bind(&r.attempt_log);
-        });
-        q
+/// The `INSERT` of usage records up to `VALUES`, and how many columns a row binds.
+pub(crate) const INSERT_HEAD: &str = "INSERT INTO usage_records (created_at, request_id, \
+     key_id, user_id, group_id, account_id, provider, endpoint, model_requested, model_served, \
+     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, status, \
+     error_class, streamed, attempts, ttfb_ms, total_ms, attempt_log) VALUES ";
+pub(crate) const INSERT_COLUMNS: usize = 22;
+
+/// Binds the [`INSERT_COLUMNS`] values of record `$r` to query `$q`, for either engine.
+macro_rules! bind_record {
+    ($q:expr, $r:expr) => {{
+        let r = $r;
+        $q.bind(r.created_at)
+            .bind(&r.request_id)
+            .bind(r.key_id)
+            .bind(r.user_id)
+            .bind(r.group_id)
+            .bind(r.account_id)
+            .bind(&r.provider)
+            .bind(&r.endpoint)
+            .bind(&r.model_requested)
+            .bind(&r.model_served)
+            .bind(r.input_tokens)
+            .bind(r.output_tokens)
+            .bind(r.cache_read_tokens)
+            .bind(r.cache_write_tokens)
+            .bind(r.cost_micros)
+            .bind(r.status)
+            .bind(&r.error_class)
+            .bind(r.streamed)
+            .bind(r.attempts)
+            .bind(r.ttfb_ms)
+            .bind(r.total_ms)
+            .bind(&r.attempt_log)
     }};
 }
-pub(crate) use insert_query;
+pub(crate) use bind_record;
 
 /// Inserts a batch in one statement, with its hourly and daily rollups, in one transaction:
 /// either the records and their sums are stored, or neither (the writer then retries).

@@ -138,7 +138,10 @@ impl Gateway {
         let mut request_hold = (!request_limits.is_empty())
             .then(|| Reservation::new(&request_limits, &estimate, now_ms()));
         let now = now_ms();
-        let sticky = (req.endpoint != Endpoint::CountTokens)
+        // A pin only matters where there is a choice: with one account to try, the key is not
+        // worked out (it hashes the system prompt and the first message) and no pin is looked
+        // up or stored (a Redis round trip each with `REDIS_URL`).
+        let sticky = (req.endpoint != Endpoint::CountTokens && candidates.len() > 1)
             .then(|| session_key(group, &model, &body))
             .flatten();
         let pinned = match &sticky {

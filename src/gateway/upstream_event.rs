@@ -19,7 +19,7 @@ use serde_json::error::Category;
 
 use super::sse::SseEvent;
 use super::upstream::Wire;
-use super::usage::Usage;
+use super::usage::{Usage, UsageCounts};
 
 /// An upstream event the gateway cannot relay: the answer stops there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,11 +135,7 @@ pub fn whole_usage(wire: Wire, raw: &[u8]) -> Result<Usage, BadEvent> {
         });
     }
     let holder: UsageHolder = serde_json::from_slice(raw).map_err(|_| BadEvent::NotJson)?;
-    let usage = holder
-        .usage
-        .as_ref()
-        .and_then(|u| Usage::from_wire(wire, u));
-    Ok(usage.unwrap_or_default())
+    Ok(holder.usage.and_then(|u| u.of(wire)).unwrap_or_default())
 }
 
 /// Reads an event object through the wire's view. A data error (serde's word for valid JSON
@@ -155,10 +151,10 @@ where
     match wire {
         Wire::Chat => {
             let chunk = ChatChunk::deserialize(de).map_err(classify)?;
-            let usage = chunk.usage.as_ref().and_then(Usage::from_chat);
+            let usage = chunk.usage.and_then(|u| u.chat());
             Ok(Reading {
                 usage_only: chunk.choices.as_ref().is_some_and(Vec::is_empty)
-                    && chunk.usage.as_ref().is_some_and(Value::is_object),
+                    && chunk.usage.is_some_and(|u| u.is_object()),
                 usage,
                 ..Reading::default()
             })
@@ -167,7 +163,7 @@ where
             let event = MessagesEvent::deserialize(de).map_err(classify)?;
             let usage = event.usage.or(event.message.usage);
             Ok(Reading {
-                usage: usage.as_ref().and_then(Usage::from_messages),
+                usage: usage.and_then(|u| u.messages()),
                 terminal: event.kind == "message_stop",
                 ..Reading::default()
             })
@@ -182,9 +178,8 @@ where
                 usage: event
                     .response
                     .usage
-                    .as_ref()
                     .filter(|_| terminal)
-                    .and_then(Usage::from_responses),
+                    .and_then(|u| u.responses()),
                 terminal,
                 ..Reading::default()
             })
@@ -198,7 +193,7 @@ struct ChatChunk {
     #[serde(default)]
     choices: Option<Vec<IgnoredAny>>,
     #[serde(default)]
-    usage: Option<Value>,
+    usage: Option<UsageCounts>,
 }
 
 /// An Anthropic event: its type and usage (top-level, or the `message_start` message's).
@@ -207,7 +202,7 @@ struct MessagesEvent<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     #[serde(default)]
-    usage: Option<Value>,
+    usage: Option<UsageCounts>,
     #[serde(default)]
     message: UsageHolder,
 }
@@ -225,7 +220,7 @@ struct ResponsesEvent<'a> {
 /// is kept: the rest (a whole Response, say) is skipped, not built.
 #[derive(Default)]
 struct UsageHolder {
-    usage: Option<Value>,
+    usage: Option<UsageCounts>,
 }
 
 impl<'de> Deserialize<'de> for UsageHolder {
@@ -242,7 +237,7 @@ impl<'de> Deserialize<'de> for UsageHolder {
                 let mut usage = None;
                 while let Some(IsUsage(is_usage)) = map.next_key::<IsUsage>()? {
                     if is_usage {
-                        usage = map.next_value::<Option<Value>>()?;
+                        usage = map.next_value::<Option<UsageCounts>>()?;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
