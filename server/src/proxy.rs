@@ -375,36 +375,16 @@ async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Respons
     let dialect = endpoint.dialect();
     let fail = |err: GatewayError| into_response(ProxyResponse::error(&err, dialect));
     let (parts, body) = req.into_parts();
-    let member = match authenticate(state, &parts.headers).await {
-        Ok(member) => member,
-        Err(err) => return fail(err),
-    };
-    if let Some(coding) = parts.headers.get(header::CONTENT_ENCODING) {
-        let coding = String::from_utf8_lossy(coding.as_bytes());
-        if !coding.trim().eq_ignore_ascii_case("identity") {
-            return fail(GatewayError::new(
-                ErrorKind::UnsupportedMediaType,
-                "unsupported_content_encoding",
-                format!(
-                    "request bodies must be sent uncompressed (got Content-Encoding: {coding})"
-                ),
-            ));
-        }
-    }
-    if let Some(kind) = parts.headers.get(header::CONTENT_TYPE) {
-        let kind = String::from_utf8_lossy(kind.as_bytes()).to_ascii_lowercase();
-        let essence = kind.split(';').next().unwrap_or_default().trim();
-        if essence != "application/json" && !essence.ends_with("+json") {
-            return fail(GatewayError::new(
-                ErrorKind::UnsupportedMediaType,
-                "unsupported_media_type",
-                format!(
-                    "the body must be JSON sent with Content-Type: application/json (got {essence})"
-                ),
-            ));
-        }
-    }
     let cap = gateway.config().max_body_bytes;
+    let member = match admit(state, &parts.headers).await {
+        Ok(member) => member,
+        Err(err) => {
+            // Answered before the body is read: the rest of it is read and dropped after the
+            // answer, in a task of its own (see `drain`).
+            tokio::spawn(drain(body, cap));
+            return fail(err);
+        }
+    };
     let too_large = || {
         GatewayError::new(
             ErrorKind::TooLarge,
@@ -461,6 +441,49 @@ async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Respons
         )
         .await;
     into_response(response)
+}
+
+/// What is checked before the body is read: the key, and that the body is uncompressed JSON.
+async fn admit(state: &ServerState, headers: &HeaderMap) -> Result<Arc<MemberKey>, GatewayError> {
+    let member = authenticate(state, headers).await?;
+    if let Some(coding) = headers.get(header::CONTENT_ENCODING) {
+        let coding = String::from_utf8_lossy(coding.as_bytes());
+        if !coding.trim().eq_ignore_ascii_case("identity") {
+            return Err(GatewayError::new(
+                ErrorKind::UnsupportedMediaType,
+                "unsupported_content_encoding",
+                format!(
+                    "request bodies must be sent uncompressed (got Content-Encoding: {coding})"
+                ),
+            ));
+        }
+    }
+    if let Some(kind) = headers.get(header::CONTENT_TYPE) {
+        let kind = String::from_utf8_lossy(kind.as_bytes()).to_ascii_lowercase();
+        let essence = kind.split(';').next().unwrap_or_default().trim();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(GatewayError::new(
+                ErrorKind::UnsupportedMediaType,
+                "unsupported_media_type",
+                format!(
+                    "the body must be JSON sent with Content-Type: application/json (got {essence})"
+                ),
+            ));
+        }
+    }
+    Ok(member)
+}
+
+/// Reads the rest of a request's body that was answered without it (a wrong key, say), up to
+/// the body cap, and drops it. Left unread, the connection would be closed with the body
+/// still arriving: the kernel then resets it, and a client still sending a large body (a
+/// coding agent's 100 KB) can lose the answer and see a reset instead of its 401. Read, the
+/// answer arrives and the connection stays usable. A body that stalls ends at the client
+/// idle timeout; one over the cap ends the read and the connection.
+async fn drain(body: Body, cap: usize) {
+    use http_body_util::BodyExt as _;
+    let mut body = http_body_util::Limited::new(body, cap);
+    while let Some(Ok(_)) = body.frame().await {}
 }
 
 /// The axum response for a gateway answer.

@@ -113,6 +113,61 @@ async fn a_body_that_stops_arriving_is_a_408_in_the_callers_dialect() {
     assert_eq!(gw.mock.requests().len(), 0, "nothing reached the provider");
 }
 
+/// A client sending a large body with a wrong key gets its 401 as soon as the head is read,
+/// can send the rest of the body without its connection being reset, and can go on using
+/// the connection.
+#[tokio::test]
+async fn a_large_body_sent_with_a_wrong_key_gets_its_401_and_keeps_its_connection() {
+    let gw = gateway::start().await;
+    let addr: SocketAddr = gw.base.trim_start_matches("http://").parse().unwrap();
+    let mut body = serde_json::to_vec(&json!({"model": "gpt-4o-mini", "messages": [
+        {"role": "user", "content": "x".repeat(4 << 20)}]}))
+    .unwrap();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acp_wrong\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..64 * 1024]).await.unwrap();
+    let mut answer = vec![0; 64 * 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("the 401 comes before the body is sent")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer.contains("invalid_api_key") || answer.contains("401"),
+        "{answer}"
+    );
+    // The rest of 4 MiB: more than the socket buffers hold, so the gateway must be reading it.
+    for chunk in body[64 * 1024..].chunks(256 * 1024) {
+        stream
+            .write_all(chunk)
+            .await
+            .expect("the connection is not reset while the body is still being sent");
+    }
+    body.clear();
+    // The same connection serves the next request.
+    let next = chat_body().to_string();
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{next}",
+        gw.key,
+        next.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(
+        gw.mock.requests().len(),
+        1,
+        "only the second request went upstream"
+    );
+}
+
 #[tokio::test]
 async fn wrong_methods_are_405_with_allow_in_the_callers_dialect() {
     let gw = gateway::start().await;

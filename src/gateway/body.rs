@@ -178,7 +178,7 @@ pub fn passes_through(
         // A second `"model"` key would let the provider read another model than the one
         // checked here; inside strings the quotes are escaped, so this counts keys (and the
         // rare string value "model", which only costs the fast path).
-        && raw.windows(7).filter(|w| w == b"\"model\"").count() == 1
+        && memchr::memmem::find_iter(raw, b"\"model\"").count() == 1
         && (!stream
             || upstream != Wire::Chat
             || body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true)))

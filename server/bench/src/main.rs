@@ -85,6 +85,8 @@ options:
   --rounds R              the concurrent phase alternates direct/proxy batches R times [10]
   --streams N             streamed answers at concurrency 1, per side [500]
   --warmup N              warm-up requests per side before measuring [500]
+  --body-kb N             pad the conversation to about N KiB, as coding agents send it (a long
+                          system prompt and many turns) [0: two short messages, ~0.2 KiB]
   --client-threads T      client runtime threads (1 = current-thread runtime) [1]
   --json                  also print the results as one JSON object
   --bin PATH              the aicarpool binary [$AICARPOOL_BIN, else
@@ -103,6 +105,7 @@ struct Options {
     rounds: usize,
     streams: usize,
     warmup: usize,
+    body_kb: usize,
     client_threads: usize,
     json: bool,
     bin: PathBuf,
@@ -120,6 +123,7 @@ impl Options {
             rounds: 10,
             streams: 500,
             warmup: 500,
+            body_kb: 0,
             client_threads: 1,
             json: false,
             bin: default_bin(),
@@ -156,6 +160,7 @@ impl Options {
                 "--rounds" => options.rounds = number(value()),
                 "--streams" => options.streams = number(value()),
                 "--warmup" => options.warmup = number(value()),
+                "--body-kb" => options.body_kb = number(value()),
                 "--client-threads" => options.client_threads = number(value()),
                 "--bin" => options.bin = PathBuf::from(value()),
                 "--gateway-env" => {
@@ -175,6 +180,28 @@ impl Options {
 fn usage(message: &str) -> ! {
     eprint!("proxy bench: {message}\n\n{HELP}");
     std::process::exit(2);
+}
+
+/// The benchmark's messages: two short ones, or with `kb` > 0 a conversation of about `kb`
+/// KiB shaped like a coding agent's (a fifth of it system prompt, the rest 2 KiB turns of
+/// prose with code and escapes in it), ending with the user's turn.
+fn conversation(kb: usize) -> Value {
+    if kb == 0 {
+        return json!([
+            {"role": "system", "content": "You are a terse assistant."},
+            {"role": "user", "content": "say hello to the proxy benchmark in a few words please"},
+        ]);
+    }
+    let prose = "The function `parse_config` reads \"settings.toml\", checks each key and \
+                 returns a map;\n    if let Some(v) = map.get(\"port\") { use(v) }\n";
+    let text = |bytes: usize| prose.repeat(bytes / prose.len() + 1);
+    let mut messages = vec![json!({"role": "system", "content": text(kb * 1024 / 5)})];
+    let turns = (kb * 1024 * 4 / 5 / 2048).max(1) | 1;
+    for i in 0..turns {
+        let role = if i % 2 == 0 { "user" } else { "assistant" };
+        messages.push(json!({"role": role, "content": text(2048)}));
+    }
+    Value::Array(messages)
 }
 
 /// `$AICARPOOL_BIN`, else `$CARGO_TARGET_DIR/release/aicarpool`, else `target/release/aicarpool`.
@@ -790,10 +817,7 @@ async fn run(options: Options) {
     let auth = |k: &str| HeaderValue::from_str(&format!("Bearer {k}")).unwrap();
     let body = json!({
         "model": MODEL,
-        "messages": [
-            {"role": "system", "content": "You are a terse assistant."},
-            {"role": "user", "content": "say hello to the proxy benchmark in a few words please"},
-        ],
+        "messages": conversation(options.body_kb),
         "max_tokens": 16,
     });
     let mut stream_body = body.clone();
@@ -1145,8 +1169,8 @@ fn print_table(
         .map(|(k, _)| k.as_str())
         .collect();
     println!(
-        "Setup: {} mock upstream(s), gateway env: {}, {}; chat completions, {} requests at c=1, \
-         {} at c={c}, {} streams at c=1, per side.",
+        "Setup: {} mock upstream(s), gateway env: {}, {}; chat completions of {} bytes, {} \
+         requests at c=1, {} at c={c}, {} streams at c=1, per side.",
         options.upstreams,
         if env.is_empty() {
             "default (SQLite, counters in memory)".to_owned()
@@ -1158,6 +1182,9 @@ fn print_table(
         } else {
             "no limits"
         },
+        json!({"model": MODEL, "messages": conversation(options.body_kb), "max_tokens": 16})
+            .to_string()
+            .len(),
         options.requests,
         options.concurrent_requests,
         options.streams
