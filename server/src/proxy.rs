@@ -380,8 +380,16 @@ async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Respons
         Ok(member) => member,
         Err(err) => {
             // Answered before the body is read: the rest of it is read and dropped after the
-            // answer, in a task of its own (see `drain`).
-            tokio::spawn(drain(body, cap));
+            // answer, in a task of its own (see `drain`). A client that waits for
+            // `100 Continue` before sending its body is not asked for it: reading the body
+            // would make hyper send the `100`.
+            let waits = parts
+                .headers
+                .get(header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if !waits {
+                tokio::spawn(drain(body, cap));
+            }
             return fail(err);
         }
     };

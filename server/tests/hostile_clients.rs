@@ -115,7 +115,7 @@ async fn a_body_that_stops_arriving_is_a_408_in_the_callers_dialect() {
 
 /// A client sending a large body with a wrong key gets its 401 as soon as the head is read,
 /// can send the rest of the body without its connection being reset, and can go on using
-/// the connection.
+/// the connection; one that waits for `100 Continue` gets the 401 without sending the body.
 #[tokio::test]
 async fn a_large_body_sent_with_a_wrong_key_gets_its_401_and_keeps_its_connection() {
     let gw = gateway::start().await;
@@ -166,6 +166,16 @@ async fn a_large_body_sent_with_a_wrong_key_gets_its_401_and_keeps_its_connectio
         1,
         "only the second request went upstream"
     );
+
+    // A client that waits for `100 Continue` (curl does, for large bodies) gets the 401
+    // instead and never has to send the body.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acp_wrong\r\n\
+         Content-Type: application/json\r\nContent-Length: 4000000\r\nExpect: 100-continue\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(!answer.contains("100 Continue"), "{answer}");
 }
 
 #[tokio::test]
