@@ -13,13 +13,13 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::error::Category;
 
 use super::sse::SseEvent;
 use super::upstream::Wire;
-use super::usage::{Usage, UsageCounts};
+use super::usage::{AnyJson, Usage, UsageCounts, deserialize_any_json};
 
 /// An upstream event the gateway cannot relay: the answer stops there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,56 +223,23 @@ struct UsageHolder {
     usage: Option<UsageCounts>,
 }
 
-impl<'de> Deserialize<'de> for UsageHolder {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct Holder;
-        impl<'de> Visitor<'de> for Holder {
-            type Value = UsageHolder;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UsageHolder, A::Error> {
-                let mut usage = None;
-                while let Some(IsUsage(is_usage)) = map.next_key::<IsUsage>()? {
-                    if is_usage {
-                        usage = map.next_value::<Option<UsageCounts>>()?;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(UsageHolder { usage })
-            }
-
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<UsageHolder, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(UsageHolder::default())
-            }
-
-            fn visit_bool<E>(self, _: bool) -> Result<UsageHolder, E> {
-                Ok(UsageHolder::default())
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<UsageHolder, E> {
-                Ok(UsageHolder::default())
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<UsageHolder, E> {
-                Ok(UsageHolder::default())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<UsageHolder, E> {
-                Ok(UsageHolder::default())
-            }
-            fn visit_str<E>(self, _: &str) -> Result<UsageHolder, E> {
-                Ok(UsageHolder::default())
-            }
-            fn visit_unit<E>(self) -> Result<UsageHolder, E> {
-                Ok(UsageHolder::default())
-            }
-            fn visit_none<E>(self) -> Result<UsageHolder, E> {
-                Ok(UsageHolder::default())
+impl AnyJson for UsageHolder {
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut usage = None;
+        while let Some(IsUsage(is_usage)) = map.next_key::<IsUsage>()? {
+            if is_usage {
+                usage = map.next_value::<Option<UsageCounts>>()?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
         }
-        de.deserialize_any(Holder)
+        Ok(UsageHolder { usage })
+    }
+}
+
+impl<'de> Deserialize<'de> for UsageHolder {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        deserialize_any_json(de)
     }
 }
 

@@ -256,13 +256,23 @@ impl<'de> Deserialize<'de> for CountKey {
 }
 
 /// What reads any JSON value without failing on its type: an object goes to `from_map`, an
-/// integer that fits a `u64` to `from_count`, anything else (consumed) is the default.
-trait AnyJson: Default {
+/// integer that fits a `u64` to `from_count`, anything else (consumed) is the default. Read
+/// with [`deserialize_any_json`].
+pub(super) trait AnyJson: Default {
+    /// The value read from a count.
     fn from_count(_n: u64) -> Self {
         Self::default()
     }
 
+    /// The value read from an object.
     fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+/// Reads a `T` from any JSON value (see [`AnyJson`]).
+pub(super) fn deserialize_any_json<'de, T: AnyJson, D: Deserializer<'de>>(
+    de: D,
+) -> Result<T, D::Error> {
+    de.deserialize_any(AnyJsonVisitor(PhantomData))
 }
 
 struct AnyJsonVisitor<T>(PhantomData<T>);
@@ -365,7 +375,7 @@ macro_rules! deserialize_any_json {
     ($($t:ty),*) => {$(
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-                de.deserialize_any(AnyJsonVisitor(PhantomData))
+                deserialize_any_json(de)
             }
         }
     )*};
