@@ -23,6 +23,7 @@ pub mod translate;
 pub mod upstream;
 pub mod upstream_event;
 pub mod usage;
+pub mod usage_counts;
 pub mod usage_guard;
 
 pub use engine::{Gateway, ProxyBody, ProxyRequest, ProxyResponse};

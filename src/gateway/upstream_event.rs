@@ -19,7 +19,8 @@ use serde_json::error::Category;
 
 use super::sse::SseEvent;
 use super::upstream::Wire;
-use super::usage::{AnyJson, Usage, UsageCounts, deserialize_any_json};
+use super::usage::Usage;
+use super::usage_counts::{AnyJson, UsageCounts, deserialize_any_json};
 
 /// An upstream event the gateway cannot relay: the answer stops there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
