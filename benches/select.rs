@@ -33,6 +33,8 @@ fn candidates(n: usize, client: &aicarpool::gateway::client::Client) -> Vec<Cand
                 caps: Caps::default(),
                 updated_at: 0,
                 client: client.clone(),
+                name_header: None,
+                credential: None,
             }),
             upstream_model: "gpt-4o-mini".into(),
             priority: (i % 3) as i32,

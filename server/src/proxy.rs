@@ -502,10 +502,9 @@ pub fn into_response(answer: ProxyResponse) -> Response {
         ProxyBody::Stream(stream) => Body::from_stream(stream),
     };
     let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
     for (name, value) in answer.headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(name, value);
-        }
+        headers.insert(name, value);
     }
     response
 }

@@ -43,6 +43,10 @@ async fn chat_completion_is_served_and_recorded() {
         gw.openai_account.to_string()
     );
     assert_eq!(res.headers()["x-aicarpool-attempts"], "1");
+    assert_eq!(res.headers()["x-aicarpool-account"], "openai-main");
+    assert_eq!(res.headers()["content-type"], "application/json");
+    // The model asked for is the one sent: no header says otherwise.
+    assert!(res.headers().get("x-aicarpool-model").is_none());
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["object"], "chat.completion");
     assert_eq!(
@@ -66,6 +70,27 @@ async fn chat_completion_is_served_and_recorded() {
     assert_eq!(r.endpoint, "chat_completions");
     assert_eq!(r.model_requested, "gpt-4o-mini");
     assert!(!r.streamed && r.attempts == 1 && r.ttfb_ms.is_some());
+
+    // A name a header cannot carry is left out; the id still says which account served.
+    let (status, _) = gw
+        .api(
+            "PUT",
+            &format!("/api/accounts/{}", gw.openai_account),
+            Some(json!({"name": "共享账号 shared"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hello again"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("x-aicarpool-account").is_none());
+    assert_eq!(
+        res.headers()["x-aicarpool-account-id"],
+        gw.openai_account.to_string()
+    );
 }
 
 #[tokio::test]

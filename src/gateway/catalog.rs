@@ -6,8 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use http::{HeaderName, HeaderValue};
+
 use super::budget::Limit;
-use super::client;
+use super::{client, upstream};
 use crate::counters::Caps;
 use crate::db::{Db, DbError, accounts, limits, routing};
 use crate::model::{LimitMetric, LimitScope, LimitWindow, Provider, RoutingStrategy};
@@ -41,6 +43,12 @@ pub struct Account {
     pub updated_at: i64,
     /// Its pooled HTTP client, with its proxy.
     pub client: client::Client,
+    /// `name` as the `x-aicarpool-account` answer header; `None` when it is not printable
+    /// ASCII (the id header still names the account).
+    pub name_header: Option<HeaderValue>,
+    /// The key in the header its provider reads, marked sensitive; `None` when the key has
+    /// characters a header cannot carry (its requests then fail as misconfigured).
+    pub credential: Option<(HeaderName, HeaderValue)>,
 }
 
 impl Account {
@@ -170,6 +178,13 @@ impl Catalog {
                     }
                 },
             };
+            let name_header = row
+                .name
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b))
+                .then(|| HeaderValue::from_str(&row.name).ok())
+                .flatten();
+            let credential = upstream::credential(provider, api_key.expose());
             let account = Account {
                 id: row.id,
                 name: row.name,
@@ -186,6 +201,8 @@ impl Catalog {
                 },
                 updated_at: row.updated_at,
                 client: http,
+                name_header,
+                credential,
             };
             by_id.insert(
                 row.id,

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use serde_json::{Value, json};
 
 use super::catalog::Catalog;
@@ -63,13 +63,17 @@ impl std::fmt::Debug for ProxyBody {
     }
 }
 
+/// The content type of whole answers.
+pub(super) const JSON: &str = "application/json";
+
 /// A proxy answer.
 #[derive(Debug)]
 pub struct ProxyResponse {
     /// HTTP status.
     pub status: u16,
-    /// Extra headers (content type included).
-    pub headers: Vec<(&'static str, String)>,
+    /// Extra headers (content type included), ready to send: names and values are checked
+    /// once where they are made, not parsed again for every response.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The body.
     pub body: ProxyBody,
 }
@@ -79,7 +83,7 @@ impl ProxyResponse {
     pub fn json(status: u16, value: &Value) -> ProxyResponse {
         ProxyResponse {
             status,
-            headers: vec![("content-type", "application/json".to_owned())],
+            headers: vec![(header::CONTENT_TYPE, HeaderValue::from_static(JSON))],
             body: ProxyBody::Json(Bytes::from(value.to_string())),
         }
     }
@@ -88,9 +92,18 @@ impl ProxyResponse {
     pub fn error(err: &GatewayError, dialect: Dialect) -> ProxyResponse {
         let mut response = ProxyResponse::json(err.status(), &err.body(dialect));
         if let Some(secs) = err.retry_after_secs {
-            response.headers.push(("retry-after", secs.to_string()));
+            response
+                .headers
+                .push((header::RETRY_AFTER, HeaderValue::from(secs)));
         }
-        response.headers.extend(err.headers.iter().cloned());
+        response
+            .headers
+            .extend(err.headers.iter().filter_map(|(name, value)| {
+                Some((
+                    HeaderName::from_static(name),
+                    HeaderValue::from_str(value).ok()?,
+                ))
+            }));
         response
     }
 }

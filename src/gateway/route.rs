@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use http::{HeaderName, HeaderValue, header};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -13,7 +14,7 @@ use super::attempt::Answer;
 use super::body::{estimate_tokens, parse_body};
 use super::budget::{self, Amounts, Limit, Reservation};
 use super::catalog::{Candidate, GroupRouting};
-use super::engine::{Gateway, ProxyBody, ProxyRequest, ProxyResponse, database_unavailable};
+use super::engine::{Gateway, JSON, ProxyBody, ProxyRequest, ProxyResponse, database_unavailable};
 use super::error::{ErrorKind, GatewayError};
 use super::health::{HealthEvent, HealthPolicy, HealthState, OutReason};
 use super::keys::MemberKey;
@@ -26,6 +27,15 @@ use super::usage_guard::UsageGuard;
 use crate::counters::{CapHit, Charge, CounterStore, Lease};
 use crate::db::{accounts, now_ms};
 use crate::model::RoutingStrategy;
+
+/// Which account served the answer (its id; its name when it fits in a header), how many
+/// attempts it took, and the model sent upstream when an alias or fallback changed it.
+const ACCOUNT_ID: HeaderName = HeaderName::from_static("x-aicarpool-account-id");
+const ACCOUNT: HeaderName = HeaderName::from_static("x-aicarpool-account");
+const ATTEMPTS: HeaderName = HeaderName::from_static("x-aicarpool-attempts");
+const MODEL: HeaderName = HeaderName::from_static("x-aicarpool-model");
+/// Tells nginx in front of the gateway not to buffer a stream.
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
 /// One line of the attempt log.
 #[derive(Debug, Serialize)]
@@ -123,7 +133,13 @@ impl Gateway {
 
         let routing = catalog.group(group);
         let strategy = routing.map(|g| g.strategy).unwrap_or_default();
-        let estimate = budget::estimate(&body, req.endpoint, &candidates, &catalog);
+        // The worst case is only reserved against limits: a group without any skips working
+        // it out (a walk over every string of the request).
+        let estimate = if routing.is_some_and(|g| !g.limits.is_empty()) {
+            budget::estimate(&body, req.endpoint, &candidates, &catalog)
+        } else {
+            Amounts::default()
+        };
         // The key, member and group limits are reserved together with the first account tried
         // (one atomic call, one Redis round trip), not on their own before routing.
         let request_limits: Vec<Limit> = match routing {
@@ -297,7 +313,10 @@ impl Gateway {
                             guard.finish_ok(200, usage, None);
                             ProxyResponse {
                                 status: 200,
-                                headers: vec![("content-type", "application/json".to_owned())],
+                                headers: vec![(
+                                    header::CONTENT_TYPE,
+                                    HeaderValue::from_static(JSON),
+                                )],
                                 body: ProxyBody::Json(bytes),
                             }
                         }
@@ -324,36 +343,29 @@ impl Gateway {
                                 status: 200,
                                 headers: vec![
                                     (
-                                        "content-type",
-                                        "text/event-stream; charset=utf-8".to_owned(),
+                                        header::CONTENT_TYPE,
+                                        HeaderValue::from_static(
+                                            "text/event-stream; charset=utf-8",
+                                        ),
                                     ),
-                                    ("cache-control", "no-cache".to_owned()),
-                                    ("x-accel-buffering", "no".to_owned()),
+                                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                                    (X_ACCEL_BUFFERING, HeaderValue::from_static("no")),
                                 ],
                                 body: ProxyBody::Stream(relay.into_stream()),
                             }
                         }
                     };
-                    response
-                        .headers
-                        .push(("x-aicarpool-account-id", id.to_string()));
-                    if candidate
-                        .account
-                        .name
-                        .bytes()
-                        .all(|b| (0x20..0x7f).contains(&b))
-                    {
-                        response
-                            .headers
-                            .push(("x-aicarpool-account", candidate.account.name.clone()));
+                    response.headers.push((ACCOUNT_ID, HeaderValue::from(id)));
+                    if let Some(name) = &candidate.account.name_header {
+                        response.headers.push((ACCOUNT, name.clone()));
                     }
                     response
                         .headers
-                        .push(("x-aicarpool-attempts", attempts.to_string()));
-                    if candidate.upstream_model != model {
-                        response
-                            .headers
-                            .push(("x-aicarpool-model", candidate.upstream_model.clone()));
+                        .push((ATTEMPTS, HeaderValue::from(attempts)));
+                    if candidate.upstream_model != model
+                        && let Ok(served) = HeaderValue::from_str(&candidate.upstream_model)
+                    {
+                        response.headers.push((MODEL, served));
                     }
                     return Ok(response);
                 }

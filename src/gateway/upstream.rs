@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::catalog::Account;
@@ -169,20 +169,29 @@ fn parse_uri(url: &str) -> Result<http::Uri, client::Error> {
         .map_err(|e| client::Error::request(format!("the account's base URL is not usable: {e}")))
 }
 
-/// The account's key, in the header its provider reads; marked sensitive.
-fn credentials(account: &Account, headers: &mut HeaderMap) -> Result<(), client::Error> {
-    let key = account.api_key.expose();
-    let (name, value) = match account.provider {
-        Provider::Anthropic => ("x-api-key", HeaderValue::from_str(key)),
+/// An account's key, in the header its provider reads; marked sensitive. Worked out once
+/// per account when the catalog is built.
+pub fn credential(provider: Provider, key: &str) -> Option<(HeaderName, HeaderValue)> {
+    let (name, value) = match provider {
+        Provider::Anthropic => (
+            HeaderName::from_static("x-api-key"),
+            HeaderValue::from_str(key),
+        ),
         _ => (
-            "authorization",
+            http::header::AUTHORIZATION,
             HeaderValue::from_str(&format!("Bearer {key}")),
         ),
     };
-    let mut value = value.map_err(|_| {
+    let mut value = value.ok()?;
+    value.set_sensitive(true);
+    Some((name, value))
+}
+
+/// Adds the account's credential to `headers`.
+fn credentials(account: &Account, headers: &mut HeaderMap) -> Result<(), client::Error> {
+    let (name, value) = account.credential.clone().ok_or_else(|| {
         client::Error::request("the account's API key has characters a header cannot carry")
     })?;
-    value.set_sensitive(true);
     headers.insert(name, value);
     Ok(())
 }
