@@ -38,6 +38,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aicarpool::gateway::client::Coalesce;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -207,7 +208,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     // Stream events must leave one by one, not wait for Nagle.
                     let _ = tcp.set_nodelay(true);
                     let shared = Arc::clone(&shared);
-                    connections.spawn(async move {
+                    // As in the gateway, the answer is written from the connection's task, and
+                    // `Coalesce` keeps hyper's wakes within one poll from bouncing it to the
+                    // other worker thread. Without it the mock woke a second thread per
+                    // request (strace: 1.4 futex calls a request), competing for the cores
+                    // with whatever it is measured against.
+                    connections.spawn(Coalesce::new(async move {
                         let service = service_fn(move |request| {
                             service::handle(Arc::clone(&shared), request)
                         });
@@ -215,7 +221,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                         let _ = http1::Builder::new()
                             .serve_connection(TokioIo::new(tcp), service)
                             .await;
-                    });
+                    }));
                 }
                 Err(err) => {
                     tracing::warn!(%err, "mock upstream: accept failed");
