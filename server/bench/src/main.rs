@@ -1269,6 +1269,19 @@ fn print_table(
         if p50 < 0.1 { "met" } else { "MISSED" },
         if ttft < 0.3 { "met" } else { "MISSED" }
     );
+    // The hop alone, measured in the breakdown against the direct call of the c=1 phase (two
+    // phases of one run: short runs can put the floor above the gateway).
+    let floor = (r.breakdown[3].p50 - r.c1[0].p50) / 1000.0;
+    let share = p50 - floor;
+    println!(
+        "Floor: a minimal forwarder added {floor:.3} ms at p50 over the direct call in this run, \
+         so the gateway's own share of its {p50:.3} ms is {share:.3} ms{}.",
+        if share < 0.0 {
+            " (below zero: the two phases differ by more than the gateway's work; run longer)"
+        } else {
+            ""
+        }
+    );
 }
 
 fn to_json(
@@ -1301,6 +1314,7 @@ fn to_json(
         "breakdown_c1": {
             "healthz": r.breakdown[0].json(), "unknown_key": r.breakdown[1].json(),
             "unknown_model": r.breakdown[2].json(), "minimal_forwarder": r.breakdown[3].json(),
+            "minimal_forwarder_added_p50_us": round(r.breakdown[3].p50 - r.c1[0].p50),
         },
         "throughput_rps": {
             "direct": round(r.throughput[0]), "proxy": round(r.throughput[1]),
