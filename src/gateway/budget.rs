@@ -4,6 +4,7 @@
 //! request ends, whichever way it ends. A refusal says which limit, its value, the usage,
 //! when it resets and who can raise it, in the caller's dialect with `x-ratelimit-*` headers.
 
+use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::catalog::{Candidate, Catalog};
@@ -194,23 +195,26 @@ impl Limit {
             ),
             _ => (self.cap.to_string(), remaining.to_string()),
         };
-        error.headers.push((header_name(metric, "limit"), limit));
-        error
-            .headers
-            .push((header_name(metric, "remaining"), remaining));
+        let mut header = |what: &str, value: String| {
+            if let Ok(value) = HeaderValue::try_from(value) {
+                error.headers.push((header_name(metric, what), value));
+            }
+        };
+        header("limit", limit);
+        header("remaining", remaining);
+        let mut retry_after = None;
         if let Some(at) = reset {
             let secs = u64::try_from((at - now).max(0)).unwrap_or(0).div_ceil(1000);
-            error
-                .headers
-                .push((header_name(metric, "reset"), format!("{secs}s")));
-            error.retry_after_secs = Some(secs.max(1));
+            header("reset", format!("{secs}s"));
+            retry_after = Some(secs.max(1));
         }
+        error.retry_after_secs = retry_after;
         error
     }
 }
 
-fn header_name(metric: &str, what: &str) -> &'static str {
-    match (metric, what) {
+fn header_name(metric: &str, what: &str) -> HeaderName {
+    HeaderName::from_static(match (metric, what) {
         ("requests", "limit") => "x-ratelimit-limit-requests",
         ("requests", "remaining") => "x-ratelimit-remaining-requests",
         ("requests", _) => "x-ratelimit-reset-requests",
@@ -220,7 +224,7 @@ fn header_name(metric: &str, what: &str) -> &'static str {
         (_, "limit") => "x-ratelimit-limit-cost-usd",
         (_, "remaining") => "x-ratelimit-remaining-cost-usd",
         _ => "x-ratelimit-reset-cost-usd",
-    }
+    })
 }
 
 /// Held amounts of one request, to settle when it ends.

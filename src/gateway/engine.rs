@@ -96,14 +96,7 @@ impl ProxyResponse {
                 .headers
                 .push((header::RETRY_AFTER, HeaderValue::from(secs)));
         }
-        response
-            .headers
-            .extend(err.headers.iter().filter_map(|(name, value)| {
-                Some((
-                    HeaderName::from_static(name),
-                    HeaderValue::from_str(value).ok()?,
-                ))
-            }));
+        response.headers.extend(err.headers.iter().cloned());
         response
     }
 }

@@ -2,6 +2,7 @@
 //! on OpenAI routes, Anthropic's on `/v1/messages*`. Messages say what to do; they never carry
 //! upstream credentials or internal details.
 
+use http::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
 /// Which error shape the caller speaks.
@@ -117,7 +118,7 @@ pub struct GatewayError {
     /// A short class for the usage record and logs (`upstream_timeout`, `bad_json`, …).
     pub class: &'static str,
     /// Extra response headers (`x-ratelimit-*` on budget refusals).
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl GatewayError {
