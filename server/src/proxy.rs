@@ -6,7 +6,7 @@
 
 use aicarpool::gateway::client::Coalesce;
 use aicarpool::gateway::error::ErrorKind;
-use aicarpool::gateway::keys::MemberKey;
+use aicarpool::gateway::keys::{KEY_PREFIX, MemberKey};
 use aicarpool::gateway::{Dialect, Endpoint, GatewayError, ProxyBody, ProxyRequest, ProxyResponse};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -350,24 +350,32 @@ async fn authenticate(
 }
 
 /// The member key from `x-api-key` (Claude Code) or `Authorization: Bearer` (OpenAI and
-/// current Anthropic SDKs).
+/// current Anthropic SDKs). When both are sent and only the bearer token is a member key
+/// (`acp_…`), it is the one: an Anthropic SDK given both a provider key from the environment
+/// and the member key as its auth token sends them this way. Otherwise `x-api-key` wins.
 fn api_key(headers: &HeaderMap) -> Option<&str> {
     let text = |name| {
         headers
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    text("x-api-key")
-        .filter(|k| !k.trim().is_empty())
-        .or_else(|| {
-            text(header::AUTHORIZATION.as_str()).map(|v| {
-                let v = v.trim();
-                match v.get(..7) {
-                    Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
-                    _ => v,
-                }
-            })
+    let x_api_key = text("x-api-key").filter(|k| !k.trim().is_empty());
+    let bearer = || {
+        text(header::AUTHORIZATION.as_str()).map(|v| {
+            let v = v.trim();
+            match v.get(..7) {
+                Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
+                _ => v,
+            }
         })
+    };
+    match x_api_key {
+        Some(key) if !key.starts_with(KEY_PREFIX) => {
+            bearer().filter(|b| b.starts_with(KEY_PREFIX)).or(Some(key))
+        }
+        Some(key) => Some(key),
+        None => bearer(),
+    }
 }
 
 async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Response {
@@ -376,17 +384,17 @@ async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Respons
     let fail = |err: GatewayError| into_response(ProxyResponse::error(&err, dialect));
     let (parts, body) = req.into_parts();
     let cap = gateway.config().max_body_bytes;
+    // A client that sent `Expect: 100-continue` and is answered before its body is read is
+    // not asked for the body: reading it would make hyper send the `100`.
+    let waits = parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let member = match admit(state, &parts.headers).await {
         Ok(member) => member,
         Err(err) => {
             // Answered before the body is read: the rest of it is read and dropped after the
-            // answer, in a task of its own (see `drain`). A client that waits for
-            // `100 Continue` before sending its body is not asked for it: reading the body
-            // would make hyper send the `100`.
-            let waits = parts
-                .headers
-                .get(header::EXPECT)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            // answer, in a task of its own (see `drain`).
             if !waits {
                 tokio::spawn(drain(body, cap));
             }
@@ -407,19 +415,26 @@ async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Respons
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > cap) {
+        .and_then(|v| v.parse::<u64>().ok());
+    let oversize = oversize_drain(cap);
+    if declared.is_some_and(|n| n > cap as u64) {
+        // A length the gateway would read to the end is read and dropped, so the client
+        // (which may send all of it before reading) gets its 413; a larger one is answered
+        // and the connection closed.
+        if !waits && declared.is_some_and(|n| n <= oversize as u64) {
+            tokio::spawn(drain(body, oversize));
+        }
         return fail(too_large());
     }
-    let body: Bytes = match axum::body::to_bytes(body, cap).await {
+    let body = match read_body(body, cap).await {
         Ok(body) => body,
-        Err(err) => {
-            let over = caused_by::<http_body_util::LengthLimitError>(&err)
-                || err.to_string().contains("length limit");
+        Err(BodyRead::TooLarge(rest)) => {
+            tokio::spawn(drain(rest, oversize));
+            return fail(too_large());
+        }
+        Err(BodyRead::Failed(err)) => {
             let stalled = caused_by::<tower_http::timeout::TimeoutError>(&err);
-            return fail(if over {
-                too_large()
-            } else if stalled {
+            return fail(if stalled {
                 GatewayError::new(
                     ErrorKind::RequestTimeout,
                     "request_body_timeout",
@@ -482,16 +497,66 @@ async fn admit(state: &ServerState, headers: &HeaderMap) -> Result<Arc<MemberKey
     Ok(member)
 }
 
-/// Reads the rest of a request's body that was answered without it (a wrong key, say), up to
-/// the body cap, and drops it. Left unread, the connection would be closed with the body
-/// still arriving: the kernel then resets it, and a client still sending a large body (a
-/// coding agent's 100 KB) can lose the answer and see a reset instead of its 401. Read, the
-/// answer arrives and the connection stays usable. A body that stalls ends at the client
-/// idle timeout; one over the cap ends the read and the connection.
-async fn drain(body: Body, cap: usize) {
+/// How long a body answered without being read (see [`drain`]) is still read at most.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How much of a body over the cap is read and dropped after its 413: four times the cap, at
+/// least 64 MiB. A client sending more gets its answer and then a closed connection.
+fn oversize_drain(cap: usize) -> usize {
+    cap.saturating_mul(4).max(64 << 20)
+}
+
+/// Reads the rest of a request's body that was answered without it (a wrong key, a body over
+/// the cap), up to `limit` bytes and [`DRAIN_TIME`], and drops it. Left unread, the connection
+/// would be closed with the body still arriving: the kernel then resets it, and a client still
+/// sending (most SDKs send the whole body before they read) sees a broken pipe or a reset
+/// instead of its 401 or 413. Read, the answer arrives and the connection stays usable. A
+/// body that stalls ends at the client idle timeout; one over the limit ends the read and the
+/// connection.
+async fn drain(body: Body, limit: usize) {
     use http_body_util::BodyExt as _;
-    let mut body = http_body_util::Limited::new(body, cap);
-    while let Some(Ok(_)) = body.frame().await {}
+    let mut body = http_body_util::Limited::new(body, limit);
+    let read = async { while let Some(Ok(_)) = body.frame().await {} };
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
+}
+
+/// Why a request body was not read.
+enum BodyRead {
+    /// More than the cap arrived; the body, to drain the rest of.
+    TooLarge(Body),
+    /// The body failed (it stalled, or the connection broke).
+    Failed(axum::Error),
+}
+
+/// Reads a whole request body of at most `cap` bytes. A body in one frame (the usual case)
+/// is returned as it is, without a copy.
+async fn read_body(mut body: Body, cap: usize) -> Result<Bytes, BodyRead> {
+    use http_body_util::BodyExt as _;
+    let mut parts: Vec<Bytes> = Vec::new();
+    let mut len = 0_usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(BodyRead::Failed)?.into_data() else {
+            continue; // trailers
+        };
+        len += data.len();
+        if len > cap {
+            return Err(BodyRead::TooLarge(body));
+        }
+        if !data.is_empty() {
+            parts.push(data);
+        }
+    }
+    Ok(match parts.len() {
+        0 => Bytes::new(),
+        1 => parts.swap_remove(0),
+        _ => {
+            let mut all = Vec::with_capacity(len);
+            for part in &parts {
+                all.extend_from_slice(part);
+            }
+            Bytes::from(all)
+        }
+    })
 }
 
 /// The axum response for a gateway answer.

@@ -581,6 +581,25 @@ async fn keys_are_checked_in_each_dialect() {
     let err: Value = res.json().await.unwrap();
     assert_eq!(err["type"], "error");
     assert_eq!(err["error"]["type"], "authentication_error");
+    // A provider key in x-api-key beside the member key as a bearer token (an Anthropic SDK
+    // given both): the member key is the one. Two member keys that disagree: x-api-key.
+    for (x_api_key, status) in [("sk-ant-api03-provider", 200), ("acp_nope", 401)] {
+        let res = gw
+            .http
+            .post(format!("{}/v1/messages", gw.base))
+            .header("x-api-key", x_api_key)
+            .bearer_auth(&gw.key)
+            .json(&messages("claude-sonnet-4-5", "hi"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{x_api_key}");
+    }
+    assert_ne!(
+        gw.mock.last_request().unwrap().header("x-api-key"),
+        Some("sk-ant-api03-provider"),
+        "the caller's provider key is not passed on"
+    );
 
     // Revocation takes effect on the next request.
     let (_, keys) = gw

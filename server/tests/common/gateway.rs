@@ -295,3 +295,24 @@ pub async fn serve_in_background(site: server::Site, idle: Duration) -> SocketAd
     });
     addr
 }
+
+/// Reads until the peer closes; panics if it has not closed within `limit`.
+pub async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> String {
+    let mut all = Vec::new();
+    let read = tokio::time::timeout(
+        limit,
+        tokio::io::AsyncReadExt::read_to_end(stream, &mut all),
+    )
+    .await;
+    match read {
+        Ok(Ok(_)) => {}
+        // A reset is a close too.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Ok(Err(e)) => panic!("read failed: {e}"),
+        Err(_) => panic!(
+            "the gateway kept the connection open for {limit:?}; read so far: {}",
+            String::from_utf8_lossy(&all)
+        ),
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
