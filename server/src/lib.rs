@@ -10,6 +10,7 @@ pub mod startup;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aicarpool::state::AppState;
@@ -21,7 +22,7 @@ use axum::routing::get;
 use http::{HeaderName, HeaderValue, Request, header};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
@@ -77,6 +78,14 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 3] = [
     (header::X_FRAME_OPTIONS, "DENY"),
 ];
 
+/// Whether a client's own `x-request-id` is kept: 1 to 128 visible ASCII characters. Any
+/// other is replaced by a made-up one, since the id is logged and stored with each usage
+/// record (a client must not fill the books with a 100 KB id).
+pub fn usable_request_id(id: &HeaderValue) -> bool {
+    let bytes = id.as_bytes();
+    (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
 /// The log span of one request (after its id is set).
 pub fn request_span<B>(req: &Request<B>) -> tracing::Span {
     let id = req
@@ -122,7 +131,12 @@ pub fn site(app: AppState, leptos: LeptosOptions) -> Site {
 
 /// The whole HTTP surface of a node as a router (the proxy's endpoints included).
 pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
-    let routes = generate_route_list(App);
+    // Listed once per process. Listing runs the app with resource loading suppressed
+    // process-wide (a global flag in leptos_server, leptos issue #4773): a page whose data is
+    // first asked for meanwhile, on another thread, would wait for it forever. Every router
+    // is built after the one listing, so no page is rendered during it.
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let context = {
         let app = app.clone();
         move || provide_context(app.clone())
@@ -176,6 +190,16 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
         })
         .layer(
             ServiceBuilder::new()
+                .map_request(|mut req: Request<Body>| {
+                    if req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .is_some_and(|id| !usable_request_id(id))
+                    {
+                        req.headers_mut().remove(REQUEST_ID);
+                    }
+                    req
+                })
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(request_id))

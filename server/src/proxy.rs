@@ -66,8 +66,8 @@ impl Direct {
     /// Answers a request for `endpoint`.
     pub async fn serve(self, endpoint: Endpoint, mut req: Request) -> Response {
         let request_id = match req.headers().get(REQUEST_ID) {
-            Some(id) => id.clone(),
-            None => {
+            Some(id) if crate::usable_request_id(id) => id.clone(),
+            _ => {
                 let id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
                     .unwrap_or_else(|_| HeaderValue::from_static("-"));
                 req.headers_mut().insert(REQUEST_ID, id.clone());

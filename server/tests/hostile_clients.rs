@@ -268,7 +268,16 @@ async fn the_direct_lane_answers_with_the_routers_headers() {
         assert_eq!(direct.headers()["x-request-id"], id.as_str(), "{case}");
     }
 
-    // Without an id, each lane makes one up (a UUID) and answers with it.
+    // Without a usable id (none, or one too long to log and store), each lane makes one up
+    // (a UUID) and answers with it.
+    let unusable = gw
+        .post("/v1/chat/completions", &chat_body())
+        .header("x-request-id", "i".repeat(100_000))
+        .send()
+        .await
+        .unwrap();
+    let id = unusable.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
     let direct = gw
         .post("/v1/chat/completions", &chat_body())
         .send()

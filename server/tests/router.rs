@@ -58,6 +58,16 @@ async fn a_given_request_id_is_kept() {
     let res = send(&router, req).await;
     assert_eq!(res.headers()["x-request-id"], "abc-123");
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    // One too long, or with spaces, to be logged and stored is replaced by a made-up one.
+    for given in ["r".repeat(129), "two words".to_owned()] {
+        let req = Request::get("/healthz")
+            .header("x-request-id", &given)
+            .body(Body::empty())
+            .unwrap();
+        let res = send(&router, req).await;
+        let id = res.headers()["x-request-id"].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{given}: {id}");
+    }
 }
 
 #[tokio::test]

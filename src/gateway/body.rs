@@ -11,6 +11,10 @@ use super::upstream::{Endpoint, Wire};
 /// requires one).
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
+/// The longest model name taken (bytes). Provider model ids are far shorter; the name is
+/// stored with each usage record and quoted in errors.
+const MAX_MODEL_LEN: usize = 256;
+
 /// Parses and checks the body: JSON object, `model`, and the fields each endpoint needs.
 pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
@@ -37,6 +41,15 @@ pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError>
         ));
     }
     match body.get("model") {
+        Some(Value::String(m)) if m.len() > MAX_MODEL_LEN => {
+            return Err(GatewayError::invalid(
+                "model",
+                format!(
+                    "`model` is {} bytes long; a model name has at most {MAX_MODEL_LEN}",
+                    m.len()
+                ),
+            ));
+        }
         Some(Value::String(m)) if !m.trim().is_empty() => {}
         Some(_) => {
             return Err(GatewayError::invalid(
@@ -259,6 +272,23 @@ mod tests {
     fn check(raw: &str, client: Wire, upstream: Wire, model: &str, stream: bool) -> bool {
         let body: Value = serde_json::from_str(raw).unwrap_or_default();
         passes_through(raw.as_bytes(), &body, client, upstream, model, stream)
+    }
+
+    #[test]
+    fn a_model_name_is_a_short_string() {
+        let body = |model: &str| {
+            format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#)
+        };
+        let longest = "m".repeat(MAX_MODEL_LEN);
+        assert!(parse_body(Endpoint::ChatCompletions, body(&longest).as_bytes()).is_ok());
+        let err = parse_body(
+            Endpoint::ChatCompletions,
+            body(&format!("{longest}m")).as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("model"));
+        assert!(err.message.contains("257 bytes"), "{}", err.message);
+        assert!(parse_body(Endpoint::ChatCompletions, body(" ").as_bytes()).is_err());
     }
 
     #[test]
