@@ -529,10 +529,12 @@ enum BodyRead {
 }
 
 /// Reads a whole request body of at most `cap` bytes. A body in one frame (the usual case)
-/// is returned as it is, without a copy.
+/// is returned as it is, without a copy or an allocation.
 async fn read_body(mut body: Body, cap: usize) -> Result<Bytes, BodyRead> {
     use http_body_util::BodyExt as _;
-    let mut parts: Vec<Bytes> = Vec::new();
+    let mut first = Bytes::new();
+    // From the second frame on, the whole body so far.
+    let mut all: Vec<u8> = Vec::new();
     let mut len = 0_usize;
     while let Some(frame) = body.frame().await {
         let Ok(data) = frame.map_err(BodyRead::Failed)?.into_data() else {
@@ -542,20 +544,21 @@ async fn read_body(mut body: Body, cap: usize) -> Result<Bytes, BodyRead> {
         if len > cap {
             return Err(BodyRead::TooLarge(body));
         }
-        if !data.is_empty() {
-            parts.push(data);
+        if first.is_empty() && all.is_empty() {
+            first = data;
+        } else {
+            if all.is_empty() {
+                let expected = len.saturating_add(HttpBody::size_hint(&body).lower() as usize);
+                all.reserve(expected.min(cap));
+                all.extend_from_slice(&std::mem::take(&mut first));
+            }
+            all.extend_from_slice(&data);
         }
     }
-    Ok(match parts.len() {
-        0 => Bytes::new(),
-        1 => parts.swap_remove(0),
-        _ => {
-            let mut all = Vec::with_capacity(len);
-            for part in &parts {
-                all.extend_from_slice(part);
-            }
-            Bytes::from(all)
-        }
+    Ok(if all.is_empty() {
+        first
+    } else {
+        Bytes::from(all)
     })
 }
 

@@ -2,6 +2,7 @@
 //! the cap): the answer reaches a client that is still sending, the rest of the body is read
 //! and dropped so the connection is not reset under the client, and the connection stays
 //! usable; a client that waits for `100 Continue` gets the answer without sending the body.
+//! And a body under the cap that comes in many chunks is read whole.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -216,4 +217,38 @@ async fn a_declared_length_over_the_cap_is_answered_without_asking_for_the_body(
         // Anthropic's error shape on /v1/messages.
         assert!(answer.contains("\"type\":\"error\""), "{answer}");
     }
+}
+
+/// A body under the cap that arrives in several chunks is put together whole, in order.
+#[tokio::test]
+async fn a_body_in_several_chunks_is_read_whole() {
+    let gw = gateway::start_with(|c| c.gateway.max_body_bytes = 1 << 20).await;
+    let body = String::from_utf8(chat_of(100_000))
+        .unwrap()
+        .replace("xxxxx", "abcde");
+    let mut stream = TcpStream::connect(addr(&gw)).await.unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        gw.key
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for piece in body.as_bytes().chunks(7_919) {
+        stream
+            .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+            .await
+            .unwrap();
+        stream.write_all(piece).await.unwrap();
+        stream.write_all(b"\r\n").await.unwrap();
+        stream.flush().await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let seen = gw.mock.last_request().unwrap();
+    assert_eq!(
+        seen.body,
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    );
 }
