@@ -155,7 +155,7 @@ async fn health_is_shared_and_only_one_caller_probes() {
         );
         let claims = join_all((0..20).map(|_| {
             let store = store.clone();
-            async move { store.claim_probe(42, later, &policy).await }
+            async move { store.claim_probe(42, later, &policy, false).await }
         }))
         .await;
         assert_eq!(
@@ -169,6 +169,42 @@ async fn health_is_shared_and_only_one_caller_probes() {
             Availability::Available,
             "{kind}"
         );
+        // An open circuit: no ordinary probe; last-resort probes one at a time, a gap apart.
+        let long = HealthPolicy {
+            failure_threshold: 2,
+            open_for: Duration::from_secs(60),
+            ..HealthPolicy::default()
+        };
+        for _ in 0..2 {
+            store.report(44, HealthEvent::Failure, now, &long).await;
+        }
+        let gap = i64::try_from(long.last_resort_gap.as_millis()).unwrap();
+        assert!(
+            !store.claim_probe(44, now + gap, &long, false).await,
+            "{kind}"
+        );
+        assert!(
+            !store.claim_probe(44, now + gap - 1, &long, true).await,
+            "{kind}"
+        );
+        let claims = join_all((0..20).map(|_| {
+            let store = store.clone();
+            async move { store.claim_probe(44, now + gap, &long, true).await }
+        }))
+        .await;
+        assert_eq!(
+            claims.iter().filter(|c| **c).count(),
+            1,
+            "{kind}: exactly one last-resort probe"
+        );
+        store
+            .report(44, HealthEvent::ProbeReleased, now + gap, &long)
+            .await;
+        assert!(
+            store.claim_probe(44, now + gap, &long, true).await,
+            "{kind}"
+        );
+        store.clear_health(44).await;
         store
             .report(
                 43,

@@ -35,11 +35,20 @@ fn redis_url() -> Option<String> {
 }
 
 async fn start(redis: bool) -> Option<Gateway> {
-    let tune = |c: &mut aicarpool::config::Config| {
+    start_tuned(redis, |_| {}).await
+}
+
+/// [`start`] with settings changed after the routing tests' own.
+async fn start_tuned(
+    redis: bool,
+    extra: impl Fn(&mut aicarpool::config::Config) + Copy + Send + 'static,
+) -> Option<Gateway> {
+    let tune = move |c: &mut aicarpool::config::Config| {
         c.gateway.circuit_failures = 3;
         c.gateway.circuit_open = Duration::from_secs(1);
         c.gateway.first_byte_timeout = Duration::from_millis(500);
         c.gateway.total_timeout = Duration::from_secs(2);
+        extra(c);
     };
     if redis {
         let url = redis_url()?;
@@ -204,6 +213,129 @@ async fn a_broken_account_recovers_after_its_probe() {
         served(&ups)
     );
     assert_eq!(gw.state.gateway().counters().health(ups[0].1).open_until, 0);
+}
+
+/// Three failed requests in a row: the circuit of the group's only account opens.
+async fn open_the_circuit(gw: &Gateway) {
+    for _ in 0..3 {
+        let res = gw
+            .post("/v1/chat/completions", &body("x"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 502);
+    }
+}
+
+/// A group whose only account failed in a burst has it back as soon as it answers again, not
+/// when its open time ends (a minute here): with nothing else to try, a last-resort probe goes
+/// at most once a second, and every other request is refused at once.
+async fn an_account_alone_is_back_as_soon_as_it_answers(redis: bool) {
+    let Some(gw) = start_tuned(redis, |c| c.gateway.circuit_open = Duration::from_secs(60)).await
+    else {
+        return;
+    };
+    let ups = gw.add_upstreams(MODEL, &[1]).await;
+    let (mock, id) = (&ups[0].0, ups[0].1);
+    mock.set_fault(Fault::status(500));
+    open_the_circuit(&gw).await;
+    let res = gw
+        .post("/v1/chat/completions", &body("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "1");
+    let err: Value = res.json().await.unwrap();
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("circuit open"), "{err}");
+
+    let before = mock.stats().total;
+    let started = std::time::Instant::now();
+    let mut served = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        served += storm(&gw, 8, 4).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let probes = mock.stats().total - before;
+    let allowed = started.elapsed().as_secs() + 1;
+    assert_eq!(served, 0);
+    assert!(
+        (1..=allowed).contains(&probes),
+        "{probes} probes reached the failing account in {:?}; at most one a second",
+        started.elapsed()
+    );
+
+    // It answers again: the next probe closes the circuit, and everything flows.
+    mock.clear_faults();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(storm(&gw, 1, 1).await, 1);
+    assert_eq!(storm(&gw, 20, 4).await, 20);
+    let counters = gw.state.gateway().counters();
+    counters.sync().await;
+    assert_eq!(counters.health(id).open_until, 0, "the circuit closed");
+}
+
+#[tokio::test]
+async fn an_account_alone_is_back_as_soon_as_it_answers_in_memory() {
+    an_account_alone_is_back_as_soon_as_it_answers(false).await;
+}
+
+#[tokio::test]
+async fn an_account_alone_is_back_as_soon_as_it_answers_with_redis() {
+    an_account_alone_is_back_as_soon_as_it_answers(true).await;
+}
+
+/// A probe whose client leaves tells nothing about the account: its claim is given back, so
+/// the next request probes at once instead of waiting for the claim to time out (10 s here).
+#[tokio::test]
+async fn a_probe_whose_client_leaves_is_given_back() {
+    let gw = start_tuned(false, |c| {
+        c.gateway.circuit_open = Duration::from_secs(60);
+        c.gateway.first_byte_timeout = Duration::from_secs(10);
+        c.gateway.total_timeout = Duration::from_secs(20);
+    })
+    .await
+    .unwrap();
+    let ups = gw.add_upstreams(MODEL, &[1]).await;
+    let (mock, id) = (&ups[0].0, ups[0].1);
+    mock.set_fault(Fault::status(500).times(3));
+    open_the_circuit(&gw).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    mock.set_fault(Fault::chunk_delay(Duration::from_millis(200)).times(1));
+    let mut b = body("w w w w w w w w w w w w");
+    b["stream"] = json!(true);
+    let res = gw.post("/v1/chat/completions", &b).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut stream = res.bytes_stream();
+    futures_util::StreamExt::next(&mut stream)
+        .await
+        .unwrap()
+        .unwrap();
+    let counters = gw.state.gateway().counters();
+    let claimed = counters.health(id).probe_until;
+    assert!(
+        claimed > aicarpool::db::now_ms() + 5_000,
+        "the stream is the probe"
+    );
+    drop(stream);
+    let started = std::time::Instant::now();
+    let mut status = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        status = gw
+            .post("/v1/chat/completions", &body("again"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 200, "the next request probed and was served");
+    assert_eq!(counters.health(id).open_until, 0);
 }
 
 #[tokio::test]

@@ -53,6 +53,7 @@ impl GatewayConfig {
             open_for: self.circuit_open,
             open_max: self.circuit_open.saturating_mul(10),
             probe_timeout: self.first_byte_timeout.min(default.probe_timeout),
+            last_resort_gap: self.circuit_open.min(default.last_resort_gap),
             ..default
         }
     }

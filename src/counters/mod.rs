@@ -140,11 +140,19 @@ impl CounterStore {
         }
     }
 
-    /// Claims the half-open probe of an account; `true` for exactly one caller (on any node).
-    pub async fn claim_probe(&self, account: i64, now: i64, policy: &HealthPolicy) -> bool {
+    /// Claims the half-open probe of an account, or with `last_resort` a probe of an open
+    /// circuit ([`HealthState::last_resort`]); `true` for exactly one caller (on any node).
+    pub async fn claim_probe(
+        &self,
+        account: i64,
+        now: i64,
+        policy: &HealthPolicy,
+        last_resort: bool,
+    ) -> bool {
         let claim = |s: HealthState| {
-            (s.availability(now) == Availability::ProbeDue)
-                .then(|| s.apply(HealthEvent::ProbeClaimed, now, policy))
+            let due = s.availability(now) == Availability::ProbeDue
+                || (last_resort && s.last_resort(now) == Some(Availability::ProbeDue));
+            due.then(|| s.apply(HealthEvent::ProbeClaimed, now, policy))
         };
         match self {
             Self::Memory(m) => m.update(account, claim).0,

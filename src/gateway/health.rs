@@ -1,6 +1,9 @@
 //! Account health: a circuit breaker per account (consecutive failures open it for a while,
 //! then exactly one probe request half-opens it), rate-limit cooldowns until the time the
-//! provider gave, and accounts taken out because their provider refused the key. The rules
+//! provider gave, and accounts taken out because their provider refused the key. When every
+//! account a request could use is out for an open circuit, one probe at a time may go as a last
+//! resort, at most one per [`HealthPolicy::last_resort_gap`], so a group whose only accounts
+//! failed in a burst is back as soon as they are, not when the open time ends. The rules
 //! live here as pure functions on [`HealthState`]; the shared store applies them atomically
 //! (in memory, or in Redis with a compare-and-set script) so every node agrees.
 
@@ -21,6 +24,9 @@ pub struct HealthPolicy {
     pub probe_timeout: Duration,
     /// Cooldown after a 429 whose answer named no reset time.
     pub default_cooldown: Duration,
+    /// While nothing else can serve a request, the least time between last-resort probes of
+    /// an account whose circuit is open.
+    pub last_resort_gap: Duration,
 }
 
 impl Default for HealthPolicy {
@@ -31,6 +37,7 @@ impl Default for HealthPolicy {
             open_max: Duration::from_secs(300),
             probe_timeout: Duration::from_secs(60),
             default_cooldown: Duration::from_secs(5),
+            last_resort_gap: Duration::from_secs(1),
         }
     }
 }
@@ -44,7 +51,8 @@ pub struct HealthState {
     pub opens: u32,
     /// The circuit is open until then; past it, one probe may go.
     pub open_until: i64,
-    /// A probe claimed until then.
+    /// A probe claimed until then; while the circuit is open, the earliest time for a
+    /// last-resort probe.
     pub probe_until: i64,
     /// Rate-limited until then.
     pub cooldown_until: i64,
@@ -65,6 +73,9 @@ pub enum HealthEvent {
     AuthFailed,
     /// This node claims the half-open probe.
     ProbeClaimed,
+    /// A claimed probe ended without telling anything about the account (the client left, or
+    /// the request itself was refused): the next request may probe.
+    ProbeReleased,
 }
 
 /// Whether an account may take a request now.
@@ -133,6 +144,21 @@ impl HealthState {
         Availability::Available
     }
 
+    /// For an account out only because its circuit is open (no cooldown, key not refused):
+    /// whether a last-resort probe may go now (`ProbeDue`), or from when. `None` for others.
+    pub fn last_resort(&self, now: i64) -> Option<Availability> {
+        if self.auth_failed_at > 0 || self.cooldown_until > now || self.open_until <= now {
+            return None;
+        }
+        Some(if self.probe_until > now {
+            Availability::Out(OutReason::CircuitOpen {
+                until: self.probe_until,
+            })
+        } else {
+            Availability::ProbeDue
+        })
+    }
+
     /// The circuit's state in words: `closed`, `open` or `half_open`.
     pub fn circuit(&self, now: i64) -> &'static str {
         match self.availability(now) {
@@ -164,7 +190,11 @@ impl HealthState {
                     let factor = 1u32 << (s.opens - 1).min(16);
                     let open_for = policy.open_for.saturating_mul(factor).min(policy.open_max);
                     s.open_until = now + millis(open_for);
-                    s.probe_until = 0;
+                    s.probe_until = (now + millis(policy.last_resort_gap)).min(s.open_until);
+                } else if s.open_until > now {
+                    // A last-resort probe failed (or a request sent before the circuit opened):
+                    // the next one waits the gap. The open time stays as it was.
+                    s.probe_until = (now + millis(policy.last_resort_gap)).min(s.open_until);
                 }
             }
             HealthEvent::RateLimited(until) => {
@@ -178,6 +208,11 @@ impl HealthState {
             }
             HealthEvent::ProbeClaimed => {
                 s.probe_until = now + millis(policy.probe_timeout);
+            }
+            HealthEvent::ProbeReleased => {
+                if s.probe_until > now {
+                    s.probe_until = 0;
+                }
             }
         }
         s
@@ -227,6 +262,7 @@ mod tests {
         open_max: Duration::from_secs(25),
         probe_timeout: Duration::from_secs(5),
         default_cooldown: Duration::from_secs(2),
+        last_resort_gap: Duration::from_secs(1),
     };
 
     #[test]
@@ -258,6 +294,50 @@ mod tests {
         let ok = s.apply(HealthEvent::Success, 12_000, &P);
         assert_eq!(ok.availability(12_000), Availability::Available);
         assert_eq!(ok.circuit(12_000), "closed");
+    }
+
+    #[test]
+    fn with_nothing_else_left_an_open_circuit_is_probed_once_per_gap() {
+        let mut s = HealthState::default();
+        for _ in 0..3 {
+            s = s.apply(HealthEvent::Failure, 1000, &P);
+        }
+        // Opened at 1000 for 10 s; a last-resort probe may go a gap later.
+        assert_eq!(
+            s.last_resort(1500),
+            Some(Availability::Out(OutReason::CircuitOpen { until: 2000 }))
+        );
+        assert_eq!(s.last_resort(2000), Some(Availability::ProbeDue));
+        let claimed = s.apply(HealthEvent::ProbeClaimed, 2000, &P);
+        assert_eq!(
+            claimed.last_resort(2500),
+            Some(Availability::Out(OutReason::CircuitOpen { until: 7000 }))
+        );
+        // It fails: the open time stays, the next probe waits a gap.
+        let failed = claimed.apply(HealthEvent::Failure, 2500, &P);
+        assert_eq!(failed.open_until, 11_000);
+        assert_eq!(failed.opens, 1);
+        assert_eq!(
+            failed.last_resort(3499),
+            Some(Availability::Out(OutReason::CircuitOpen { until: 3500 }))
+        );
+        assert_eq!(failed.last_resort(3500), Some(Availability::ProbeDue));
+        // The client left during the probe: the next request may probe at once.
+        let released = claimed.apply(HealthEvent::ProbeReleased, 2500, &P);
+        assert_eq!(released.last_resort(2500), Some(Availability::ProbeDue));
+        // It succeeds: closed.
+        let ok = claimed.apply(HealthEvent::Success, 2500, &P);
+        assert_eq!(ok.availability(2500), Availability::Available);
+        assert_eq!(ok.last_resort(2500), None);
+        // Cooldowns and refused keys are never probed early; nor is a closed circuit.
+        let cooling = s.apply(HealthEvent::RateLimited(Some(5000)), 2000, &P);
+        assert_eq!(cooling.last_resort(2000), None);
+        let refused = s.apply(HealthEvent::AuthFailed, 2000, &P);
+        assert_eq!(refused.last_resort(2000), None);
+        assert_eq!(HealthState::default().last_resort(2000), None);
+        // Past the open time the ordinary half-open probe applies.
+        assert_eq!(s.last_resort(11_000), None);
+        assert_eq!(s.availability(11_000), Availability::ProbeDue);
     }
 
     #[test]

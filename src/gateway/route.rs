@@ -51,7 +51,12 @@ struct LogEntry {
 fn out_words(reason: &OutReason, now: i64) -> String {
     let secs = |until: i64| ((until - now).max(0) + 999) / 1000;
     match reason {
-        OutReason::CircuitOpen { until } => format!("circuit open for {} s more", secs(*until)),
+        OutReason::CircuitOpen { until } => {
+            format!(
+                "circuit open after failures, next try in {} s",
+                secs(*until)
+            )
+        }
         OutReason::Probing { .. } => "being probed after failures".to_owned(),
         OutReason::Cooldown { until } => format!("rate-limited for {} s more", secs(*until)),
         OutReason::AuthFailed { .. } => "its provider refused its key".to_owned(),
@@ -169,7 +174,7 @@ impl Gateway {
         } else {
             BudgetLeft::new()
         };
-        let plan = self.selector.plan(
+        let mut plan = self.selector.plan(
             group,
             strategy,
             candidates,
@@ -193,21 +198,40 @@ impl Gateway {
         let mut attempts = 0;
         let mut cap_hits = 0;
         let mut budget_hits = 0;
-        for planned in &plan.ordered {
+        let ordered = std::mem::take(&mut plan.ordered);
+        for planned in &ordered {
             if attempts == self.config().max_attempts {
                 break;
             }
             let candidate = &planned.candidate;
             let id = candidate.account.id;
-            if planned.needs_probe && !self.counters.claim_probe(id, now_ms(), &self.policy).await {
-                log.push(LogEntry {
-                    account_id: id,
-                    outcome: "skipped_probing".into(),
-                    status: None,
-                    ms: None,
-                });
-                continue;
-            }
+            let probe = if planned.needs_probe {
+                let now = now_ms();
+                if !self
+                    .counters
+                    .claim_probe(id, now, &self.policy, planned.last_resort)
+                    .await
+                {
+                    log.push(LogEntry {
+                        account_id: id,
+                        outcome: "skipped_probing".into(),
+                        status: None,
+                        ms: None,
+                    });
+                    let until = self.counters.health(id).probe_until.max(now);
+                    plan.skipped
+                        .push((candidate.clone(), OutReason::Probing { until }));
+                    continue;
+                }
+                Some(ProbeClaim {
+                    counters: Arc::clone(&self.counters),
+                    policy: self.policy,
+                    id,
+                    pending: true,
+                })
+            } else {
+                None
+            };
             let lease = if candidate.account.caps.any() {
                 match self
                     .counters
@@ -308,7 +332,7 @@ impl Gateway {
                     guard.row_mut().attempt_log = serde_json::to_string(&log).ok();
                     let mut response = match done.answer {
                         Answer::Json { body: bytes, usage } => {
-                            self.settle_account(id, lease, StreamEnd::Complete, usage)
+                            self.settle_account(id, lease, probe, StreamEnd::Complete, usage)
                                 .await;
                             guard.finish_ok(200, usage, None);
                             ProxyResponse {
@@ -337,7 +361,7 @@ impl Gateway {
                                 first,
                                 rest,
                                 guard.take(),
-                                Some(self.on_stream_end(id, lease)),
+                                Some(self.on_stream_end(id, lease, probe)),
                             );
                             ProxyResponse {
                                 status: 200,
@@ -380,6 +404,9 @@ impl Gateway {
                             .await;
                     }
                     self.note_failure(candidate, &failure).await;
+                    if let Some(probe) = probe {
+                        probe.failed(failure.event);
+                    }
                     log.push(LogEntry {
                         account_id: id,
                         outcome: failure.error.class.to_owned(),
@@ -525,12 +552,22 @@ impl Gateway {
     }
 
     /// After a whole answer: give the slot back and close the circuit if it was not closed.
-    async fn settle_account(&self, id: i64, lease: Option<Lease>, end: StreamEnd, usage: Usage) {
+    async fn settle_account(
+        &self,
+        id: i64,
+        lease: Option<Lease>,
+        probe: Option<ProbeClaim>,
+        end: StreamEnd,
+        usage: Usage,
+    ) {
         account_done(&self.counters, &self.policy, id, lease, end, usage).await;
+        if let Some(probe) = probe {
+            probe.answered(end);
+        }
     }
 
     /// What a relayed stream does when it ends.
-    fn on_stream_end(&self, id: i64, lease: Option<Lease>) -> OnEnd {
+    fn on_stream_end(&self, id: i64, lease: Option<Lease>, probe: Option<ProbeClaim>) -> OnEnd {
         let counters = Arc::clone(&self.counters);
         let policy = self.policy;
         Box::new(move |end, usage| {
@@ -539,8 +576,56 @@ impl Gateway {
             };
             runtime.spawn(async move {
                 account_done(&counters, &policy, id, lease, end, usage).await;
+                if let Some(probe) = probe {
+                    probe.answered(end);
+                }
             });
         })
+    }
+}
+
+/// A probe this request claimed. When the attempt ends without news of the account (the
+/// client left, the provider rate-limited or refused it, the request was refused, or it was
+/// never sent because a cap or budget skipped the account) the claim is given back on drop, so
+/// the next request may probe rather than wait out the claim's timeout.
+struct ProbeClaim {
+    counters: Arc<CounterStore>,
+    policy: HealthPolicy,
+    id: i64,
+    pending: bool,
+}
+
+impl ProbeClaim {
+    /// The answer reached the client; a whole or failed one told the account's health.
+    fn answered(mut self, end: StreamEnd) {
+        if end != StreamEnd::ClientGone {
+            self.pending = false;
+        }
+    }
+
+    /// The attempt failed; a failure told the account's health (and spaced the next probe).
+    fn failed(mut self, event: Option<HealthEvent>) {
+        if event == Some(HealthEvent::Failure) {
+            self.pending = false;
+        }
+    }
+}
+
+impl Drop for ProbeClaim {
+    fn drop(&mut self) {
+        if !self.pending {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let counters = Arc::clone(&self.counters);
+        let (id, policy) = (self.id, self.policy);
+        runtime.spawn(async move {
+            counters
+                .report(id, HealthEvent::ProbeReleased, now_ms(), &policy)
+                .await;
+        });
     }
 }
 

@@ -1,8 +1,9 @@
 //! The selector: turns a request's candidate accounts into the order to try them. Accounts
 //! that are out (open circuit, cooldown, refused key) are skipped with their reason; the rest
 //! go by fallback-chain step, then priority tier, then the group's strategy within the tier;
-//! a sticky conversation's account goes first while it is healthy. It also keeps this node's
-//! view of each account's latency and error rate.
+//! a sticky conversation's account goes first while it is healthy. When nothing is left, the
+//! accounts out only for an open circuit are tried as last-resort probes, the one whose open
+//! time ends first first. It also keeps this node's view of each account's latency and error rate.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -29,6 +30,8 @@ pub struct Planned {
     pub candidate: Candidate,
     /// Its circuit is half-open: claim the probe before sending.
     pub needs_probe: bool,
+    /// Its circuit is open, but nothing else can serve: the probe is a last resort.
+    pub last_resort: bool,
 }
 
 /// What share of its budget each account has left (0.0 to 1.0; accounts without a limit are
@@ -89,6 +92,10 @@ impl Selector {
                 Availability::Out(reason) => plan.skipped.push((c, reason)),
             }
         }
+        if usable.is_empty() {
+            plan.ordered = last_resort(&mut plan.skipped, counters, now);
+            return plan;
+        }
         usable.sort_by_key(|(c, _)| (c.chain_step, c.priority));
         let mut start = 0;
         while start < usable.len() {
@@ -113,6 +120,7 @@ impl Selector {
             .map(|(candidate, needs_probe)| Planned {
                 candidate,
                 needs_probe,
+                last_resort: false,
             })
             .collect();
         plan
@@ -195,6 +203,43 @@ impl Selector {
         let rate = if total > 0.0 { s.err / total } else { 0.0 };
         (s.ewma_ttfb_ms, rate, s.attempts)
     }
+}
+
+/// With no account usable: those out only for an open circuit whose last-resort probe is due,
+/// by chain step, priority and the end of their open time; the others stay in `skipped`,
+/// a circuit-open one with the time its next probe may go.
+fn last_resort(
+    skipped: &mut Vec<(Candidate, OutReason)>,
+    counters: &CounterStore,
+    now: i64,
+) -> Vec<Planned> {
+    let mut probes = Vec::new();
+    for (c, reason) in std::mem::take(skipped) {
+        if matches!(reason, OutReason::CircuitOpen { .. }) {
+            let health = counters.health(c.account.id);
+            match health.last_resort(now) {
+                Some(Availability::ProbeDue) => {
+                    probes.push((health.open_until, c));
+                    continue;
+                }
+                Some(Availability::Out(next)) => {
+                    skipped.push((c, next));
+                    continue;
+                }
+                Some(Availability::Available) | None => {}
+            }
+        }
+        skipped.push((c, reason));
+    }
+    probes.sort_by_key(|(opened, c)| (c.chain_step, c.priority, *opened));
+    probes
+        .into_iter()
+        .map(|(_, candidate)| Planned {
+            candidate,
+            needs_probe: true,
+            last_resort: true,
+        })
+        .collect()
 }
 
 /// Weighted random order without replacement (Efraimidis–Spirakis: sort by u^(1/w)), in
