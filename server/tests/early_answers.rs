@@ -2,7 +2,8 @@
 //! the cap): the answer reaches a client that is still sending, the rest of the body is read
 //! and dropped so the connection is not reset under the client, and the connection stays
 //! usable; a client that waits for `100 Continue` gets the answer without sending the body.
-//! And a body under the cap that comes in many chunks is read whole.
+//! And a body under the cap that comes in many chunks is read whole; a malformed one that would
+//! be sent on unchanged is refused without reaching a provider.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::gateway::{self, Gateway, read_until_closed};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -251,4 +252,60 @@ async fn a_body_in_several_chunks_is_read_whole() {
         seen.body,
         serde_json::from_str::<serde_json::Value>(&body).unwrap()
     );
+}
+
+/// Bodies a provider would choke on are the gateway's 400 in the caller's dialect, naming the
+/// field: no provider sees them, so none can answer with a 5xx that counts against its account.
+#[tokio::test]
+async fn malformed_messages_never_reach_a_provider() {
+    let gw = gateway::start().await;
+    let cases = [
+        (
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o-mini", "messages": [null]}),
+            "messages[0]",
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o-mini", "messages": [{"content": "hi"}]}),
+            "messages[0].role",
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 9,
+                   "messages": [{"role": "user", "content": [{"text": "hi"}]}]}),
+            "messages[0].content[0].type",
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 9, "messages": [{"role": "user"}]}),
+            "messages[0].content",
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": [7]}),
+            "input[0]",
+        ),
+    ];
+    for (path, body, param) in cases {
+        let res = gw.post(path, &body).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{path} {body}");
+        let err: Value = res.json().await.unwrap();
+        if path == "/v1/messages" {
+            assert_eq!(err["type"], "error", "{err}");
+            assert_eq!(err["error"]["type"], "invalid_request_error", "{err}");
+            assert!(
+                err["error"]["message"].as_str().unwrap().contains(param),
+                "{err}"
+            );
+        } else {
+            assert_eq!(err["error"]["param"], param, "{err}");
+        }
+    }
+    assert_eq!(
+        gw.mock.stats().total,
+        0,
+        "a provider saw a malformed request"
+    );
+    gw.chat_ok(&gw.key, "gpt-4o-mini").await;
 }

@@ -120,6 +120,13 @@ pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError>
             }
         }
     }
+    let dialect = match endpoint {
+        Endpoint::ChatCompletions => translate::BodyDialect::Chat,
+        Endpoint::Messages | Endpoint::CountTokens => translate::BodyDialect::Messages,
+        Endpoint::Responses => translate::BodyDialect::Responses,
+    };
+    translate::request_shape(dialect, &body)
+        .map_err(|e| GatewayError::invalid(e.param, e.message))?;
     Ok(body)
 }
 
@@ -377,6 +384,142 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn malformed_messages_are_refused_before_any_provider_sees_them() {
+        let refused = |endpoint, body: Value| {
+            parse_body(endpoint, body.to_string().as_bytes())
+                .map(|_| ())
+                .map_err(|e| (e.param.unwrap_or_default(), e.message))
+        };
+        let chat = |messages: Value| json!({"model": "m", "messages": messages});
+        let user = json!({"role": "user", "content": "hi"});
+        for (body, param, says) in [
+            (
+                chat(json!([null])),
+                "messages[0]",
+                "a message object; got null",
+            ),
+            (chat(json!([user, 5])), "messages[1]", "got 5"),
+            (
+                chat(json!([{"content": "hi"}])),
+                "messages[0].role",
+                "needs a role",
+            ),
+            (
+                chat(json!([{"role": 1, "content": "hi"}])),
+                "messages[0].role",
+                "a string",
+            ),
+            (
+                chat(json!([{"role": "", "content": "hi"}])),
+                "messages[0].role",
+                "a chat role",
+            ),
+            (
+                chat(json!([{"role": "user", "content": 5}])),
+                "messages[0].content",
+                "got 5",
+            ),
+            (
+                chat(json!([{"role": "user", "content": ["hi"]}])),
+                "messages[0].content[0]",
+                "an object",
+            ),
+            (
+                json!({"model": "m", "max_tokens": "lots", "messages": [user]}),
+                "max_tokens",
+                "whole number",
+            ),
+            (
+                json!({"model": "m", "tools": {"a": 1}, "messages": [user]}),
+                "tools",
+                "an array of tools",
+            ),
+            (
+                json!({"model": "m", "tools": ["f"], "messages": [user]}),
+                "tools[0]",
+                "an object",
+            ),
+        ] {
+            let (p, message) = refused(Endpoint::ChatCompletions, body.clone()).unwrap_err();
+            assert_eq!(p, param, "{body}");
+            assert!(message.contains(says), "{body}: {message}");
+        }
+        let messages =
+            |messages: Value| json!({"model": "m", "max_tokens": 5, "messages": messages});
+        for (body, param) in [
+            (
+                messages(json!([{"role": "system", "content": "x"}])),
+                "messages[0].role",
+            ),
+            (messages(json!([{"role": "user"}])), "messages[0].content"),
+            (
+                messages(json!([{"role": "user", "content": 3}])),
+                "messages[0].content",
+            ),
+            (
+                messages(json!([{"role": "user", "content": [{"text": "x"}]}])),
+                "messages[0].content[0].type",
+            ),
+            (
+                messages(json!([{"role": "user", "content": ["x"]}])),
+                "messages[0].content[0]",
+            ),
+        ] {
+            for endpoint in [Endpoint::Messages, Endpoint::CountTokens] {
+                assert_eq!(
+                    refused(endpoint, body.clone()).unwrap_err().0,
+                    param,
+                    "{body}"
+                );
+            }
+        }
+        for (body, param) in [
+            (json!({"model": "m", "input": null}), "input"),
+            (json!({"model": "m", "input": 5}), "input"),
+            (json!({"model": "m", "input": ["x"]}), "input[0]"),
+            (
+                json!({"model": "m", "input": "x", "max_output_tokens": -1}),
+                "max_output_tokens",
+            ),
+        ] {
+            assert_eq!(
+                refused(Endpoint::Responses, body.clone()).unwrap_err().0,
+                param,
+                "{body}"
+            );
+        }
+        // What real clients send passes: null options, tool turns, content parts and blocks.
+        let ok = [
+            (
+                Endpoint::ChatCompletions,
+                json!({"model": "m", "max_tokens": null, "tools": null, "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c", "content": "42"}]}),
+            ),
+            (
+                Endpoint::Messages,
+                json!({"model": "m", "max_tokens": 9, "tools": [{"name": "f", "input_schema": {}}], "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "42"}]}]}),
+            ),
+            (
+                Endpoint::Responses,
+                json!({"model": "m", "input": [{"role": "user", "content": "hi"}, {"type": "function_call_output", "call_id": "c", "output": "42"}]}),
+            ),
+            (
+                Endpoint::Responses,
+                json!({"model": "m", "input": "hi", "max_output_tokens": 64}),
+            ),
+        ];
+        for (endpoint, body) in ok {
+            assert_eq!(refused(endpoint, body.clone()), Ok(()), "{body}");
+        }
     }
 
     #[test]

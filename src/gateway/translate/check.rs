@@ -52,6 +52,136 @@ pub(crate) fn missing(param: &str, why: &str) -> TranslateError {
     TranslateError::new(param, format!("`{param}` is missing: {why}"))
 }
 
+/// The dialect of a request body, for [`request_shape`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// OpenAI Chat Completions.
+    Chat,
+    /// Anthropic Messages (and token counting).
+    Messages,
+    /// OpenAI Responses.
+    Responses,
+}
+
+/// The shape every provider of `dialect` needs, checked before a body is sent on unchanged, so
+/// a malformed request gets the gateway's 400 naming the field rather than whatever an
+/// upstream makes of it (a 5xx from a provider would count against the account): each message
+/// an object with a role (Anthropic: `user` or `assistant`, with text or content blocks),
+/// content parts, tools and input items objects, token caps whole numbers. Translation checks
+/// more; values and ranges stay the provider's business.
+pub fn request_shape(dialect: Dialect, body: &Value) -> Result<(), TranslateError> {
+    // Paths are only written out for an error: this runs on every request.
+    let at = |i: usize, rest: &str| format!("messages[{i}]{rest}");
+    match dialect {
+        Dialect::Chat => {
+            for key in ["max_tokens", "max_completion_tokens"] {
+                if let Some(v) = field(body, key) {
+                    token_cap(v, key)?;
+                }
+            }
+            for (i, m) in list(body, "messages").iter().enumerate() {
+                if role(m, i)?.is_empty() {
+                    return Err(wrong(&at(i, ".role"), "a chat role", &m["role"]));
+                }
+                match field(m, "content") {
+                    None | Some(Value::String(_)) => {}
+                    Some(Value::Array(parts)) => objects(parts, || at(i, ".content"))?,
+                    Some(v) => {
+                        return Err(wrong(
+                            &at(i, ".content"),
+                            "a string or an array of content parts",
+                            v,
+                        ));
+                    }
+                }
+            }
+        }
+        Dialect::Messages => {
+            for (i, m) in list(body, "messages").iter().enumerate() {
+                if !matches!(role(m, i)?, "user" | "assistant") {
+                    return Err(wrong(&at(i, ".role"), "`user` or `assistant`", &m["role"]));
+                }
+                match field(m, "content") {
+                    Some(Value::String(_)) => {}
+                    Some(Value::Array(blocks)) => {
+                        objects(blocks, || at(i, ".content"))?;
+                        if let Some(j) = blocks
+                            .iter()
+                            .position(|b| !b.get("type").is_some_and(Value::is_string))
+                        {
+                            return Err(missing(
+                                &at(i, &format!(".content[{j}].type")),
+                                "each content block needs a `type`",
+                            ));
+                        }
+                    }
+                    Some(v) => {
+                        return Err(wrong(
+                            &at(i, ".content"),
+                            "a string or an array of content blocks",
+                            v,
+                        ));
+                    }
+                    None => {
+                        return Err(missing(
+                            &at(i, ".content"),
+                            "each message needs its text or content blocks",
+                        ));
+                    }
+                }
+            }
+        }
+        Dialect::Responses => {
+            if let Some(v) = field(body, "max_output_tokens") {
+                token_cap(v, "max_output_tokens")?;
+            }
+            match field(body, "input") {
+                Some(Value::String(_)) => {}
+                Some(Value::Array(items)) => objects(items, || "input".to_owned())?,
+                Some(v) => {
+                    return Err(wrong("input", "a string or an array of input items", v));
+                }
+                None => return Err(missing("input", "the Responses API needs an input")),
+            }
+        }
+    }
+    match field(body, "tools") {
+        None => Ok(()),
+        Some(Value::Array(tools)) => objects(tools, || "tools".to_owned()),
+        Some(v) => Err(wrong("tools", "an array of tools", v)),
+    }
+}
+
+/// The array at `key`, empty when it is anything else (checked elsewhere).
+fn list<'a>(body: &'a Value, key: &str) -> &'a [Value] {
+    body.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The role of message `i`, which must be an object with a string role.
+fn role(m: &Value, i: usize) -> Result<&str, TranslateError> {
+    if !m.is_object() {
+        return Err(wrong(&format!("messages[{i}]"), "a message object", m));
+    }
+    match field(m, "role") {
+        Some(Value::String(r)) => Ok(r),
+        Some(v) => Err(wrong(&format!("messages[{i}].role"), "a string", v)),
+        None => Err(missing(
+            &format!("messages[{i}].role"),
+            "each message needs a role",
+        )),
+    }
+}
+
+/// Every item of `items` (at the path `param` gives) is an object.
+fn objects(items: &[Value], param: impl Fn() -> String) -> Result<(), TranslateError> {
+    match items.iter().position(|v| !v.is_object()) {
+        Some(i) => Err(wrong(&format!("{}[{i}]", param()), "an object", &items[i])),
+        None => Ok(()),
+    }
+}
+
 /// A token cap: a whole number from 1 to `u32::MAX` (`100.0` counts as 100).
 pub(crate) fn token_cap(v: &Value, param: &str) -> Result<u64, TranslateError> {
     let n = v.as_u64().or_else(|| {

@@ -27,6 +27,7 @@ pub use chat_to_messages::chat_to_messages_request;
 pub use chat_to_messages_stream::ChatToMessagesStream;
 pub use chat_to_responses_stream::ChatToResponsesStream;
 pub(crate) use check::token_cap;
+pub use check::{Dialect as BodyDialect, request_shape};
 pub use completion::{chat_response_to_messages, messages_response_to_chat};
 pub use messages_to_chat::messages_to_chat_request;
 pub use messages_to_chat_stream::MessagesToChatStream;
