@@ -68,8 +68,11 @@ impl Direct {
         let request_id = match req.headers().get(REQUEST_ID) {
             Some(id) if crate::usable_request_id(id) => id.clone(),
             _ => {
-                let id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                    .unwrap_or_else(|_| HeaderValue::from_static("-"));
+                let mut text = uuid::Uuid::encode_buffer();
+                let id = HeaderValue::from_str(
+                    uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text),
+                )
+                .unwrap_or_else(|_| HeaderValue::from_static("-"));
                 req.headers_mut().insert(REQUEST_ID, id.clone());
                 id
             }

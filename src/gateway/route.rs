@@ -48,6 +48,14 @@ struct LogEntry {
     ms: Option<u64>,
 }
 
+/// The attempt log as stored: JSON, written into a buffer sized once (one allocation per request
+/// instead of one per doubling).
+fn log_json(log: &[LogEntry]) -> Option<String> {
+    let mut out = Vec::with_capacity(2 + 72 * log.len());
+    serde_json::to_writer(&mut out, log).ok()?;
+    String::from_utf8(out).ok()
+}
+
 fn out_words(reason: &OutReason, now: i64) -> String {
     let secs = |until: i64| ((until - now).max(0) + 999) / 1000;
     match reason {
@@ -329,7 +337,7 @@ impl Gateway {
                     }
                     guard.row_mut().model_served = Some(candidate.upstream_model.clone());
                     guard.set_price(catalog.price(&candidate.upstream_model));
-                    guard.row_mut().attempt_log = serde_json::to_string(&log).ok();
+                    guard.row_mut().attempt_log = log_json(&log);
                     let mut response = match done.answer {
                         Answer::Json { body: bytes, usage } => {
                             self.settle_account(id, lease, probe, StreamEnd::Complete, usage)
@@ -421,7 +429,7 @@ impl Gateway {
                 }
             }
         }
-        guard.row_mut().attempt_log = serde_json::to_string(&log).ok();
+        guard.row_mut().attempt_log = log_json(&log);
         if let Some(failure) = last {
             return Err(failure.error);
         }
