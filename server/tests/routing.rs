@@ -286,10 +286,11 @@ async fn an_account_alone_is_back_as_soon_as_it_answers_with_redis() {
     an_account_alone_is_back_as_soon_as_it_answers(true).await;
 }
 
-/// A probe whose client leaves tells nothing about the account: its claim is given back, so
-/// the next request probes at once instead of waiting for the claim to time out (10 s here).
+/// A probe that tells nothing about the account's health (a 429 here) gives its claim back, so
+/// the next request probes as soon as the cooldown ends rather than when the claim times out
+/// (10 s here); a probe whose stream starts closes the circuit at once, not when it ends.
 #[tokio::test]
-async fn a_probe_whose_client_leaves_is_given_back() {
+async fn probes_give_back_what_they_cannot_judge_and_close_the_circuit_as_the_answer_starts() {
     let gw = start_tuned(false, |c| {
         c.gateway.circuit_open = Duration::from_secs(60);
         c.gateway.first_byte_timeout = Duration::from_secs(10);
@@ -302,40 +303,39 @@ async fn a_probe_whose_client_leaves_is_given_back() {
     mock.set_fault(Fault::status(500).times(3));
     open_the_circuit(&gw).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    mock.set_fault(Fault::chunk_delay(Duration::from_millis(200)).times(1));
-    let mut b = body("w w w w w w w w w w w w");
+    mock.set_fault(Fault::status(429).retry_after(1).times(1));
+    let res = gw
+        .post("/v1/chat/completions", &body("probe"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    mock.set_fault(Fault::chunk_delay(Duration::from_millis(100)).times(1));
+    let mut b = body("w w w w w w w w w w");
     b["stream"] = json!(true);
     let res = gw.post("/v1/chat/completions", &b).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    let mut stream = res.bytes_stream();
-    futures_util::StreamExt::next(&mut stream)
-        .await
-        .unwrap()
-        .unwrap();
-    let counters = gw.state.gateway().counters();
-    let claimed = counters.health(id).probe_until;
-    assert!(
-        claimed > aicarpool::db::now_ms() + 5_000,
-        "the stream is the probe"
+    assert_eq!(
+        res.status(),
+        200,
+        "the next probe went as the cooldown ended"
     );
-    drop(stream);
-    let started = std::time::Instant::now();
-    let mut status = 0;
-    while started.elapsed() < Duration::from_secs(3) {
-        status = gw
-            .post("/v1/chat/completions", &body("again"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut stream = res.bytes_stream();
+    let first = futures_util::StreamExt::next(&mut stream).await.unwrap();
+    assert!(!first.unwrap().is_empty());
+    let counters = gw.state.gateway().counters();
+    assert_eq!(
+        counters.health(id).open_until,
+        0,
+        "closed as the answer started"
+    );
+    assert_eq!(storm(&gw, 10, 2).await, 10);
+    let mut rest = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        rest.extend_from_slice(&chunk.unwrap());
     }
-    assert_eq!(status, 200, "the next request probed and was served");
-    assert_eq!(counters.health(id).open_until, 0);
+    assert!(String::from_utf8_lossy(&rest).contains("[DONE]"));
 }
 
 #[tokio::test]

@@ -322,6 +322,14 @@ impl Gateway {
                 Ok(done) => {
                     let ttfb_ms = done.ttfb.as_secs_f64() * 1000.0;
                     self.selector.observe(id, true, Some(ttfb_ms));
+                    if let Some(probe) = probe {
+                        // The account answers: the probe closes its circuit now, not when a
+                        // long stream ends (a stream that dies later counts as a failure).
+                        self.counters
+                            .report(id, HealthEvent::Success, now_ms(), &self.policy)
+                            .await;
+                        probe.told();
+                    }
                     log.push(LogEntry {
                         account_id: id,
                         outcome: "ok".into(),
@@ -340,7 +348,7 @@ impl Gateway {
                     guard.row_mut().attempt_log = log_json(&log);
                     let mut response = match done.answer {
                         Answer::Json { body: bytes, usage } => {
-                            self.settle_account(id, lease, probe, StreamEnd::Complete, usage)
+                            self.settle_account(id, lease, StreamEnd::Complete, usage)
                                 .await;
                             guard.finish_ok(200, usage, None);
                             ProxyResponse {
@@ -369,7 +377,7 @@ impl Gateway {
                                 first,
                                 rest,
                                 guard.take(),
-                                Some(self.on_stream_end(id, lease, probe)),
+                                Some(self.on_stream_end(id, lease)),
                             );
                             ProxyResponse {
                                 status: 200,
@@ -560,22 +568,12 @@ impl Gateway {
     }
 
     /// After a whole answer: give the slot back and close the circuit if it was not closed.
-    async fn settle_account(
-        &self,
-        id: i64,
-        lease: Option<Lease>,
-        probe: Option<ProbeClaim>,
-        end: StreamEnd,
-        usage: Usage,
-    ) {
+    async fn settle_account(&self, id: i64, lease: Option<Lease>, end: StreamEnd, usage: Usage) {
         account_done(&self.counters, &self.policy, id, lease, end, usage).await;
-        if let Some(probe) = probe {
-            probe.answered(end);
-        }
     }
 
     /// What a relayed stream does when it ends.
-    fn on_stream_end(&self, id: i64, lease: Option<Lease>, probe: Option<ProbeClaim>) -> OnEnd {
+    fn on_stream_end(&self, id: i64, lease: Option<Lease>) -> OnEnd {
         let counters = Arc::clone(&self.counters);
         let policy = self.policy;
         Box::new(move |end, usage| {
@@ -584,18 +582,15 @@ impl Gateway {
             };
             runtime.spawn(async move {
                 account_done(&counters, &policy, id, lease, end, usage).await;
-                if let Some(probe) = probe {
-                    probe.answered(end);
-                }
             });
         })
     }
 }
 
 /// A probe this request claimed. When the attempt ends without news of the account (the
-/// client left, the provider rate-limited or refused it, the request was refused, or it was
-/// never sent because a cap or budget skipped the account) the claim is given back on drop, so
-/// the next request may probe rather than wait out the claim's timeout.
+/// client left before the answer, the provider rate-limited or refused it, the request was
+/// refused, or it was never sent because a cap or budget skipped the account) the claim is
+/// given back on drop, so the next request may probe rather than wait out the claim's timeout.
 struct ProbeClaim {
     counters: Arc<CounterStore>,
     policy: HealthPolicy,
@@ -604,17 +599,15 @@ struct ProbeClaim {
 }
 
 impl ProbeClaim {
-    /// The answer reached the client; a whole or failed one told the account's health.
-    fn answered(mut self, end: StreamEnd) {
-        if end != StreamEnd::ClientGone {
-            self.pending = false;
-        }
+    /// The account's health was told the outcome (a success closed the circuit).
+    fn told(mut self) {
+        self.pending = false;
     }
 
     /// The attempt failed; a failure told the account's health (and spaced the next probe).
-    fn failed(mut self, event: Option<HealthEvent>) {
+    fn failed(self, event: Option<HealthEvent>) {
         if event == Some(HealthEvent::Failure) {
-            self.pending = false;
+            self.told();
         }
     }
 }
