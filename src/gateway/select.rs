@@ -2,8 +2,8 @@
 //! that are out (open circuit, cooldown, refused key) are skipped with their reason; the rest
 //! go by fallback-chain step, then priority tier, then the group's strategy within the tier;
 //! a sticky conversation's account goes first while it is healthy. When nothing is left, the
-//! accounts out only for an open circuit are tried as last-resort probes, the one whose open
-//! time ends first first. It also keeps this node's view of each account's latency and error rate.
+//! accounts out only for an open circuit are tried as last-resort probes, the soonest to
+//! close first. It also keeps this node's view of each account's latency and error rate.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
