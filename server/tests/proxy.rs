@@ -13,21 +13,10 @@ mod common;
 use std::time::Duration;
 
 use common::gateway::{self, sse_events};
+use common::upstream::{brief_chat as chat, brief_messages as messages};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use server::mock_upstream::{Fault, MockRoute};
-
-fn chat(model: &str, text: &str) -> Value {
-    json!({"model": model, "messages": [
-        {"role": "system", "content": "be brief"},
-        {"role": "user", "content": text},
-    ]})
-}
-
-fn messages(model: &str, text: &str) -> Value {
-    json!({"model": model, "max_tokens": 100, "system": "be brief",
-           "messages": [{"role": "user", "content": text}]})
-}
 
 #[tokio::test]
 async fn chat_completion_is_served_and_recorded() {

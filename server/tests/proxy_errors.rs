@@ -14,20 +14,9 @@ mod common;
 use std::time::Duration;
 
 use common::gateway;
+use common::upstream::{brief_chat as chat, brief_messages as messages};
 use serde_json::{Value, json};
 use server::mock_upstream::Fault;
-
-fn chat(model: &str, text: &str) -> Value {
-    json!({"model": model, "messages": [
-        {"role": "system", "content": "be brief"},
-        {"role": "user", "content": text},
-    ]})
-}
-
-fn messages(model: &str, text: &str) -> Value {
-    json!({"model": model, "max_tokens": 100, "system": "be brief",
-           "messages": [{"role": "user", "content": text}]})
-}
 
 #[tokio::test]
 async fn keys_are_checked_in_each_dialect() {

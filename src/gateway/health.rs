@@ -115,6 +115,34 @@ pub enum OutReason {
     },
 }
 
+impl OutReason {
+    /// Why the account is out, for the client's 503 (seconds counted from `now`, ms).
+    pub fn words(&self, now: i64) -> String {
+        let secs = |until: i64| ((until - now).max(0) + 999) / 1000;
+        match self {
+            OutReason::CircuitOpen { until } => {
+                format!(
+                    "circuit open after failures, next try in {} s",
+                    secs(*until)
+                )
+            }
+            OutReason::Probing { .. } => "being probed after failures".to_owned(),
+            OutReason::Cooldown { until } => format!("rate-limited for {} s more", secs(*until)),
+            OutReason::AuthFailed { .. } => "its provider refused its key".to_owned(),
+        }
+    }
+
+    /// The outcome recorded in the usage record's attempt log.
+    pub fn class(&self) -> &'static str {
+        match self {
+            OutReason::CircuitOpen { .. } => "skipped_circuit_open",
+            OutReason::Probing { .. } => "skipped_probing",
+            OutReason::Cooldown { .. } => "skipped_cooldown",
+            OutReason::AuthFailed { .. } => "skipped_auth_failed",
+        }
+    }
+}
+
 impl HealthState {
     /// Whether the account may take a request at `now`.
     pub fn availability(&self, now: i64) -> Availability {

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod health;
 pub mod keys;
+mod probe;
 pub mod recorder;
 pub mod relay;
 mod route;

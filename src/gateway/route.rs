@@ -18,6 +18,7 @@ use super::engine::{Gateway, JSON, ProxyBody, ProxyRequest, ProxyResponse, datab
 use super::error::{ErrorKind, GatewayError};
 use super::health::{HealthEvent, HealthPolicy, HealthState, OutReason};
 use super::keys::MemberKey;
+use super::probe::ProbeClaim;
 use super::relay::{Conversion, OnEnd, Relay, StreamEnd};
 use super::select::{BudgetLeft, session_key};
 use super::translate;
@@ -54,30 +55,6 @@ fn log_json(log: &[LogEntry]) -> Option<String> {
     let mut out = Vec::with_capacity(2 + 72 * log.len());
     serde_json::to_writer(&mut out, log).ok()?;
     String::from_utf8(out).ok()
-}
-
-fn out_words(reason: &OutReason, now: i64) -> String {
-    let secs = |until: i64| ((until - now).max(0) + 999) / 1000;
-    match reason {
-        OutReason::CircuitOpen { until } => {
-            format!(
-                "circuit open after failures, next try in {} s",
-                secs(*until)
-            )
-        }
-        OutReason::Probing { .. } => "being probed after failures".to_owned(),
-        OutReason::Cooldown { until } => format!("rate-limited for {} s more", secs(*until)),
-        OutReason::AuthFailed { .. } => "its provider refused its key".to_owned(),
-    }
-}
-
-fn out_class(reason: &OutReason) -> &'static str {
-    match reason {
-        OutReason::CircuitOpen { .. } => "skipped_circuit_open",
-        OutReason::Probing { .. } => "skipped_probing",
-        OutReason::Cooldown { .. } => "skipped_cooldown",
-        OutReason::AuthFailed { .. } => "skipped_auth_failed",
-    }
 }
 
 impl Gateway {
@@ -196,7 +173,7 @@ impl Gateway {
             .iter()
             .map(|(c, reason)| LogEntry {
                 account_id: c.account.id,
-                outcome: out_class(reason).to_owned(),
+                outcome: reason.class().to_owned(),
                 status: None,
                 ms: None,
             })
@@ -214,29 +191,22 @@ impl Gateway {
             let candidate = &planned.candidate;
             let id = candidate.account.id;
             let probe = if planned.needs_probe {
-                let now = now_ms();
-                if !self
-                    .counters
-                    .claim_probe(id, now, &self.policy, planned.last_resort)
-                    .await
-                {
+                let claim =
+                    ProbeClaim::take(&self.counters, self.policy, id, planned.last_resort).await;
+                if claim.is_none() {
+                    let reason = OutReason::Probing {
+                        until: self.counters.health(id).probe_until.max(now_ms()),
+                    };
                     log.push(LogEntry {
                         account_id: id,
-                        outcome: "skipped_probing".into(),
+                        outcome: reason.class().into(),
                         status: None,
                         ms: None,
                     });
-                    let until = self.counters.health(id).probe_until.max(now);
-                    plan.skipped
-                        .push((candidate.clone(), OutReason::Probing { until }));
+                    plan.skipped.push((candidate.clone(), reason));
                     continue;
                 }
-                Some(ProbeClaim {
-                    counters: Arc::clone(&self.counters),
-                    policy: self.policy,
-                    id,
-                    pending: true,
-                })
+                claim
             } else {
                 None
             };
@@ -505,7 +475,7 @@ impl Gateway {
         }
         let reasons: Vec<String> = skipped
             .iter()
-            .map(|(c, r)| format!("{}: {}", c.account.name, out_words(r, now)))
+            .map(|(c, r)| format!("{}: {}", c.account.name, r.words(now)))
             .collect();
         let soonest = skipped
             .iter()
@@ -584,49 +554,6 @@ impl Gateway {
                 account_done(&counters, &policy, id, lease, end, usage).await;
             });
         })
-    }
-}
-
-/// A probe this request claimed. When the attempt ends without news of the account (the
-/// client left before the answer, the provider rate-limited or refused it, the request was
-/// refused, or it was never sent because a cap or budget skipped the account) the claim is
-/// given back on drop, so the next request may probe rather than wait out the claim's timeout.
-struct ProbeClaim {
-    counters: Arc<CounterStore>,
-    policy: HealthPolicy,
-    id: i64,
-    pending: bool,
-}
-
-impl ProbeClaim {
-    /// The account's health was told the outcome (a success closed the circuit).
-    fn told(mut self) {
-        self.pending = false;
-    }
-
-    /// The attempt failed; a failure told the account's health (and spaced the next probe).
-    fn failed(self, event: Option<HealthEvent>) {
-        if event == Some(HealthEvent::Failure) {
-            self.told();
-        }
-    }
-}
-
-impl Drop for ProbeClaim {
-    fn drop(&mut self) {
-        if !self.pending {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let counters = Arc::clone(&self.counters);
-        let (id, policy) = (self.id, self.policy);
-        runtime.spawn(async move {
-            counters
-                .report(id, HealthEvent::ProbeReleased, now_ms(), &policy)
-                .await;
-        });
     }
 }
 

@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod members;
 pub mod pages;
 pub mod proxies;
+pub mod routing;
 pub mod smtp;
 pub mod upstream;
 

@@ -16,6 +16,20 @@ pub fn chat(model: &str, text: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": text}]})
 }
 
+/// A chat body with a system prompt and one user message (what the proxy tests translate).
+pub fn brief_chat(model: &str, text: &str) -> Value {
+    json!({"model": model, "messages": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": text},
+    ]})
+}
+
+/// A Messages body with a system prompt, one user message and a 100-token cap.
+pub fn brief_messages(model: &str, text: &str) -> Value {
+    json!({"model": model, "max_tokens": 100, "system": "be brief",
+           "messages": [{"role": "user", "content": text}]})
+}
+
 /// `POST {base}/chat/completions` with the mock's key.
 pub fn chat_request(base: &str, text: &str) -> http::Request<bytes::Bytes> {
     http::Request::post(format!("{base}/chat/completions"))
