@@ -101,8 +101,9 @@ pub(crate) fn messages(shared: &Shared, body: &Value) -> Result<Reply, ApiError>
     if body.get("stream").and_then(Value::as_bool) != Some(true) {
         let block = match &answer {
             Answer::Text { text, .. } => json!({"type": "text", "text": text}),
-            Answer::ToolCall { name } => {
-                json!({"type": "tool_use", "id": tool_id, "name": name, "input": {"city": "Paris"}})
+            Answer::ToolCall { name, arguments } => {
+                let input: Value = serde_json::from_str(arguments).unwrap_or_default();
+                json!({"type": "tool_use", "id": tool_id, "name": name, "input": input})
             }
         };
         return Ok(Reply::Json(json!({
@@ -127,9 +128,9 @@ pub(crate) fn messages(shared: &Shared, body: &Value) -> Result<Reply, ApiError>
                 .map(|w| json!({"type": "text_delta", "text": w}))
                 .collect(),
         ),
-        Answer::ToolCall { name } => (
+        Answer::ToolCall { name, arguments } => (
             json!({"type": "tool_use", "id": tool_id, "name": name, "input": {}}),
-            argument_fragments()
+            argument_fragments(arguments)
                 .into_iter()
                 .map(|f| json!({"type": "input_json_delta", "partial_json": f}))
                 .collect(),

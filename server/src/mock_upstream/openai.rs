@@ -7,8 +7,7 @@ use super::service::{ApiError, Reply};
 use super::state::Shared;
 use super::stream::{Piece, sse};
 use super::tokens::{
-    Answer, Prompt, TOOL_ARGUMENTS, ToolChoice, Usage, answer, argument_fragments, text_of,
-    unix_now,
+    Answer, Prompt, ToolChoice, Usage, answer, argument_fragments, text_of, unix_now,
 };
 
 /// Reads the model, or refuses as OpenAI does.
@@ -61,12 +60,23 @@ pub(crate) fn chat_completions(shared: &Shared, body: &Value) -> Result<Reply, A
         .iter()
         .filter(|m| !matches!(role(m), "system" | "developer"))
         .collect();
-    let last_user_text = messages
+    // After tool calls the reply echoes their results, else the last user message.
+    let results: Vec<String> = messages
         .iter()
         .rev()
-        .find(|m| role(m) == "user")
+        .take_while(|m| role(m) == "tool")
         .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
-        .unwrap_or_default();
+        .collect();
+    let last_user_text = if results.is_empty() {
+        messages
+            .iter()
+            .rev()
+            .find(|m| role(m) == "user")
+            .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
+            .unwrap_or_default()
+    } else {
+        results.into_iter().rev().collect::<Vec<_>>().join(" ")
+    };
     let prompt = Prompt {
         total_words: Prompt::count(&system, &others, &tools),
         system,
@@ -100,10 +110,10 @@ pub(crate) fn chat_completions(shared: &Shared, body: &Value) -> Result<Reply, A
             Answer::Text { text, .. } => {
                 json!({"role": "assistant", "content": text, "refusal": null, "annotations": []})
             }
-            Answer::ToolCall { name } => json!({
+            Answer::ToolCall { name, arguments } => json!({
                 "role": "assistant", "content": null, "refusal": null, "annotations": [],
                 "tool_calls": [{"id": call_id, "type": "function",
-                    "function": {"name": name, "arguments": TOOL_ARGUMENTS}}],
+                    "function": {"name": name, "arguments": arguments}}],
             }),
         };
         return Ok(Reply::Json(json!({
@@ -139,14 +149,14 @@ pub(crate) fn chat_completions(shared: &Shared, body: &Value) -> Result<Reply, A
                 pieces.push(Piece::Delta(chunk(json!({"content": word}), None)));
             }
         }
-        Answer::ToolCall { name } => {
+        Answer::ToolCall { name, arguments } => {
             pieces.push(Piece::Head(chunk(
                 json!({"role": "assistant", "content": null, "refusal": null, "tool_calls": [
                     {"index": 0, "id": call_id, "type": "function",
                      "function": {"name": name, "arguments": ""}}]}),
                 None,
             )));
-            for fragment in argument_fragments() {
+            for fragment in argument_fragments(arguments) {
                 pieces.push(Piece::Delta(chunk(
                     json!({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]}),
                     None,

@@ -7,9 +7,7 @@ use super::openai::{model, tool_choice};
 use super::service::{ApiError, Reply};
 use super::state::Shared;
 use super::stream::{Piece, sse};
-use super::tokens::{
-    Answer, Prompt, TOOL_ARGUMENTS, Usage, answer, argument_fragments, text_of, unix_now,
-};
+use super::tokens::{Answer, Prompt, Usage, answer, argument_fragments, text_of, unix_now};
 
 fn prompt(body: &Value) -> Prompt {
     let items: Vec<Value> = match body.get("input") {
@@ -43,15 +41,32 @@ fn prompt(body: &Value) -> Prompt {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    Prompt {
-        total_words: Prompt::count(&system, &others, &tools),
-        system,
-        last_user_text: items
+    // After tool calls the reply echoes their outputs, else the last user message.
+    let is_output = |i: &Value| {
+        i.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.ends_with("call_output"))
+    };
+    let outputs: Vec<String> = items
+        .iter()
+        .rev()
+        .take_while(|i| is_output(i))
+        .map(text_of)
+        .collect();
+    let last_user_text = if outputs.is_empty() {
+        items
             .iter()
             .rev()
             .find(|i| role(i) == "user")
             .map(|i| text_of(i.get("content").unwrap_or(&Value::Null)))
-            .unwrap_or_default(),
+            .unwrap_or_default()
+    } else {
+        outputs.into_iter().rev().collect::<Vec<_>>().join(" ")
+    };
+    Prompt {
+        total_words: Prompt::count(&system, &others, &tools),
+        system,
+        last_user_text,
         ends_with_user_text: items.last().is_some_and(|i| role(i) == "user"),
         tools: tools
             .iter()
@@ -105,9 +120,9 @@ pub(crate) fn create(shared: &Shared, body: &Value) -> Result<Reply, ApiError> {
             "id": item_id, "type": "message", "status": "completed", "role": "assistant",
             "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
         }),
-        Answer::ToolCall { name } => json!({
+        Answer::ToolCall { name, arguments } => json!({
             "id": item_id, "type": "function_call", "status": "completed",
-            "arguments": TOOL_ARGUMENTS, "call_id": call_id, "name": name,
+            "arguments": arguments, "call_id": call_id, "name": name,
         }),
     };
     let final_status = if truncated { "incomplete" } else { "completed" };
@@ -164,14 +179,14 @@ pub(crate) fn create(shared: &Shared, body: &Value) -> Result<Reply, ApiError> {
                 with(json!({"part": part(text)})),
             )));
         }
-        Answer::ToolCall { name } => {
+        Answer::ToolCall { name, arguments } => {
             let item = json!({"id": item_id, "type": "function_call", "status": "in_progress",
                               "arguments": "", "call_id": call_id, "name": name});
             pieces.push(Piece::Head(event(
                 "response.output_item.added",
                 json!({"output_index": 0, "item": item}),
             )));
-            for fragment in argument_fragments() {
+            for fragment in argument_fragments(arguments) {
                 pieces.push(Piece::Delta(event(
                     "response.function_call_arguments.delta",
                     json!({"item_id": item_id, "output_index": 0, "delta": fragment}),
@@ -180,7 +195,7 @@ pub(crate) fn create(shared: &Shared, body: &Value) -> Result<Reply, ApiError> {
             pieces.push(Piece::Tail(event(
                 "response.function_call_arguments.done",
                 json!({"item_id": item_id, "output_index": 0, "name": name,
-                       "arguments": TOOL_ARGUMENTS}),
+                       "arguments": arguments}),
             )));
         }
     }

@@ -1,13 +1,18 @@
 //! What the mock answers and how it counts: one whitespace-separated word is one token, the
 //! reply is `mock reply: <last user text>`, and a tool is called when the user asks about the
-//! weather (or the request forces a tool).
+//! weather (or the request forces a tool), or as scripted: `mock:call NAME {JSON}` in the last
+//! user text calls the defined tool `NAME` with those arguments.
 
 use serde_json::Value;
 
 /// The start of every text reply.
 const REPLY_PREFIX: &str = "mock reply:";
-/// The arguments of every tool call the mock makes.
+/// The arguments of the mock's tool calls unless scripted.
 pub(crate) const TOOL_ARGUMENTS: &str = r#"{"city":"Paris"}"#;
+/// A user text with this, then a tool's name and a JSON object, calls that tool with those
+/// arguments: `mock:call Read {"file_path": "/tmp/x"}`. Lets a test drive a real client's
+/// tool loop (the client runs the tool and sends its result back).
+const SCRIPTED_CALL: &str = "mock:call ";
 
 /// Whitespace-separated words in `text`: the mock's token count.
 pub(crate) fn words(text: &str) -> u64 {
@@ -40,6 +45,9 @@ fn collect_text(value: &Value, out: &mut String) {
             }
             if let Some(input @ Value::Object(_)) = map.get("input") {
                 push(&input.to_string());
+            }
+            if let Some(output @ Value::Array(_)) = map.get("output") {
+                collect_text(output, out);
             }
             for key in ["content", "function", "tool_calls"] {
                 if let Some(inner) = map.get(key) {
@@ -110,15 +118,15 @@ impl Prompt {
 pub(crate) enum Answer {
     /// A text reply; `truncated` when `max_tokens` cut it.
     Text { text: String, truncated: bool },
-    /// A call to `name` with [`TOOL_ARGUMENTS`].
-    ToolCall { name: String },
+    /// A call to `name` with `arguments` (a JSON object, compact).
+    ToolCall { name: String, arguments: String },
 }
 
 impl Answer {
     /// The answer to `prompt`.
     pub(crate) fn for_prompt(prompt: &Prompt) -> Answer {
-        if let Some(name) = tool_to_call(prompt) {
-            return Answer::ToolCall { name };
+        if let Some((name, arguments)) = tool_to_call(prompt) {
+            return Answer::ToolCall { name, arguments };
         }
         let limit = prompt.max_tokens.map_or(usize::MAX, |m| m.max(1) as usize);
         let all: Vec<&str> = REPLY_PREFIX
@@ -135,7 +143,7 @@ impl Answer {
     pub(crate) fn output_tokens(&self) -> u64 {
         match self {
             Answer::Text { text, .. } => words(text),
-            Answer::ToolCall { name } => words(name) + words(TOOL_ARGUMENTS),
+            Answer::ToolCall { name, arguments } => words(name) + words(arguments),
         }
     }
 
@@ -154,21 +162,53 @@ impl Answer {
     }
 }
 
-/// Tool-call arguments in the fragments a stream sends; joined they give [`TOOL_ARGUMENTS`].
-pub(crate) fn argument_fragments() -> [&'static str; 3] {
-    [r#"{"city":"#, r#""Paris""#, "}"]
+/// Tool-call arguments in the fragments a stream sends (three, split at character
+/// boundaries); joined they give `arguments` back.
+pub(crate) fn argument_fragments(arguments: &str) -> Vec<&str> {
+    let cut = |n: usize| {
+        let mut at = arguments.len() * n / 3;
+        while !arguments.is_char_boundary(at) {
+            at += 1;
+        }
+        at
+    };
+    let (a, b) = (cut(1), cut(2));
+    vec![&arguments[..a], &arguments[a..b], &arguments[b..]]
 }
 
-fn tool_to_call(prompt: &Prompt) -> Option<String> {
+fn tool_to_call(prompt: &Prompt) -> Option<(String, String)> {
     let first = prompt.tools.first()?;
-    match &prompt.tool_choice {
+    if prompt.tool_choice != ToolChoice::Never
+        && prompt.ends_with_user_text
+        && let Some(call) = scripted_call(prompt)
+    {
+        return Some(call);
+    }
+    let name = match &prompt.tool_choice {
         ToolChoice::Never => None,
         ToolChoice::Any => Some(first.clone()),
         ToolChoice::Named(name) => Some(name.clone()),
         ToolChoice::Auto => (prompt.ends_with_user_text
             && prompt.last_user_text.to_lowercase().contains("weather"))
         .then(|| first.clone()),
+    }?;
+    Some((name, TOOL_ARGUMENTS.to_owned()))
+}
+
+/// `mock:call NAME {JSON}` in the last user text, when `NAME` is a defined tool and the JSON
+/// an object (text after it is ignored).
+fn scripted_call(prompt: &Prompt) -> Option<(String, String)> {
+    let (_, rest) = prompt.last_user_text.split_once(SCRIPTED_CALL)?;
+    let (name, json) = rest.trim_start().split_once(char::is_whitespace)?;
+    if !prompt.tools.iter().any(|tool| tool == name) {
+        return None;
     }
+    let arguments = serde_json::Deserializer::from_str(json)
+        .into_iter::<Value>()
+        .next()?
+        .ok()
+        .filter(Value::is_object)?;
+    Some((name.to_owned(), arguments.to_string()))
 }
 
 /// The answer to `prompt` and its usage; `cache_hit` says whether a system prompt was seen
@@ -293,12 +333,43 @@ mod tests {
         assert_eq!(
             Answer::for_prompt(&p),
             Answer::ToolCall {
-                name: "get_weather".into()
+                name: "get_weather".into(),
+                arguments: TOOL_ARGUMENTS.into()
             }
         );
         p.tool_choice = ToolChoice::Never;
         assert!(matches!(Answer::for_prompt(&p), Answer::Text { .. }));
-        assert_eq!(argument_fragments().concat(), TOOL_ARGUMENTS);
+        assert_eq!(argument_fragments(TOOL_ARGUMENTS).concat(), TOOL_ARGUMENTS);
+        assert_eq!(argument_fragments("{\"é\":1}").concat(), "{\"é\":1}");
+    }
+
+    #[test]
+    fn a_scripted_call_names_a_defined_tool_and_its_arguments() {
+        let mut p =
+            prompt("<reminder>x</reminder> mock:call Read {\"file_path\": \"/tmp/a b\"} please");
+        p.tools = vec!["Bash".into(), "Read".into()];
+        assert_eq!(
+            Answer::for_prompt(&p),
+            Answer::ToolCall {
+                name: "Read".into(),
+                arguments: r#"{"file_path":"/tmp/a b"}"#.into()
+            }
+        );
+        // Not a defined tool, not an object, tools off, or after a tool result: no call.
+        for text in ["mock:call Write {}", "mock:call Read [1]", "mock:call Read"] {
+            let mut q = p.clone();
+            q.last_user_text = text.into();
+            assert!(
+                matches!(Answer::for_prompt(&q), Answer::Text { .. }),
+                "{text}"
+            );
+        }
+        let mut q = p.clone();
+        q.tool_choice = ToolChoice::Never;
+        assert!(matches!(Answer::for_prompt(&q), Answer::Text { .. }));
+        q = p.clone();
+        q.ends_with_user_text = false;
+        assert!(matches!(Answer::for_prompt(&q), Answer::Text { .. }));
     }
 
     #[test]
