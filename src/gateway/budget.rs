@@ -7,6 +7,7 @@
 use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
+use super::body::DEFAULT_MAX_TOKENS;
 use super::catalog::{Candidate, Catalog};
 use super::error::{ErrorKind, GatewayError};
 use super::keys::MemberKey;
@@ -311,19 +312,21 @@ pub fn estimate_input_tokens(body: &Value) -> i64 {
     (acc.0 + 3) / 4 + acc.1 + acc.2 * IMAGE_TOKENS + 8
 }
 
-/// The output cap of a request.
+/// The output cap of a request: the largest of its caps (a provider may honour any of them),
+/// else [`DEFAULT_OUTPUT_CAP`].
 pub fn output_cap(body: &Value) -> i64 {
     ["max_tokens", "max_completion_tokens", "max_output_tokens"]
         .iter()
-        .find_map(|f| body.get(*f).and_then(Value::as_i64))
+        .filter_map(|f| body.get(*f).and_then(Value::as_i64))
         .filter(|n| *n > 0)
+        .max()
         .unwrap_or(DEFAULT_OUTPUT_CAP)
 }
 
 /// The worst case of a request to `endpoint` over its candidates. An Anthropic account
-/// serving a chat or Responses request may think beyond the client's cap (its
-/// `reasoning_effort` becomes a thinking budget added to `max_tokens`), so its output cap
-/// counts that budget too.
+/// serving a chat or Responses request gets the `max_tokens` the translation sets, which may
+/// include a thinking budget beyond the client's cap (its `reasoning_effort` becomes one), so
+/// its output cap is that one.
 pub fn estimate(
     body: &Value,
     endpoint: Endpoint,
@@ -332,12 +335,13 @@ pub fn estimate(
 ) -> Amounts {
     let input = estimate_input_tokens(body);
     let client_cap = output_cap(body);
-    let headroom = i64::try_from(translate::thinking_headroom(body)).unwrap_or(0);
+    let translated_cap = i64::try_from(translate::translated_output_cap(body, DEFAULT_MAX_TOKENS))
+        .unwrap_or(i64::MAX);
     let output_of = |c: &Candidate| {
-        let thinks = endpoint.wire() != Wire::Messages
+        let translated = endpoint.wire() != Wire::Messages
             && endpoint.upstream_wire(c.account.provider) == Some(Wire::Messages);
-        if thinks {
-            client_cap.saturating_add(headroom)
+        if translated {
+            translated_cap
         } else {
             client_cap
         }
@@ -414,6 +418,13 @@ mod tests {
         assert!(estimate_input_tokens(&image) >= 1600);
         assert_eq!(output_cap(&json!({"max_tokens": 50})), 50);
         assert_eq!(output_cap(&json!({})), DEFAULT_OUTPUT_CAP);
+        // Two caps: the larger one, whichever a provider honours.
+        let both = json!({"max_tokens": 10, "max_completion_tokens": 900});
+        assert_eq!(output_cap(&both), 900);
+        assert_eq!(
+            output_cap(&json!({"max_completion_tokens": 10, "max_tokens": 900})),
+            900
+        );
     }
 
     /// Counting by byte gives what counting characters gives, for text of 1- to 4-byte

@@ -31,7 +31,7 @@ pub use check::{Dialect as BodyDialect, request_shape};
 pub use completion::{chat_response_to_messages, messages_response_to_chat};
 pub use messages_to_chat::messages_to_chat_request;
 pub use messages_to_chat_stream::MessagesToChatStream;
-pub use reasoning::thinking_headroom;
+pub use reasoning::translated_output_cap;
 pub use responses::responses_to_chat_request;
 pub use responses_object::chat_response_to_responses;
 

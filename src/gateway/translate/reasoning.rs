@@ -26,21 +26,36 @@ pub(crate) fn is_effort(effort: &str) -> bool {
     budget_for(effort).is_some()
 }
 
-/// The most output tokens thinking can add to the client's own cap when the chat or
-/// Responses request `req` is translated for an Anthropic account (see
-/// [`effort_to_thinking`]): the explicit `thinking` budget, else the effort's
-/// (`reasoning_effort`, or the Responses API's `reasoning.effort`). An upper bound: thinking
-/// may still stay off. Budget reservations add it for such accounts.
-pub fn thinking_headroom(req: &Value) -> u64 {
-    if let Some(thinking) = req.get("thinking").filter(|t| t["type"] == "enabled") {
-        return thinking["budget_tokens"].as_u64().unwrap_or(0);
+/// The `max_tokens` the chat or Responses request `req` carries once translated for an
+/// Anthropic account (see [`effort_to_thinking`]), which bounds what the answer can cost: the
+/// client's cap (`max_completion_tokens` before `max_tokens`, or `max_output_tokens`; else
+/// `default_cap`), plus the thinking budget where the translation adds one: an explicit
+/// `thinking` budget only when the cap leaves no room beside it, an effort's budget always.
+/// An upper bound: with an effort, thinking may still stay off. Budget reservations use it
+/// for such accounts.
+pub fn translated_output_cap(req: &Value, default_cap: u64) -> u64 {
+    let cap = ["max_completion_tokens", "max_tokens", "max_output_tokens"]
+        .iter()
+        .find_map(|f| req.get(*f).and_then(Value::as_u64))
+        .unwrap_or(default_cap);
+    let added = if let Some(thinking) = req.get("thinking").filter(|t| t["type"] == "enabled") {
+        thinking["budget_tokens"]
+            .as_u64()
+            .filter(|budget| cap <= *budget)
+            .unwrap_or(0)
+    } else {
+        req.get("reasoning_effort")
+            .or_else(|| req.get("reasoning").and_then(|r| r.get("effort")))
+            .and_then(Value::as_str)
+            .and_then(budget_for)
+            .flatten()
+            .unwrap_or(0)
+    };
+    if added == 0 {
+        cap
+    } else {
+        cap.saturating_add(added).min(check::MAX_TOKENS_LIMIT)
     }
-    req.get("reasoning_effort")
-        .or_else(|| req.get("reasoning").and_then(|r| r.get("effort")))
-        .and_then(Value::as_str)
-        .and_then(budget_for)
-        .flatten()
-        .unwrap_or(0)
 }
 
 /// Sets `thinking` in the Messages `body` from the chat request: an Anthropic-style
@@ -178,22 +193,31 @@ mod tests {
     }
 
     #[test]
-    fn the_headroom_is_the_most_thinking_can_add() {
-        for (req, headroom) in [
-            (json!({"reasoning_effort": "xhigh"}), 8192),
-            (json!({"reasoning_effort": "minimal"}), 0),
-            (json!({"reasoning": {"effort": "low"}}), 1024),
-            (
-                json!({"reasoning_effort": "low",
+    fn the_translated_cap_is_what_the_messages_request_carries() {
+        for req in [
+            json!({"reasoning_effort": "xhigh"}),
+            json!({"reasoning_effort": "minimal", "max_tokens": 100}),
+            json!({"reasoning_effort": "low", "max_completion_tokens": 300, "max_tokens": 10}),
+            json!({"reasoning_effort": "low",
                 "thinking": {"type": "enabled", "budget_tokens": 3000}}),
-                3000,
-            ),
-            (json!({"thinking": {"type": "disabled"}}), 0),
-            (json!({"reasoning_effort": "ultra"}), 0),
-            (json!({}), 0),
+            json!({"thinking": {"type": "enabled", "budget_tokens": 5000}}),
+            json!({"thinking": {"type": "enabled", "budget_tokens": 2000}, "max_tokens": 20000}),
+            json!({"thinking": {"type": "disabled"}}),
+            json!({"max_tokens": 7}),
+            json!({}),
         ] {
-            assert_eq!(thinking_headroom(&req), headroom, "{req}");
+            let translated = thinking(req.clone())["max_tokens"].as_u64().unwrap();
+            assert_eq!(translated_output_cap(&req, 4096), translated, "{req}");
         }
+        // Through the Responses API's names too; with a forced tool the effort is an upper
+        // bound (thinking stays off).
+        assert_eq!(
+            translated_output_cap(
+                &json!({"reasoning": {"effort": "low"}, "max_output_tokens": 50}),
+                4096
+            ),
+            50 + 1024
+        );
     }
 
     #[test]
