@@ -103,6 +103,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for line in &config.defaults_taken {
         tracing::info!("default: {line}");
     }
+    raise_open_files_limit();
     let pkg = config.site_root.join("pkg").join("aicarpool.wasm");
     if !pkg.exists() {
         tracing::warn!(
@@ -142,6 +143,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     state.db().close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Below this many open files the start-up log warns.
+const FEW_OPEN_FILES: u64 = 4096;
+
+/// Raises the soft limit on open files to the hard one, as servers do (Go programs do it
+/// themselves; nginx has `worker_rlimit_nofile`). Each proxied request holds two sockets, the
+/// client's and the upstream's, and a login shell's soft limit is often 1024: about 500
+/// requests at once, then `accept` fails.
+fn raise_open_files_limit() {
+    let before = rlimit::Resource::NOFILE.get().map(|(soft, _)| soft);
+    match (before, rlimit::increase_nofile_limit(u64::MAX)) {
+        (Ok(before), Ok(now)) => {
+            if now > before {
+                tracing::info!("open files limit raised from {before} to {now} (the hard limit)");
+            }
+            if now < FEW_OPEN_FILES {
+                tracing::warn!(
+                    "open files limit is {now}: about {} requests at once; raise the hard limit \
+                     (`ulimit -Hn`, systemd LimitNOFILE=, docker --ulimit nofile=)",
+                    now / 2
+                );
+            }
+        }
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::warn!("could not raise the open files limit: {err}");
+        }
+    }
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

@@ -38,7 +38,11 @@ const ENV_VARS: &[&str] = &[
 
 /// The binary with a clean environment (none of the variables above) in `dir`.
 fn aicarpool(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
+    in_clean_env(Command::new(BIN), dir)
+}
+
+/// `cmd` with the clean environment of [`aicarpool`], in `dir`.
+fn in_clean_env(mut cmd: Command, dir: &Path) -> Command {
     for var in ENV_VARS {
         cmd.env_remove(var);
     }
@@ -361,6 +365,31 @@ fn serve_runs_on_defaults_prints_the_setup_token_and_stops_on_sigterm() {
     let status = server.wait_exit();
     assert!(status.success(), "{status:?}");
     server.wait_for("SIGTERM received");
+}
+
+#[test]
+fn serve_raises_the_open_files_limit_to_the_hard_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // A login shell's usual soft limit, under a higher hard one.
+    let mut prlimit = Command::new("prlimit");
+    prlimit.args(["--nofile=256:8192", BIN]);
+    let mut server = Server::start(&mut in_clean_env(prlimit, dir.path()));
+    let line = server.wait_for("open files limit raised");
+    assert!(line.contains("from 256 to 8192"), "{line}");
+    server.wait_for("ready");
+    // prlimit runs the binary in its own process: the limit is the server's.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(
+        open_files.split_whitespace().collect::<Vec<_>>()[3..5],
+        ["8192", "8192"],
+        "{open_files}"
+    );
+    server.signal("TERM");
+    assert!(server.wait_exit().success());
 }
 
 #[test]
