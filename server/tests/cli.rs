@@ -131,12 +131,19 @@ fn migrate_creates_the_embedded_database_and_a_private_secret() {
         )),
         "{stdout}"
     );
-    assert!(dir.path().join("data/aicarpool.db").exists());
+    let mode = |name: &str| {
+        std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    // The data directory, the database (password hashes, sessions) and the secret are the
+    // owner's alone.
+    assert_eq!(mode("data"), 0o700);
+    assert_eq!(mode("data/aicarpool.db"), 0o600);
     let secret = dir.path().join("data/jwt_secret");
-    assert_eq!(
-        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(mode("data/jwt_secret"), 0o600);
     let out = run(aicarpool(dir.path()).arg("migrate"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("(0 migration(s)"));
     assert_eq!(

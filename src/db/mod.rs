@@ -88,6 +88,31 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Creates a missing database file readable by its owner only (it holds password hashes and
+/// sessions); SQLite gives its `-wal` and `-shm` files the same mode. An existing file, and
+/// an in-memory or read-only database, are left as they are.
+fn create_private_file(url: &str, path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let name = path.as_os_str().to_string_lossy();
+    if name.is_empty()
+        || name.starts_with(':')
+        || url.contains("mode=memory")
+        || url.contains("mode=ro")
+    {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Db {
     /// Opens a pool. An SQLite file and its directory are created when missing; SQLite runs in
     /// WAL mode with foreign keys on and a busy timeout, so concurrent writers wait, not fail.
@@ -101,6 +126,9 @@ impl Db {
                         DbError::Unavailable(format!("cannot create {}: {e}", dir.display()))
                     })?;
                 }
+                create_private_file(url, &path).map_err(|e| {
+                    DbError::Unavailable(format!("cannot create {}: {e}", path.display()))
+                })?;
                 let options = SqliteConnectOptions::from_str(url)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
