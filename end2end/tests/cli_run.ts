@@ -70,11 +70,16 @@ function withDetail(res: RunResult, carpool: Carpool): CliRun {
   return { ...res, detail };
 }
 
-/** Claude Code in print mode (`claude -p PROMPT`) in `work`, on the gateway with the key. */
+/**
+ * Claude Code in print mode (`claude -p PROMPT`) in `work`, on the gateway with the key:
+ * as `ANTHROPIC_API_KEY` (sent as `x-api-key`), or as `ANTHROPIC_AUTH_TOKEN` (sent as a
+ * Bearer token; what the keys page's snippet sets).
+ */
 export async function claudeCode(
   carpool: Carpool,
   prompt: string,
   work: string,
+  keyAs: 'ANTHROPIC_API_KEY' | 'ANTHROPIC_AUTH_TOKEN' = 'ANTHROPIC_API_KEY',
   model = 'claude-haiku-4-5',
 ): Promise<CliRun> {
   const home = tempHome('claude-home');
@@ -85,7 +90,7 @@ export async function claudeCode(
       {
         HOME: home,
         ANTHROPIC_BASE_URL: carpool.gateway.baseURL,
-        ANTHROPIC_API_KEY: carpool.key,
+        [keyAs]: carpool.key,
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
         DISABLE_TELEMETRY: '1',
         DISABLE_AUTOUPDATER: '1',

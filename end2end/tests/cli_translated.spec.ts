@@ -24,11 +24,12 @@ test.describe('Claude Code on an OpenAI account', () => {
     await carpool.mock.control('POST', '/_mock/reset');
   });
 
-  test('print mode answers through chat completions', async () => {
+  test('print mode answers through chat completions (key as the snippet sets it)', async () => {
     test.setTimeout(120_000);
     const work = workWithNote('nothing');
     try {
-      const res = await claudeCode(carpool, 'say hello', work);
+      // ANTHROPIC_AUTH_TOKEN, as on the keys page: Claude Code sends it as a Bearer token.
+      const res = await claudeCode(carpool, 'say hello', work, 'ANTHROPIC_AUTH_TOKEN');
       expect(res.code, res.detail).toBe(0);
       expect(res.stdout.trim(), res.detail).toMatch(/^mock reply: [\s\S]*say hello$/);
       const requests = await recorded(carpool);
@@ -37,6 +38,9 @@ test.describe('Claude Code on an OpenAI account', () => {
       expect(requests.filter((r) => r.route !== 'chat_completions')).toEqual([]);
       expect(chats[0].body.model).toBe('claude-haiku-4-5');
       expect(chats[0].headers.authorization).toBe(`Bearer ${MOCK_KEY}`);
+      for (const r of requests) {
+        expect(JSON.stringify(r.headers)).not.toContain(carpool.key);
+      }
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
