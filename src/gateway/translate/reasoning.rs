@@ -38,9 +38,11 @@ pub fn translated_output_cap(req: &Value, default_cap: u64) -> u64 {
         .iter()
         .find_map(|f| req.get(*f).and_then(Value::as_u64))
         .unwrap_or(default_cap);
-    let added = if let Some(thinking) = req.get("thinking").filter(|t| t["type"] == "enabled") {
-        thinking["budget_tokens"]
-            .as_u64()
+    // An explicit `thinking` object wins over an effort, also when it turns thinking off.
+    let added = if let Some(thinking) = req.get("thinking").filter(|t| t.is_object()) {
+        Some(thinking)
+            .filter(|t| t["type"] == "enabled")
+            .and_then(|t| t["budget_tokens"].as_u64())
             .filter(|budget| cap <= *budget)
             .unwrap_or(0)
     } else {
@@ -203,6 +205,7 @@ mod tests {
             json!({"thinking": {"type": "enabled", "budget_tokens": 5000}}),
             json!({"thinking": {"type": "enabled", "budget_tokens": 2000}, "max_tokens": 20000}),
             json!({"thinking": {"type": "disabled"}}),
+            json!({"reasoning_effort": "high", "thinking": {"type": "disabled"}}),
             json!({"max_tokens": 7}),
             json!({}),
         ] {
