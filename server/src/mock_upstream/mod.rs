@@ -16,15 +16,16 @@
 //! | `POST /_mock/reset` | clears faults, stats, records and the prompt cache |
 //!
 //! What it answers: the reply is `mock reply: ` followed by the words of the last user text
-//! (whitespace collapsed; after tool calls, of their results), cut to `max_tokens` words. Tokens are words: input tokens are the
-//! words of the system prompt, the messages and the tool definitions' JSON (at least 1);
-//! output tokens are the words of the reply, or of a tool call's name and arguments. When
-//! tools are defined and the last user text mentions "weather" (or `tool_choice` forces a
-//! tool) it calls the first (or the named) tool with `{"city":"Paris"}`; `mock:call NAME
-//! {JSON}` in that text calls the defined tool `NAME` with those arguments (to drive a real
-//! client's tool loop). With Anthropic `cache_control` anywhere in the request, the system
-//! prompt's words are reported as cache creation the first time it is seen and as a cache read
-//! afterwards; with OpenAI `prompt_cache_key` they are reported as `cached_tokens` on repeats.
+//! (whitespace collapsed; after tool calls, of their results), cut to `max_tokens` words.
+//! Tokens are words: input tokens are the words of the system prompt, the messages and the
+//! tool definitions' JSON (at least 1); output tokens are the words of the reply, or of a tool
+//! call's name and arguments. When tools are defined and the last user text mentions
+//! "weather" (or `tool_choice` forces a tool) it calls the first (or the named) tool with
+//! `{"city":"Paris"}`; `mock:call NAME {JSON}` in that text calls the defined tool `NAME` with
+//! those arguments (to drive a real client's tool loop). With Anthropic `cache_control`
+//! anywhere in the request, the system prompt's words are reported as cache creation the
+//! first time it is seen and as a cache read afterwards; with OpenAI `prompt_cache_key` they
+//! are reported as `cached_tokens` on repeats.
 
 mod anthropic;
 mod faults;
