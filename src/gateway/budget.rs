@@ -335,16 +335,18 @@ pub fn estimate(
 ) -> Amounts {
     let input = estimate_input_tokens(body);
     let client_cap = output_cap(body);
-    let translated_cap = i64::try_from(translate::translated_output_cap(body, DEFAULT_MAX_TOKENS))
-        .unwrap_or(i64::MAX);
-    let output_of = |c: &Candidate| {
-        let translated = endpoint.wire() != Wire::Messages
-            && endpoint.upstream_wire(c.account.provider) == Some(Wire::Messages);
-        if translated {
-            translated_cap
-        } else {
-            client_cap
-        }
+    let translated = |c: &Candidate| {
+        endpoint.wire() != Wire::Messages
+            && endpoint.upstream_wire(c.account.provider) == Some(Wire::Messages)
+    };
+    // Worked out only when some candidate translates (most requests go out as they came).
+    let translated_cap = candidates.iter().any(translated).then(|| {
+        i64::try_from(translate::translated_output_cap(body, DEFAULT_MAX_TOKENS))
+            .unwrap_or(i64::MAX)
+    });
+    let output_of = |c: &Candidate| match translated_cap {
+        Some(cap) if translated(c) => cap,
+        _ => client_cap,
     };
     let output = candidates.iter().map(output_of).max().unwrap_or(client_cap);
     let cost = candidates

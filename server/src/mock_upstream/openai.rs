@@ -7,7 +7,7 @@ use super::service::{ApiError, Reply};
 use super::state::Shared;
 use super::stream::{Piece, sse};
 use super::tokens::{
-    Answer, Prompt, ToolChoice, Usage, answer, argument_fragments, text_of, unix_now,
+    Answer, Prompt, ToolChoice, Usage, answer, argument_fragments, echoed_text, text_of, unix_now,
 };
 
 /// Reads the model, or refuses as OpenAI does.
@@ -67,16 +67,14 @@ pub(crate) fn chat_completions(shared: &Shared, body: &Value) -> Result<Reply, A
         .take_while(|m| role(m) == "tool")
         .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
         .collect();
-    let last_user_text = if results.is_empty() {
+    let last_user_text = echoed_text(results, || {
         messages
             .iter()
             .rev()
             .find(|m| role(m) == "user")
             .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
             .unwrap_or_default()
-    } else {
-        results.into_iter().rev().collect::<Vec<_>>().join(" ")
-    };
+    });
     let prompt = Prompt {
         total_words: Prompt::count(&system, &others, &tools),
         system,

@@ -7,7 +7,9 @@ use super::openai::{model, tool_choice};
 use super::service::{ApiError, Reply};
 use super::state::Shared;
 use super::stream::{Piece, sse};
-use super::tokens::{Answer, Prompt, Usage, answer, argument_fragments, text_of, unix_now};
+use super::tokens::{
+    Answer, Prompt, Usage, answer, argument_fragments, echoed_text, text_of, unix_now,
+};
 
 fn prompt(body: &Value) -> Prompt {
     let items: Vec<Value> = match body.get("input") {
@@ -53,16 +55,14 @@ fn prompt(body: &Value) -> Prompt {
         .take_while(|i| is_output(i))
         .map(text_of)
         .collect();
-    let last_user_text = if outputs.is_empty() {
+    let last_user_text = echoed_text(outputs, || {
         items
             .iter()
             .rev()
             .find(|i| role(i) == "user")
             .map(|i| text_of(i.get("content").unwrap_or(&Value::Null)))
             .unwrap_or_default()
-    } else {
-        outputs.into_iter().rev().collect::<Vec<_>>().join(" ")
-    };
+    });
     Prompt {
         total_words: Prompt::count(&system, &others, &tools),
         system,

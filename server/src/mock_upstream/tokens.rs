@@ -59,6 +59,21 @@ fn collect_text(value: &Value, out: &mut String) {
     }
 }
 
+/// What the reply echoes: the results of the tool calls the conversation ends with (given
+/// last first, as found walking back), else `last_user`'s text.
+pub(crate) fn echoed_text(
+    results_last_first: Vec<String>,
+    last_user: impl FnOnce() -> String,
+) -> String {
+    if results_last_first.is_empty() {
+        last_user()
+    } else {
+        let mut results = results_last_first;
+        results.reverse();
+        results.join(" ")
+    }
+}
+
 /// Whether `key` appears anywhere in `value` (used to find Anthropic `cache_control`).
 pub(crate) fn has_key(value: &Value, key: &str) -> bool {
     match value {
