@@ -253,6 +253,17 @@ test('OpenAI SDK: models.list() lists the group models', async () => {
   expect(ids).toContain(CLAUDE);
 });
 
+test('OpenAI SDK: models.retrieve() returns a usable model and 404s another', async () => {
+  const model = await openai().models.retrieve(GPT);
+  expect(model.id).toBe(GPT);
+  expect(model.object).toBe('model');
+  const err = await openai()
+    .models.retrieve('gpt-nonexistent')
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+  expect((err as InstanceType<typeof OpenAI.NotFoundError>).message).toContain(GPT);
+});
+
 test('OpenAI SDK: a wrong key is an AuthenticationError (401)', async () => {
   const err = await openai({ apiKey: 'acp_not_a_real_key_000000000000' })
     .chat.completions.create({ model: GPT, messages: [{ role: 'user', content: 'hi' }] })
@@ -441,6 +452,17 @@ test('Anthropic SDK: models.list()', async () => {
   }
   expect(ids).toContain(GPT);
   expect(ids).toContain(CLAUDE);
+});
+
+test('Anthropic SDK: models.retrieve() returns a usable model and 404s another', async () => {
+  const model = await anthropic().models.retrieve(CLAUDE);
+  expect(model.id).toBe(CLAUDE);
+  expect(model.type).toBe('model');
+  const err = await anthropic()
+    .models.retrieve('claude-nonexistent')
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+  expect((err as InstanceType<typeof Anthropic.NotFoundError>).message).toContain(CLAUDE);
 });
 
 test('Anthropic SDK: a wrong key is an AuthenticationError (401)', async () => {

@@ -1,6 +1,6 @@
 //! The chat proxy's HTTP surface: `/v1/chat/completions`, `/v1/messages`,
-//! `/v1/messages/count_tokens`, `/v1/responses`, `/v1/models` (and the seed's
-//! `/api/chat/completions`, `/api/models`). The handlers only take the key, the headers and
+//! `/v1/messages/count_tokens`, `/v1/responses`, `/v1/models`, `/v1/models/{id}` (and the
+//! seed's `/api/chat/completions`, `/api/models`, `/api/models/{id}`). The handlers only take the key, the headers and
 //! the capped body off the request and hand them to the gateway; errors answer in the
 //! caller's dialect.
 
@@ -202,6 +202,10 @@ pub fn routes() -> Router<ServerState> {
             "/v1/models",
             only(Method::GET, get(models), Dialect::OpenAi),
         )
+        .route(
+            "/v1/models/{*id}",
+            only(Method::GET, get(model), Dialect::OpenAi),
+        )
         .route("/v1", any(unknown_route))
         .route("/v1/", any(unknown_route))
         .route("/v1/{*rest}", any(unknown_route))
@@ -263,17 +267,52 @@ pub async fn responses(State(state): State<ServerState>, req: Request) -> Respon
     Coalesce::new(proxy(&state, Endpoint::Responses, req)).await
 }
 
-/// `GET /v1/models`: the models the key may use.
-pub async fn models(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    let gateway = state.app.gateway();
-    let dialect = if headers.contains_key("anthropic-version") {
+/// The dialect of a models request: Anthropic's SDKs send `anthropic-version`.
+fn models_dialect(headers: &HeaderMap) -> Dialect {
+    if headers.contains_key("anthropic-version") {
         Dialect::Anthropic
     } else {
         Dialect::OpenAi
-    };
+    }
+}
+
+/// `GET /v1/models`: the models the key may use.
+pub async fn models(State(state): State<ServerState>, headers: HeaderMap) -> Response {
+    let gateway = state.app.gateway();
+    let dialect = models_dialect(&headers);
     match authenticate(&state, &headers).await {
         Ok(member) => into_response(gateway.models(&member).await),
         Err(err) => into_response(ProxyResponse::error(&err, dialect)),
+    }
+}
+
+/// `GET /v1/models/{id}` (and `/api/models/{id}`): one model the key may use, as both SDKs'
+/// `models.retrieve` asks for it. The id is the rest of the path, percent-decoded, so names
+/// with a slash (`Qwen/Qwen2.5-72B-Instruct` on vLLM) work sent either way.
+pub async fn model(
+    State(state): State<ServerState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let dialect = models_dialect(&headers);
+    let member = match authenticate(&state, &headers).await {
+        Ok(member) => member,
+        Err(err) => return into_response(ProxyResponse::error(&err, dialect)),
+    };
+    let raw = uri
+        .path()
+        .split_once("/models/")
+        .map_or("", |(_, rest)| rest);
+    match percent_encoding::percent_decode_str(raw).decode_utf8() {
+        Ok(id) => into_response(state.app.gateway().model(&member, &id, dialect).await),
+        Err(_) => {
+            let err = GatewayError::new(
+                ErrorKind::NotFound,
+                "model_not_found",
+                "the model name in the path is not UTF-8 text once percent-decoded",
+            );
+            into_response(ProxyResponse::error(&err, dialect))
+        }
     }
 }
 
@@ -310,7 +349,7 @@ fn not_an_endpoint(method: &Method, path: &str, meant: &str, hint: String) -> Re
         format!(
             "{method} {path} is not an endpoint of this gateway{hint}; it serves POST \
              /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, /v1/responses and \
-             GET /v1/models"
+             GET /v1/models, /v1/models/{{id}}"
         ),
     );
     let dialect = if meant.starts_with("/v1/messages") {

@@ -394,6 +394,62 @@ async fn count_tokens_and_models() {
         .map(|m| m["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["claude-sonnet-4-5", "fast", "gpt-4o-mini"]);
+    // One model, as both SDKs' models.retrieve ask: an alias too, the seed's path too.
+    for path in [
+        "/v1/models/gpt-4o-mini",
+        "/v1/models/fast",
+        "/api/models/fast",
+    ] {
+        let res = gw
+            .http
+            .get(format!("{}{path}", gw.base))
+            .bearer_auth(&gw.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let model: Value = res.json().await.unwrap();
+        assert_eq!(model["id"], path.rsplit('/').next().unwrap(), "{path}");
+        assert_eq!(model["object"], "model");
+        assert_eq!(model["type"], "model");
+    }
+    // A model the key cannot use: 404 in the caller's dialect, listing the usable ones.
+    let res = gw
+        .http
+        .get(format!("{}/v1/models/gpt-nonexistent", gw.base))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "model_not_found", "{err}");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`gpt-nonexistent`"), "{message}");
+    assert!(
+        message.contains("claude-sonnet-4-5, fast, gpt-4o-mini"),
+        "{message}"
+    );
+    let res = gw
+        .http
+        .get(format!("{}/v1/models/gpt-nonexistent", gw.base))
+        .header("x-api-key", &gw.key)
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["type"], "error", "{err}");
+    assert_eq!(err["error"]["type"], "not_found_error", "{err}");
+    // No key: 401, before anything about the model is said.
+    let res = gw
+        .http
+        .get(format!("{}/v1/models/gpt-4o-mini", gw.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
     // The seed's alias path.
     let res = gw
         .http
@@ -445,6 +501,38 @@ async fn count_tokens_and_models() {
         err["error"]["message"].as_str().unwrap().contains("fast"),
         "{err}"
     );
+    // Nor can it retrieve another model.
+    let res = gw
+        .http
+        .get(format!("{}/v1/models/gpt-4o-mini", gw.base))
+        .bearer_auth(&narrow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    // Model names with a slash (vLLM, DeepSeek and Qwen hosts), sent plain or percent-encoded.
+    gw.add_account(json!({
+        "name": "vllm", "provider": "openai_compatible",
+        "base_url": gw.mock.openai_base_url(), "api_key": gw.mock.api_key(),
+        "models": ["Qwen/Qwen2.5-7B-Instruct"],
+    }))
+    .await;
+    for path in [
+        "/v1/models/Qwen/Qwen2.5-7B-Instruct",
+        "/v1/models/Qwen%2FQwen2.5-7B-Instruct",
+    ] {
+        let res = gw
+            .http
+            .get(format!("{}{path}", gw.base))
+            .bearer_auth(&gw.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let model: Value = res.json().await.unwrap();
+        assert_eq!(model["id"], "Qwen/Qwen2.5-7B-Instruct", "{path}");
+    }
 }
 
 #[tokio::test]

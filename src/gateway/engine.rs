@@ -243,26 +243,23 @@ impl Gateway {
         Ok(member)
     }
 
-    /// `GET /v1/models`: what this key may use, in a shape both SDKs read.
-    pub async fn models(&self, member: &MemberKey) -> ProxyResponse {
-        let catalog = match self.catalog().await {
-            Ok(c) => c,
-            Err(e) => return unavailable(&e, Dialect::OpenAi),
-        };
-        let names: Vec<String> = catalog
+    /// The model names this key may use, sorted.
+    async fn usable_models(&self, member: &MemberKey) -> Result<Vec<String>, DbError> {
+        let catalog = self.catalog().await?;
+        Ok(catalog
             .models(member.group_id)
             .into_iter()
             .filter(|m| member.allows(m))
-            .collect();
-        let data: Vec<Value> = names
-            .iter()
-            .map(|id| {
-                json!({
-                    "id": id, "object": "model", "created": 0, "owned_by": "aicarpool",
-                    "type": "model", "display_name": id, "created_at": "1970-01-01T00:00:00Z",
-                })
-            })
-            .collect();
+            .collect())
+    }
+
+    /// `GET /v1/models`: what this key may use, in a shape both SDKs read.
+    pub async fn models(&self, member: &MemberKey) -> ProxyResponse {
+        let names = match self.usable_models(member).await {
+            Ok(names) => names,
+            Err(e) => return unavailable(&e, Dialect::OpenAi),
+        };
+        let data: Vec<Value> = names.iter().map(|id| model_object(id)).collect();
         ProxyResponse::json(
             200,
             &json!({
@@ -273,6 +270,24 @@ impl Gateway {
                 "last_id": names.last(),
             }),
         )
+    }
+
+    /// `GET /v1/models/{id}` (both SDKs' `models.retrieve`): the model when this key may use
+    /// it, else a 404 in `dialect` listing the ones it may.
+    pub async fn model(&self, member: &MemberKey, id: &str, dialect: Dialect) -> ProxyResponse {
+        let names = match self.usable_models(member).await {
+            Ok(names) => names,
+            Err(e) => return unavailable(&e, dialect),
+        };
+        if names.iter().any(|name| name == id) {
+            return ProxyResponse::json(200, &model_object(id));
+        }
+        let err = GatewayError::new(
+            ErrorKind::NotFound,
+            "model_not_found",
+            format!("the model `{id}` is not available; {}", usable_text(&names)),
+        );
+        ProxyResponse::error(&err, dialect)
     }
 
     /// Serves one proxied request.
@@ -301,6 +316,25 @@ impl Gateway {
             }
         }
     }
+}
+
+/// The end of a 404 for a model: which ones the key can use instead.
+pub(super) fn usable_text(names: &[String]) -> String {
+    if names.is_empty() {
+        "this key's group has no models yet: a group admin binds accounts on the group page"
+            .to_owned()
+    } else {
+        format!("models this key can use: {}", names.join(", "))
+    }
+}
+
+/// A model as both SDKs read it: OpenAI's `object`, `created`, `owned_by` and Anthropic's
+/// `type`, `display_name`, `created_at`.
+fn model_object(id: &str) -> Value {
+    json!({
+        "id": id, "object": "model", "created": 0, "owned_by": "aicarpool",
+        "type": "model", "display_name": id, "created_at": "1970-01-01T00:00:00Z",
+    })
 }
 
 pub(super) fn database_unavailable(e: &DbError) -> GatewayError {

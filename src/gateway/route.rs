@@ -14,7 +14,9 @@ use super::attempt::Answer;
 use super::body::{estimate_tokens, parse_body};
 use super::budget::{self, Amounts, Limit, Reservation};
 use super::catalog::{Candidate, GroupRouting};
-use super::engine::{Gateway, JSON, ProxyBody, ProxyRequest, ProxyResponse, database_unavailable};
+use super::engine::{
+    Gateway, JSON, ProxyBody, ProxyRequest, ProxyResponse, database_unavailable, usable_text,
+};
 use super::error::{ErrorKind, GatewayError};
 use super::health::{HealthEvent, HealthPolicy, HealthState, OutReason};
 use super::keys::MemberKey;
@@ -83,12 +85,7 @@ impl Gateway {
                 .into_iter()
                 .filter(|m| member.allows(m))
                 .collect();
-            if names.is_empty() {
-                "this key's group has no models yet: a group admin binds accounts on the group page"
-                    .to_owned()
-            } else {
-                format!("models this key can use: {}", names.join(", "))
-            }
+            usable_text(&names)
         };
         if !member.allows(&model) {
             return Err(GatewayError::new(

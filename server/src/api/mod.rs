@@ -147,6 +147,15 @@ pub fn routes() -> Router<ServerState> {
             )
             .layer::<_, std::convert::Infallible>(crate::proxy::cors()),
         )
+        .route(
+            "/models/{*id}",
+            crate::proxy::only(
+                http::Method::GET,
+                get(crate::proxy::model),
+                aicarpool::gateway::Dialect::OpenAi,
+            )
+            .layer::<_, std::convert::Infallible>(crate::proxy::cors()),
+        )
         .route("/invitations/{token}", get(preview_invitation))
         .route("/invitations/{token}/accept", post(accept_invitation))
         .fallback(not_found)
