@@ -432,6 +432,15 @@ async fn responses_function_call_streams_arguments() {
     );
     assert_eq!(data[6]["arguments"], r#"{"city":"Paris"}"#);
     assert_eq!(data[8]["response"]["output"][0]["type"], "function_call");
+    // OpenAI's id prefixes: `fc_` for a function call item, `call_` for its call id.
+    let item = &data[8]["response"]["output"][0];
+    assert!(item["id"].as_str().unwrap().starts_with("fc_"), "{item}");
+    assert!(
+        item["call_id"].as_str().unwrap().starts_with("call_"),
+        "{item}"
+    );
+    assert_eq!(data[2]["item"]["id"], item["id"]);
+    assert_eq!(data[3]["item_id"], item["id"]);
 }
 
 #[tokio::test]

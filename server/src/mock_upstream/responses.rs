@@ -85,7 +85,11 @@ pub(crate) fn create(shared: &Shared, body: &Value) -> Result<Reply, ApiError> {
     let prompt = prompt(body);
     let (answer, usage) = answer(&prompt, |system| shared.cache_hit(system));
     let id = format!("resp_mock{}", shared.next_id());
-    let item_id = format!("msg_mock{}", shared.next_id());
+    // OpenAI's ids: `msg_…` for a message item, `fc_…` for a function call.
+    let item_id = match &answer {
+        Answer::Text { .. } => format!("msg_mock{}", shared.next_id()),
+        Answer::ToolCall { .. } => format!("fc_mock{}", shared.next_id()),
+    };
     let call_id = format!("call_mock{}", shared.next_id());
     let created = unix_now();
     let truncated = matches!(
