@@ -383,7 +383,9 @@ fn serve_raises_the_open_files_limit_to_the_hard_one() {
     let mut server = Server::start(&mut in_clean_env(prlimit, dir.path()));
     let line = server.wait_for("open files limit raised");
     assert!(line.contains("from 256 to 8192"), "{line}");
-    server.wait_for("ready");
+    // "listening" comes after the signal handlers are in place ("ready" comes before them),
+    // so the TERM below is a graceful stop.
+    server.wait_for("listening on");
     // prlimit runs the binary in its own process: the limit is the server's.
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
     let open_files = limits
