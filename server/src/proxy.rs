@@ -1,8 +1,8 @@
 //! The chat proxy's HTTP surface: `/v1/chat/completions`, `/v1/messages`,
 //! `/v1/messages/count_tokens`, `/v1/responses`, `/v1/models`, `/v1/models/{id}` (and the
-//! seed's `/api/chat/completions`, `/api/models`, `/api/models/{id}`). The handlers only take the key, the headers and
-//! the capped body off the request and hand them to the gateway; errors answer in the
-//! caller's dialect.
+//! seed's `/api/chat/completions`, `/api/models`, `/api/models/{id}`). The handlers only take
+//! the key, the headers and the capped body off the request and hand them to the gateway;
+//! errors answer in the caller's dialect.
 
 use aicarpool::gateway::client::Coalesce;
 use aicarpool::gateway::error::ErrorKind;

@@ -533,6 +533,49 @@ async fn count_tokens_and_models() {
         let model: Value = res.json().await.unwrap();
         assert_eq!(model["id"], "Qwen/Qwen2.5-7B-Instruct", "{path}");
     }
+
+    // An account that passes any name through (no models listed) serves a model the list
+    // cannot show, so retrieving it answers as a chat request would.
+    let path = format!("{}/v1/models/llama3.3:70b", gw.base);
+    let res = gw
+        .http
+        .get(&path)
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    gw.add_account(json!({
+        "name": "ollama", "provider": "openai_compatible",
+        "base_url": gw.mock.openai_base_url(), "api_key": gw.mock.api_key(), "models": [],
+    }))
+    .await;
+    let res = gw
+        .http
+        .get(&path)
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let model: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{model}");
+    assert_eq!(model["id"], "llama3.3:70b");
+    let res = gw
+        .post("/v1/chat/completions", &chat("llama3.3:70b", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // The narrow key still may not.
+    let res = gw
+        .http
+        .get(&path)
+        .bearer_auth(&narrow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
 }
 
 #[tokio::test]

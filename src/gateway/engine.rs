@@ -243,22 +243,13 @@ impl Gateway {
         Ok(member)
     }
 
-    /// The model names this key may use, sorted.
-    async fn usable_models(&self, member: &MemberKey) -> Result<Vec<String>, DbError> {
-        let catalog = self.catalog().await?;
-        Ok(catalog
-            .models(member.group_id)
-            .into_iter()
-            .filter(|m| member.allows(m))
-            .collect())
-    }
-
     /// `GET /v1/models`: what this key may use, in a shape both SDKs read.
     pub async fn models(&self, member: &MemberKey) -> ProxyResponse {
-        let names = match self.usable_models(member).await {
-            Ok(names) => names,
+        let catalog = match self.catalog().await {
+            Ok(c) => c,
             Err(e) => return unavailable(&e, Dialect::OpenAi),
         };
+        let names = usable_models(&catalog, member);
         let data: Vec<Value> = names.iter().map(|id| model_object(id)).collect();
         ProxyResponse::json(
             200,
@@ -272,20 +263,24 @@ impl Gateway {
         )
     }
 
-    /// `GET /v1/models/{id}` (both SDKs' `models.retrieve`): the model when this key may use
-    /// it, else a 404 in `dialect` listing the ones it may.
+    /// `GET /v1/models/{id}` (both SDKs' `models.retrieve`): the model when a request for it
+    /// with this key would be served (an account passing any name through serves it too, though
+    /// the list cannot show it), else a 404 in `dialect` listing the ones it may use.
     pub async fn model(&self, member: &MemberKey, id: &str, dialect: Dialect) -> ProxyResponse {
-        let names = match self.usable_models(member).await {
-            Ok(names) => names,
+        let catalog = match self.catalog().await {
+            Ok(c) => c,
             Err(e) => return unavailable(&e, dialect),
         };
-        if names.iter().any(|name| name == id) {
+        if member.allows(id) && !catalog.candidates(member.group_id, id).is_empty() {
             return ProxyResponse::json(200, &model_object(id));
         }
         let err = GatewayError::new(
             ErrorKind::NotFound,
             "model_not_found",
-            format!("the model `{id}` is not available; {}", usable_text(&names)),
+            format!(
+                "the model `{id}` is not available; {}",
+                usable_text(&usable_models(&catalog, member))
+            ),
         );
         ProxyResponse::error(&err, dialect)
     }
@@ -316,6 +311,15 @@ impl Gateway {
             }
         }
     }
+}
+
+/// The model names `member` may use, sorted.
+pub(super) fn usable_models(catalog: &Catalog, member: &MemberKey) -> Vec<String> {
+    catalog
+        .models(member.group_id)
+        .into_iter()
+        .filter(|m| member.allows(m))
+        .collect()
 }
 
 /// The end of a 404 for a model: which ones the key can use instead.

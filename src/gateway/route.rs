@@ -15,7 +15,8 @@ use super::body::{estimate_tokens, parse_body};
 use super::budget::{self, Amounts, Limit, Reservation};
 use super::catalog::{Candidate, GroupRouting};
 use super::engine::{
-    Gateway, JSON, ProxyBody, ProxyRequest, ProxyResponse, database_unavailable, usable_text,
+    Gateway, JSON, ProxyBody, ProxyRequest, ProxyResponse, database_unavailable, usable_models,
+    usable_text,
 };
 use super::error::{ErrorKind, GatewayError};
 use super::health::{HealthEvent, HealthPolicy, HealthState, OutReason};
@@ -79,14 +80,7 @@ impl Gateway {
 
         let catalog = self.catalog().await.map_err(|e| database_unavailable(&e))?;
         let group = member.group_id;
-        let available = || {
-            let names: Vec<String> = catalog
-                .models(group)
-                .into_iter()
-                .filter(|m| member.allows(m))
-                .collect();
-            usable_text(&names)
-        };
+        let available = || usable_text(&usable_models(&catalog, member));
         if !member.allows(&model) {
             return Err(GatewayError::new(
                 ErrorKind::NotFound,
