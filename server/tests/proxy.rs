@@ -400,29 +400,15 @@ async fn count_tokens_and_models() {
         "/v1/models/fast",
         "/api/models/fast",
     ] {
-        let res = gw
-            .http
-            .get(format!("{}{path}", gw.base))
-            .bearer_auth(&gw.key)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{path}");
-        let model: Value = res.json().await.unwrap();
+        let (status, model) = get_as(&gw, path, &gw.key).await;
+        assert_eq!(status, 200, "{path}: {model}");
         assert_eq!(model["id"], path.rsplit('/').next().unwrap(), "{path}");
         assert_eq!(model["object"], "model");
         assert_eq!(model["type"], "model");
     }
     // A model the key cannot use: 404 in the caller's dialect, listing the usable ones.
-    let res = gw
-        .http
-        .get(format!("{}/v1/models/gpt-nonexistent", gw.base))
-        .bearer_auth(&gw.key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
-    let err: Value = res.json().await.unwrap();
+    let (status, err) = get_as(&gw, "/v1/models/gpt-nonexistent", &gw.key).await;
+    assert_eq!(status, 404);
     assert_eq!(err["error"]["code"], "model_not_found", "{err}");
     let message = err["error"]["message"].as_str().unwrap();
     assert!(message.contains("`gpt-nonexistent`"), "{message}");
@@ -502,14 +488,7 @@ async fn count_tokens_and_models() {
         "{err}"
     );
     // Nor can it retrieve another model.
-    let res = gw
-        .http
-        .get(format!("{}/v1/models/gpt-4o-mini", gw.base))
-        .bearer_auth(&narrow)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
+    assert_eq!(get_as(&gw, "/v1/models/gpt-4o-mini", &narrow).await.0, 404);
 
     // Model names with a slash (vLLM, DeepSeek and Qwen hosts), sent plain or percent-encoded.
     gw.add_account(json!({
@@ -522,43 +501,21 @@ async fn count_tokens_and_models() {
         "/v1/models/Qwen/Qwen2.5-7B-Instruct",
         "/v1/models/Qwen%2FQwen2.5-7B-Instruct",
     ] {
-        let res = gw
-            .http
-            .get(format!("{}{path}", gw.base))
-            .bearer_auth(&gw.key)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{path}");
-        let model: Value = res.json().await.unwrap();
+        let (status, model) = get_as(&gw, path, &gw.key).await;
+        assert_eq!(status, 200, "{path}: {model}");
         assert_eq!(model["id"], "Qwen/Qwen2.5-7B-Instruct", "{path}");
     }
 
     // An account that passes any name through (no models listed) serves a model the list
     // cannot show, so retrieving it answers as a chat request would.
-    let path = format!("{}/v1/models/llama3.3:70b", gw.base);
-    let res = gw
-        .http
-        .get(&path)
-        .bearer_auth(&gw.key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
+    let path = "/v1/models/llama3.3:70b";
+    assert_eq!(get_as(&gw, path, &gw.key).await.0, 404);
     gw.add_account(json!({
         "name": "ollama", "provider": "openai_compatible",
         "base_url": gw.mock.openai_base_url(), "api_key": gw.mock.api_key(), "models": [],
     }))
     .await;
-    let res = gw
-        .http
-        .get(&path)
-        .bearer_auth(&gw.key)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let model: Value = res.json().await.unwrap();
+    let (status, model) = get_as(&gw, path, &gw.key).await;
     assert_eq!(status, 200, "{model}");
     assert_eq!(model["id"], "llama3.3:70b");
     let res = gw
@@ -568,14 +525,20 @@ async fn count_tokens_and_models() {
         .unwrap();
     assert_eq!(res.status(), 200);
     // The narrow key still may not.
+    assert_eq!(get_as(&gw, path, &narrow).await.0, 404);
+}
+
+/// `GET path` on the gateway with `key` as bearer token: the status and the JSON body.
+async fn get_as(gw: &gateway::Gateway, path: &str, key: &str) -> (u16, Value) {
     let res = gw
         .http
-        .get(&path)
-        .bearer_auth(&narrow)
+        .get(format!("{}{path}", gw.base))
+        .bearer_auth(key)
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 404);
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]
