@@ -1,7 +1,7 @@
 //! Router tests of money in the browser: the system administrator's prices page (the table,
 //! setting and resetting an override, the USD->CNY rate), the display currency on the profile
-//! and every page that shows amounts, and editing a limit in place; with the permission
-//! denials and bad input of each server function and of `/api/settings`, `/api/prices`.
+//! and every page that shows amounts;
+//! with the permission denials and bad input of each server function and of `/api/settings`, `/api/prices`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,63 +11,10 @@
 
 mod common;
 
-use axum::body::Body;
-use common::gateway::Gateway;
-use common::pages::{HOST, Pages, main_of};
+use common::pages::{World, assert_field, main_of};
 use common::*;
-use http::{Request, StatusCode, header};
-use serde_json::{Value, json};
-
-/// A running gateway (its system admin owns the group) with a `member` who has a key of their
-/// own and an `outsider`, and a router over the same state for page requests.
-struct World {
-    gw: Gateway,
-    pages: Pages,
-    member: String,
-    member_key: String,
-    outsider: String,
-}
-
-impl std::ops::Deref for World {
-    type Target = Pages;
-
-    fn deref(&self) -> &Pages {
-        &self.pages
-    }
-}
-
-impl World {
-    async fn new() -> World {
-        let gw = common::gateway::start().await;
-        let pages = Pages {
-            router: router_for(&gw.state),
-        };
-        let (_, member) = common::members::join(&gw, "member@example.com", "member").await;
-        let (_, outsider) = user_with_session(&gw.state, "outsider@example.com", false).await;
-        let member_key = gw.new_key(&member, json!({"name": "member-laptop"})).await;
-        World {
-            gw,
-            pages,
-            member,
-            member_key,
-            outsider,
-        }
-    }
-
-    /// Adds a limit through the API; returns its id.
-    async fn limit(&self, body: Value) -> i64 {
-        let (s, limit) = self
-            .gw
-            .api(
-                "POST",
-                &format!("/api/groups/{}/limits", self.gw.group_id),
-                Some(body),
-            )
-            .await;
-        assert_eq!(s, 201, "{limit}");
-        limit["id"].as_i64().unwrap()
-    }
-}
+use http::StatusCode;
+use serde_json::json;
 
 /// The `<tr>` of the price table for `model`.
 fn price_row<'a>(main: &'a str, model: &str) -> &'a str {
@@ -76,18 +23,6 @@ fn price_row<'a>(main: &'a str, model: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no row for {model}: {main}"));
     let row = &main[start..];
     &row[..row.find("</tr>").unwrap()]
-}
-
-/// A refusal of one field: 422 naming `field`; returns the message.
-fn assert_field(status: StatusCode, body: &Value, field: &str) -> String {
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    // Server functions answer `{"Service": {…}}`, the JSON API `{"error": {…}}`.
-    let error = body
-        .get("Service")
-        .or_else(|| body.get("error"))
-        .unwrap_or(body);
-    assert_eq!(error["field"], json!(field), "{body}");
-    error["message"].as_str().unwrap_or_default().to_owned()
 }
 
 /// The text of the element whose opening tag contains `marker` (up to its first child tag).
@@ -479,151 +414,6 @@ async fn amounts_show_in_yuan_at_the_administrators_rate() {
         )
         .await;
     assert_eq!(s, 422, "{body}");
-}
-
-#[tokio::test]
-async fn a_limit_is_edited_in_place_with_its_errors_next_to_the_field() {
-    let w = World::new().await;
-    let gid = w.gw.group_id.to_string();
-    let cost = w
-        .limit(json!({"scope": "group", "metric": "cost", "window": "month", "cap": "25.5", "warn_at": [80, 100]}))
-        .await;
-    let tokens = w
-        .limit(json!({"scope": "group", "metric": "tokens", "window": "day", "cap": 1000}))
-        .await;
-    let (cost_s, tokens_s) = (cost.to_string(), tokens.to_string());
-
-    let (_, html) = w.page(&format!("/groups/{gid}"), Some(&w.gw.admin)).await;
-    let main = main_of(&html);
-    assert!(
-        main.contains(&format!("/groups/{gid}?edit_limit={cost}"))
-            && !main.contains("data-edit-limit="),
-        "Edit links, no form open"
-    );
-    let (_, html) = w
-        .page(
-            &format!("/groups/{gid}?edit_limit={cost}"),
-            Some(&w.gw.admin),
-        )
-        .await;
-    let main = main_of(&html);
-    let form = &main[main.find(&format!(r#"data-edit-limit="{cost}""#)).unwrap()..];
-    assert!(
-        form.contains("Cap (USD)")
-            && form.contains(r#"name="cap""#)
-            && form.contains(r#"value="25.5""#)
-            && form.contains(r#"value="80, 100""#),
-        "{form}"
-    );
-    let (_, html) = w
-        .page(&format!("/groups/{gid}?edit_limit={cost}"), Some(&w.member))
-        .await;
-    let main = main_of(&html);
-    assert!(
-        !main.contains("data-edit-limit=") && !main.contains("?edit_limit="),
-        "members do not edit"
-    );
-
-    // The form's fields, as the browser posts them.
-    let edit = |limit: &str, cap: &str, warn: &str| -> Vec<(&'static str, String)> {
-        vec![
-            ("id", gid.clone()),
-            ("limit_id", limit.to_owned()),
-            ("cap", cap.to_owned()),
-            ("warn_at", warn.to_owned()),
-        ]
-    };
-    let post_edit = |session: String, lang: &'static str, f: Vec<(&'static str, String)>| {
-        let w = &w;
-        async move {
-            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            w.rpc_in(lang, "update_limit", &session, &pairs).await
-        }
-    };
-    let (cost_id, tokens_id) = (cost_s.as_str(), tokens_s.as_str());
-
-    let (s, _) = post_edit(w.member.clone(), "en", edit(cost_id, "30", "50, 90")).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = post_edit(w.outsider.clone(), "en", edit(cost_id, "30", "50, 90")).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, body) = post_edit(w.gw.admin.clone(), "en", edit(cost_id, "30", "50%, 90")).await;
-    assert_eq!(s, StatusCode::OK, "{body}");
-    assert_eq!(
-        (&body["cap_raw"], &body["warn_at"]),
-        (&json!(30_000_000), &json!([50, 90]))
-    );
-    let (s, body) = post_edit(w.gw.admin.clone(), "en", edit(cost_id, "12.5", "")).await;
-    assert_eq!(s, StatusCode::OK, "{body}");
-    assert_eq!(
-        (&body["cap_raw"], &body["warn_at"]),
-        (&json!(12_500_000), &json!([80, 100]))
-    );
-
-    for (limit, cap, warn, field) in [
-        (cost_id, "-3", "80", "cap"),
-        (cost_id, "0", "80", "cap"),
-        (cost_id, "1.0000001", "80", "cap"),
-        (cost_id, "abc", "80", "cap"),
-        (cost_id, "10", "0", "warn_at"),
-        (cost_id, "10", "101", "warn_at"),
-        (cost_id, "10", "eighty", "warn_at"),
-        (cost_id, "10", "1,2,3,4,5,6", "warn_at"),
-        (tokens_id, "1.5", "80", "cap"),
-    ] {
-        let (s, body) = post_edit(w.gw.admin.clone(), "en", edit(limit, cap, warn)).await;
-        assert_field(s, &body, field);
-    }
-    let (s, body) = post_edit(w.gw.admin.clone(), "zh-CN", edit(tokens_id, "1.5", "")).await;
-    let message = assert_field(s, &body, "cap");
-    assert!(message.contains("整数"), "{body}");
-
-    // Without JavaScript: the browser comes back to the open form with the field named, and
-    // the message stands next to that field.
-    let referer = format!("http://{HOST}/groups/{gid}?edit_limit={cost}");
-    let pairs = edit(cost_id, "-3", "80");
-    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let req = Request::post("/rpc/update_limit")
-        .header(header::HOST, HOST)
-        .header(header::ORIGIN, format!("http://{HOST}"))
-        .header(header::REFERER, &referer)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "text/html")
-        .header(header::COOKIE, format!("aicarpool_session={}", w.gw.admin))
-        .body(Body::from(encode_form(&pairs)))
-        .unwrap();
-    let res = send(&w.router, req).await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let location = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
-    assert_eq!(
-        location,
-        format!("/groups/{gid}?edit_limit={cost}&error=invalid&field=cap")
-    );
-    let (_, html) = w.page(&location, Some(&w.gw.admin)).await;
-    let main = main_of(&html);
-    let cap_error = &main[main
-        .find(&format!(r#"id="edit-limit-{cost}-cap-error""#))
-        .unwrap()..];
-    assert!(
-        cap_error.starts_with(&format!(
-            r#"id="edit-limit-{cost}-cap-error" class="mt-1 min-h-4 text-xs text-red-600 dark:text-red-400">Enter US dollars above 0"#
-        )),
-        "{cap_error}"
-    );
-
-    let (_, limits) =
-        w.gw.api("GET", &format!("/api/groups/{gid}/limits"), None)
-            .await;
-    let saved = limits
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["id"] == json!(cost))
-        .unwrap();
-    assert_eq!(
-        saved["cap_raw"],
-        json!(12_500_000),
-        "refusals changed nothing"
-    );
 }
 
 #[tokio::test]

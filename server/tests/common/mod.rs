@@ -7,6 +7,7 @@
 
 pub mod gateway;
 pub mod members;
+pub mod mock_client;
 pub mod pages;
 pub mod proxies;
 pub mod routing;

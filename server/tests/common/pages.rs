@@ -4,8 +4,9 @@
 use axum::Router;
 use axum::body::Body;
 use http::{Request, StatusCode, header};
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::gateway::Gateway;
 use super::{encode_form, send, text};
 
 /// Where the test router thinks it runs (the Host of every request here).
@@ -81,4 +82,74 @@ impl Pages {
 /// The part of a page inside `<main>`.
 pub fn main_of(html: &str) -> &str {
     &html[html.find("<main").expect("<main>")..html.find("</main>").expect("</main>")]
+}
+
+/// A running gateway (its system admin owns the group) with a `member` who has a key of their
+/// own and an `outsider`, and a router over the same state for page requests.
+pub struct World {
+    /// The gateway.
+    pub gw: Gateway,
+    /// A router over its state.
+    pub pages: Pages,
+    /// The member's session.
+    pub member: String,
+    /// The member's key.
+    pub member_key: String,
+    /// A session of a user in no group.
+    pub outsider: String,
+}
+
+impl std::ops::Deref for World {
+    type Target = Pages;
+
+    fn deref(&self) -> &Pages {
+        &self.pages
+    }
+}
+
+impl World {
+    /// Starts it.
+    pub async fn new() -> World {
+        let gw = super::gateway::start().await;
+        let pages = Pages {
+            router: super::router_for(&gw.state),
+        };
+        let (_, member) = super::members::join(&gw, "member@example.com", "member").await;
+        let (_, outsider) =
+            super::user_with_session(&gw.state, "outsider@example.com", false).await;
+        let member_key = gw.new_key(&member, json!({"name": "member-laptop"})).await;
+        World {
+            gw,
+            pages,
+            member,
+            member_key,
+            outsider,
+        }
+    }
+
+    /// Adds a limit through the API; returns its id.
+    pub async fn limit(&self, body: Value) -> i64 {
+        let (s, limit) = self
+            .gw
+            .api(
+                "POST",
+                &format!("/api/groups/{}/limits", self.gw.group_id),
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, 201, "{limit}");
+        limit["id"].as_i64().unwrap()
+    }
+}
+
+/// A refusal of one field: 422 naming `field`; returns the message.
+pub fn assert_field(status: StatusCode, body: &Value, field: &str) -> String {
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Server functions answer `{"Service": {…}}`, the JSON API `{"error": {…}}`.
+    let error = body
+        .get("Service")
+        .or_else(|| body.get("error"))
+        .unwrap_or(body);
+    assert_eq!(error["field"], json!(field), "{body}");
+    error["message"].as_str().unwrap_or_default().to_owned()
 }
