@@ -452,6 +452,24 @@ test('Anthropic SDK: models.list()', async () => {
   }
   expect(ids).toContain(GPT);
   expect(ids).toContain(CLAUDE);
+
+  // One model per page: the SDK follows the cursors (after_id = last_id while has_more) and
+  // meets every model once, in the same order.
+  const paged: string[] = [];
+  const first = await anthropic().models.list({ limit: 1 });
+  expect(first.data).toHaveLength(1);
+  expect(first.has_more).toBe(ids.length > 1);
+  for await (const model of anthropic().models.list({ limit: 1 })) paged.push(model.id);
+  expect(paged).toEqual(ids);
+  // Backwards from the last one.
+  const back = await anthropic().models.list({ before_id: ids[ids.length - 1], limit: 1 });
+  expect(back.data.map((m) => m.id)).toEqual([ids[ids.length - 2]]);
+  // A bad limit is a BadRequestError saying what to send.
+  const err = await anthropic()
+    .models.list({ limit: 0 })
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+  expect((err as Error).message).toContain('from 1 to 1000');
 });
 
 test('Anthropic SDK: models.retrieve() returns a usable model and 404s another', async () => {

@@ -17,6 +17,7 @@ use super::catalog::Catalog;
 use super::error::{Dialect, ErrorKind, GatewayError};
 use super::health::HealthPolicy;
 use super::keys::{KeyCache, MemberKey};
+use super::model_page::ModelPage;
 use super::recorder::Recorder;
 use super::select::Selector;
 use super::upstream::Endpoint;
@@ -243,22 +244,29 @@ impl Gateway {
         Ok(member)
     }
 
-    /// `GET /v1/models`: what this key may use, in a shape both SDKs read.
-    pub async fn models(&self, member: &MemberKey) -> ProxyResponse {
+    /// `GET /v1/models`: what this key may use, in a shape both SDKs read, one `page` of it
+    /// (Anthropic's paging; the whole list without one).
+    pub async fn models(
+        &self,
+        member: &MemberKey,
+        page: &ModelPage,
+        dialect: Dialect,
+    ) -> ProxyResponse {
         let catalog = match self.catalog().await {
             Ok(c) => c,
-            Err(e) => return unavailable(&e, Dialect::OpenAi),
+            Err(e) => return unavailable(&e, dialect),
         };
         let names = usable_models(&catalog, member);
-        let data: Vec<Value> = names.iter().map(|id| model_object(id)).collect();
+        let (shown, has_more) = page.slice(&names);
+        let data: Vec<Value> = shown.iter().map(|id| model_object(id)).collect();
         ProxyResponse::json(
             200,
             &json!({
                 "object": "list",
                 "data": data,
-                "has_more": false,
-                "first_id": names.first(),
-                "last_id": names.last(),
+                "has_more": has_more,
+                "first_id": shown.first(),
+                "last_id": shown.last(),
             }),
         )
     }
