@@ -225,24 +225,28 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
 /// (body) instead of holding a connection and its memory forever.
 pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `site` on `listener` until SIGTERM or SIGINT, then lets in-flight requests finish
-/// (up to `drain` long) before returning. The signal handlers are installed before the
-/// "listening" line is logged, so a signal sent as soon as the server says it listens is
-/// always a graceful stop.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    site: Site,
-    drain: Duration,
-) -> std::io::Result<()> {
+/// Completes at the first SIGTERM or SIGINT. The handlers are in place once this returns, so
+/// take it before start-up: from then on a signal is a graceful stop (before that, it kills).
+pub fn stop_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    let stop = async move {
+    Ok(async move {
         tokio::select! {
             _ = interrupt.recv() => tracing::info!("SIGINT received: shutting down"),
             _ = terminate.recv() => tracing::info!("SIGTERM received: shutting down"),
         }
-    };
+    })
+}
+
+/// Serves `site` on `listener` until `stop` (see [`stop_signal`]), then lets in-flight
+/// requests finish (up to `drain` long) before returning.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    site: Site,
+    drain: Duration,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     serve_until(listener, site, CLIENT_IDLE_TIMEOUT, drain, stop).await
 }
 

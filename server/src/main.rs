@@ -99,6 +99,9 @@ fn init_tracing() {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // From here on SIGTERM / SIGINT stop the gateway cleanly, during start-up too (a database
+    // still being waited for, migrations): nothing is served yet, so start-up just ends.
+    let mut stop = std::pin::pin!(server::stop_signal()?);
     tracing::info!(version = aicarpool::VERSION, "AiCarpool starting");
     for line in &config.defaults_taken {
         tracing::info!("default: {line}");
@@ -114,7 +117,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let listen = config.listen;
     let leptos = server::leptos_options(&config.site_root, listen);
-    let state = startup::build_state(config).await?;
+    let state = tokio::select! {
+        state = startup::build_state(config) => state?,
+        () = &mut stop => {
+            tracing::info!("stopped during start-up");
+            return Ok(());
+        }
+    };
     let mail_sender =
         aicarpool::outbox::spawn(state.clone(), aicarpool::outbox::RetryPolicy::default());
     let catalog_watcher = startup::spawn_catalog_watcher(state.clone());
@@ -133,7 +142,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
         "ready"
     );
-    server::serve(listener, site, DRAIN_TIMEOUT).await?;
+    server::serve(listener, site, DRAIN_TIMEOUT, stop).await?;
     // Queued mails stay in the outbox table and go out after the next start.
     mail_sender.abort();
     catalog_watcher.abort();

@@ -383,8 +383,6 @@ fn serve_raises_the_open_files_limit_to_the_hard_one() {
     let mut server = Server::start(&mut in_clean_env(prlimit, dir.path()));
     let line = server.wait_for("open files limit raised");
     assert!(line.contains("from 256 to 8192"), "{line}");
-    // "listening" comes after the signal handlers are in place ("ready" comes before them),
-    // so the TERM below is a graceful stop.
     server.wait_for("listening on");
     // prlimit runs the binary in its own process: the limit is the server's.
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
@@ -399,6 +397,20 @@ fn serve_raises_the_open_files_limit_to_the_hard_one() {
     );
     server.signal("TERM");
     assert!(server.wait_exit().success());
+}
+
+#[test]
+fn a_signal_during_start_up_is_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&mut aicarpool(dir.path()));
+    // The first log line comes after the signal handlers are in place: a TERM sent at once
+    // lands in start-up (opening and migrating the database) or just after it, and either way
+    // the process stops cleanly instead of being killed by the signal.
+    server.wait_for("AiCarpool starting");
+    server.signal("TERM");
+    let status = server.wait_exit();
+    assert!(status.success(), "{status:?}\n{}", server.log.join("\n"));
+    server.wait_for("SIGTERM received");
 }
 
 #[test]
