@@ -31,6 +31,8 @@ pub enum Answer {
         body: Bytes,
         /// Usage the provider reported.
         usage: Usage,
+        /// A native Responses answer's id (what a later `previous_response_id` names).
+        response_id: Option<String>,
     },
     /// A stream whose first chunk arrived.
     Stream {
@@ -181,12 +183,16 @@ impl Gateway {
         // Same format: any object passes untouched (providers add fields), its usage read
         // from the text; something else is no answer in any dialect.
         if wire == client_wire {
-            let usage = upstream_event::whole_usage(wire, &raw).map_err(|bad| match bad {
+            let whole = upstream_event::whole_usage(wire, &raw).map_err(|bad| match bad {
                 BadEvent::NotObject => unusable("not a JSON object"),
                 _ => not_json(),
             })?;
             return Ok(Attempted {
-                answer: Answer::Json { body: raw, usage },
+                answer: Answer::Json {
+                    body: raw,
+                    usage: whole.usage,
+                    response_id: whole.id.filter(|_| wire == Wire::Responses),
+                },
                 wire,
                 ttfb,
             });
@@ -208,7 +214,11 @@ impl Gateway {
             .to_string(),
         );
         Ok(Attempted {
-            answer: Answer::Json { body, usage },
+            answer: Answer::Json {
+                body,
+                usage,
+                response_id: None,
+            },
             wire,
             ttfb,
         })

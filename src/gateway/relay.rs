@@ -88,6 +88,8 @@ pub struct Conversion {
     strip_usage_chunk: bool,
     usage: Usage,
     terminal_seen: bool,
+    /// A native Responses stream's response id (what a later `previous_response_id` names).
+    response_id: Option<String>,
 }
 
 impl Conversion {
@@ -125,6 +127,7 @@ impl Conversion {
             strip_usage_chunk: upstream == Wire::Chat && client == Wire::Chat && !include_usage,
             usage: Usage::default(),
             terminal_seen: false,
+            response_id: None,
         }
     }
 
@@ -135,6 +138,9 @@ impl Conversion {
         let reading = upstream_event::read(self.upstream, &ev, !self.stages.is_empty())?;
         if reading.terminal {
             self.terminal_seen = true;
+        }
+        if self.response_id.is_none() && self.stages.is_empty() {
+            self.response_id = reading.response_id;
         }
         if let Some(u) = reading.usage {
             // Anthropic reports cumulative counts over several events; the others once.
@@ -286,8 +292,9 @@ pub enum StreamEnd {
     ClientGone,
 }
 
-/// Called once when a stream ends, with how it ended and the tokens it used.
-pub type OnEnd = Box<dyn FnOnce(StreamEnd, Usage) + Send>;
+/// Called once when a stream ends, with how it ended, the tokens it used and, for a native
+/// Responses stream, the response's id.
+pub type OnEnd = Box<dyn FnOnce(StreamEnd, Usage, Option<String>) + Send>;
 
 /// A stream in flight.
 pub struct Relay {
@@ -398,7 +405,7 @@ impl Relay {
 
     fn ended(&mut self, end: StreamEnd, usage: Usage) {
         if let Some(on_end) = self.on_end.take() {
-            on_end(end, usage);
+            on_end(end, usage, self.conversion.response_id.take());
         }
     }
 

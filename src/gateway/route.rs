@@ -4,8 +4,6 @@
 //! account at its cap or whose half-open probe someone else holds is skipped, not overloaded.
 //! Every attempt and skip is kept in the usage record's attempt log.
 
-use std::sync::Arc;
-
 use http::{HeaderName, HeaderValue, header};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -19,17 +17,18 @@ use super::engine::{
     usable_text,
 };
 use super::error::{ErrorKind, GatewayError};
-use super::health::{HealthEvent, HealthPolicy, HealthState, OutReason};
+use super::health::{HealthEvent, OutReason};
 use super::keys::MemberKey;
 use super::probe::ProbeClaim;
-use super::relay::{Conversion, OnEnd, Relay, StreamEnd};
+use super::relay::{Conversion, Relay, StreamEnd};
+use super::response_pins;
 use super::select::{BudgetLeft, session_key};
 use super::translate;
-use super::upstream::{AttemptFailure, Endpoint};
+use super::upstream::{AttemptFailure, Endpoint, Wire};
 use super::usage::Usage;
 use super::usage_guard::UsageGuard;
-use crate::counters::{CapHit, Charge, CounterStore, Lease};
-use crate::db::{accounts, now_ms};
+use crate::counters::{CapHit, Charge};
+use crate::db::now_ms;
 use crate::model::RoutingStrategy;
 
 /// Which account served the answer (its id; its name when it fits in a header), how many
@@ -112,6 +111,17 @@ impl Gateway {
             ));
         }
 
+        // A stored conversation continues only on an account that speaks Responses natively.
+        let previous = response_pins::previous(req.endpoint, &body);
+        if previous.is_some() {
+            candidates.retain(|c| {
+                req.endpoint.upstream_wire(c.account.provider) == Some(Wire::Responses)
+            });
+            if candidates.is_empty() {
+                return Err(response_pins::no_account(&model));
+            }
+        }
+
         let routing = catalog.group(group);
         let strategy = routing.map(|g| g.strategy).unwrap_or_default();
         // The worst case is only reserved against limits: a group without any skips working
@@ -138,13 +148,21 @@ impl Gateway {
         // A pin only matters where there is a choice: with one account to try, the key is not
         // worked out (it hashes the system prompt and the first message) and no pin is looked
         // up or stored (a Redis round trip each with `REDIS_URL`).
-        let sticky = (req.endpoint != Endpoint::CountTokens && candidates.len() > 1)
+        // A continued response goes where it is stored (its pin is not a session's).
+        let choice = req.endpoint != Endpoint::CountTokens && candidates.len() > 1;
+        let sticky = (choice && previous.is_none())
             .then(|| session_key(group, &model, &body))
             .flatten();
-        let pinned = match &sticky {
-            Some(key) => self.counters.sticky_get(key, now).await,
-            None => None,
+        let pinned = match (previous, &sticky) {
+            (Some(response), _) if choice => {
+                let key = response_pins::key(group, response);
+                self.counters.sticky_get(&key, now).await
+            }
+            (None, Some(key)) => self.counters.sticky_get(key, now).await,
+            _ => None,
         };
+        // Where the answer is stored upstream, its id is pinned to the account serving it.
+        let pin_in = response_pins::stored(req.endpoint, &body).then_some(group);
         let left = if strategy == RoutingStrategy::MostBudget {
             self.budget_left(routing, &candidates, now).await
         } else {
@@ -308,9 +326,16 @@ impl Gateway {
                     guard.set_price(catalog.price(&candidate.upstream_model));
                     guard.row_mut().attempt_log = log_json(&log);
                     let mut response = match done.answer {
-                        Answer::Json { body: bytes, usage } => {
+                        Answer::Json {
+                            body: bytes,
+                            usage,
+                            response_id,
+                        } => {
                             self.settle_account(id, lease, StreamEnd::Complete, usage)
                                 .await;
+                            if let (Some(group), Some(response)) = (pin_in, &response_id) {
+                                response_pins::pin(&self.counters, group, response, id).await;
+                            }
                             guard.finish_ok(200, usage, None);
                             ProxyResponse {
                                 status: 200,
@@ -338,7 +363,7 @@ impl Gateway {
                                 first,
                                 rest,
                                 guard.take(),
-                                Some(self.on_stream_end(id, lease)),
+                                Some(self.on_stream_end(id, lease, pin_in)),
                             );
                             ProxyResponse {
                                 status: 200,
@@ -496,78 +521,5 @@ impl Gateway {
             }
             None => error,
         }
-    }
-
-    /// Feeds a failed attempt into the account's health.
-    async fn note_failure(&self, candidate: &Candidate, failure: &AttemptFailure) {
-        let id = candidate.account.id;
-        self.selector.observe(id, false, None);
-        let Some(event) = failure.event else { return };
-        let before = self.counters.health(id);
-        let after = self
-            .counters
-            .report(id, event, now_ms(), &self.policy)
-            .await;
-        let opened = after.open_until > before.open_until;
-        if failure.account_fault
-            || opened
-            || matches!(event, HealthEvent::RateLimited(_)) && before.cooldown_until == 0
-        {
-            let message = match failure.status {
-                Some(status) => format!("HTTP {status}: {}", failure.error.message),
-                None => failure.error.message.clone(),
-            };
-            let db = self.db().clone();
-            tokio::spawn(async move {
-                if let Err(e) =
-                    accounts::record_health(&db, id, Some(&message), None, now_ms()).await
-                {
-                    tracing::warn!(account = id, "could not record the account's error: {e}");
-                }
-            });
-        }
-    }
-
-    /// After a whole answer: give the slot back and close the circuit if it was not closed.
-    async fn settle_account(&self, id: i64, lease: Option<Lease>, end: StreamEnd, usage: Usage) {
-        account_done(&self.counters, &self.policy, id, lease, end, usage).await;
-    }
-
-    /// What a relayed stream does when it ends.
-    fn on_stream_end(&self, id: i64, lease: Option<Lease>) -> OnEnd {
-        let counters = Arc::clone(&self.counters);
-        let policy = self.policy;
-        Box::new(move |end, usage| {
-            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-                return;
-            };
-            runtime.spawn(async move {
-                account_done(&counters, &policy, id, lease, end, usage).await;
-            });
-        })
-    }
-}
-
-/// An attempt that reached the client ended: its cap slot goes back with the tokens used, and
-/// its health learns the outcome. Healthy accounts cost no write: only a change is reported.
-async fn account_done(
-    counters: &CounterStore,
-    policy: &HealthPolicy,
-    id: i64,
-    lease: Option<Lease>,
-    end: StreamEnd,
-    usage: Usage,
-) {
-    if let Some(lease) = &lease {
-        let tokens = usage.total_input().saturating_add(usage.output_tokens);
-        counters.release(lease, tokens, now_ms()).await;
-    }
-    let event = match end {
-        StreamEnd::Complete => HealthEvent::Success,
-        StreamEnd::UpstreamFailed => HealthEvent::Failure,
-        StreamEnd::ClientGone => return,
-    };
-    if event == HealthEvent::Failure || counters.health(id) != HealthState::default() {
-        counters.report(id, event, now_ms(), policy).await;
     }
 }

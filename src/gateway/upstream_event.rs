@@ -86,6 +86,8 @@ pub struct Reading {
     /// The parsed event, when it was asked for (to translate it); `None` for `[DONE]` and
     /// events without data.
     pub value: Option<Value>,
+    /// The response's id, on a Responses lifecycle event (`response.created`, …).
+    pub response_id: Option<String>,
 }
 
 /// Reads `ev`, an event of a `wire` stream; with `keep`, the parsed event is kept for the
@@ -124,10 +126,19 @@ pub fn read(wire: Wire, ev: &SseEvent, keep: bool) -> Result<Reading, BadEvent> 
     Ok(reading)
 }
 
-/// The usage of a whole (non-stream) answer passed on as it is, read from its text by the
-/// same skipping view as events: no tree is built for content. `NotJson` or `NotObject` when
-/// it is no answer in any dialect; an answer without usage reads as zero.
-pub fn whole_usage(wire: Wire, raw: &[u8]) -> Result<Usage, BadEvent> {
+/// What the gateway reads of a whole answer passed on as it is.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Whole {
+    /// Its usage (zero when it reports none).
+    pub usage: Usage,
+    /// Its `id`, when it is a string.
+    pub id: Option<String>,
+}
+
+/// The usage and id of a whole (non-stream) answer passed on as it is, read from its text by
+/// the same skipping view as events: no tree is built for content. `NotJson` or `NotObject`
+/// when it is no answer in any dialect; an answer without usage reads as zero.
+pub fn whole_usage(wire: Wire, raw: &[u8]) -> Result<Whole, BadEvent> {
     if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(if serde_json::from_slice::<IgnoredAny>(raw).is_ok() {
             BadEvent::NotObject
@@ -136,7 +147,10 @@ pub fn whole_usage(wire: Wire, raw: &[u8]) -> Result<Usage, BadEvent> {
         });
     }
     let holder: UsageHolder = serde_json::from_slice(raw).map_err(|_| BadEvent::NotJson)?;
-    Ok(holder.usage.and_then(|u| u.of(wire)).unwrap_or_default())
+    Ok(Whole {
+        usage: holder.usage.and_then(|u| u.of(wire)).unwrap_or_default(),
+        id: holder.id,
+    })
 }
 
 /// Reads an event object through the wire's view. A data error (serde's word for valid JSON
@@ -182,6 +196,7 @@ where
                     .filter(|_| terminal)
                     .and_then(|u| u.responses()),
                 terminal,
+                response_id: event.response.id,
                 ..Reading::default()
             })
         }
@@ -217,24 +232,48 @@ struct ResponsesEvent<'a> {
     response: UsageHolder,
 }
 
-/// The `usage` of a nested object; anything that is not an object holds none. Only the usage
-/// is kept: the rest (a whole Response, say) is skipped, not built.
+/// The `usage` and string `id` of a nested object; anything that is not an object holds
+/// none. Only these are kept: the rest (a whole Response, say) is skipped, not built.
 #[derive(Default)]
 struct UsageHolder {
     usage: Option<UsageCounts>,
+    id: Option<String>,
 }
 
 impl AnyJson for UsageHolder {
     fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let mut usage = None;
-        while let Some(IsUsage(is_usage)) = map.next_key::<IsUsage>()? {
-            if is_usage {
-                usage = map.next_value::<Option<UsageCounts>>()?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+        let mut holder = UsageHolder::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Usage => holder.usage = map.next_value::<Option<UsageCounts>>()?,
+                Key::Id => holder.id = map.next_value::<AnyId>()?.0,
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        Ok(UsageHolder { usage })
+        Ok(holder)
+    }
+}
+
+/// An `id` value: kept when it is a string, skipped (not refused) when it is anything else.
+#[derive(Default)]
+struct AnyId(Option<String>);
+
+impl AnyJson for AnyId {
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(AnyId(None))
+    }
+
+    fn from_text(text: &str) -> Self {
+        AnyId(Some(text.to_owned()))
+    }
+}
+
+impl<'de> Deserialize<'de> for AnyId {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        deserialize_any_json(de)
     }
 }
 
@@ -244,25 +283,33 @@ impl<'de> Deserialize<'de> for UsageHolder {
     }
 }
 
-/// Whether an object key is `usage`, read without copying the key (an answer has a dozen
-/// keys; `Cow<str>` would allocate each).
-struct IsUsage(bool);
+/// The object keys the holder reads, told apart without copying the key (an answer has a
+/// dozen keys; `Cow<str>` would allocate each).
+enum Key {
+    Usage,
+    Id,
+    Other,
+}
 
-impl<'de> Deserialize<'de> for IsUsage {
+impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct Key;
-        impl Visitor<'_> for Key {
-            type Value = IsUsage;
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an object key")
             }
 
-            fn visit_str<E>(self, key: &str) -> Result<IsUsage, E> {
-                Ok(IsUsage(key == "usage"))
+            fn visit_str<E>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "usage" => Key::Usage,
+                    "id" => Key::Id,
+                    _ => Key::Other,
+                })
             }
         }
-        de.deserialize_str(Key)
+        de.deserialize_str(KeyVisitor)
     }
 }
 
@@ -278,8 +325,8 @@ mod tests {
         match (&text, &kept) {
             (Ok(a), Ok(b)) => {
                 assert_eq!(
-                    (a.usage, a.terminal, a.usage_only),
-                    (b.usage, b.terminal, b.usage_only),
+                    (a.usage, a.terminal, a.usage_only, &a.response_id),
+                    (b.usage, b.terminal, b.usage_only, &b.response_id),
                     "{data}"
                 );
                 assert!(a.value.is_none());
@@ -291,6 +338,24 @@ mod tests {
             (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err(), "{data}"),
         }
         text
+    }
+
+    /// The response id (what a later `previous_response_id` names) comes from the lifecycle
+    /// events and from a whole Response; an id of another type is none, not a bad event.
+    #[test]
+    fn a_responses_id_is_read_from_lifecycle_events_and_whole_answers() {
+        let created = r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","output":[],"usage":null}}"#;
+        let reading = both(Wire::Responses, created).unwrap();
+        assert_eq!(reading.response_id.as_deref(), Some("resp_1"));
+        let delta = r#"{"type":"response.output_text.delta","item_id":"msg_1","delta":"hi"}"#;
+        assert_eq!(both(Wire::Responses, delta).unwrap().response_id, None);
+        let odd = r#"{"type":"response.created","response":{"id":7}}"#;
+        assert_eq!(both(Wire::Responses, odd).unwrap().response_id, None);
+        let whole = br#"{"id":"resp_\u0032","object":"response","output":[]}"#;
+        let whole = whole_usage(Wire::Responses, whole).unwrap();
+        assert_eq!(whole.id.as_deref(), Some("resp_2"));
+        let odd = br#"{"id":{"a":[1,{"b":null}]},"output":[]}"#;
+        assert_eq!(whole_usage(Wire::Responses, odd).unwrap().id, None);
     }
 
     /// A whole answer passed on as it is reads the same usage from its text as the tree
@@ -326,9 +391,15 @@ mod tests {
         for (wire, text) in cases {
             let tree: Value = serde_json::from_str(text).unwrap();
             let expected = Usage::from_wire(wire, &tree).unwrap_or_default();
-            assert_eq!(whole_usage(wire, text.as_bytes()), Ok(expected), "{text}");
+            assert_eq!(
+                whole_usage(wire, text.as_bytes()).map(|w| w.usage),
+                Ok(expected),
+                "{text}"
+            );
         }
-        let first = whole_usage(Wire::Chat, cases[0].1.as_bytes()).unwrap();
+        let first = whole_usage(Wire::Chat, cases[0].1.as_bytes())
+            .unwrap()
+            .usage;
         assert_eq!(
             (
                 first.input_tokens,

@@ -144,6 +144,11 @@ pub(super) trait AnyJson: Default {
 
     /// The value read from an object.
     fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+
+    /// The value read from a string.
+    fn from_text(_text: &str) -> Self {
+        Self::default()
+    }
 }
 
 /// Reads a `T` from any JSON value (see [`AnyJson`]).
@@ -187,8 +192,8 @@ impl<'de, T: AnyJson> Visitor<'de> for AnyJsonVisitor<T> {
         Ok(T::default())
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<T, E> {
-        Ok(T::default())
+    fn visit_str<E>(self, text: &str) -> Result<T, E> {
+        Ok(T::from_text(text))
     }
 
     fn visit_unit<E>(self) -> Result<T, E> {

@@ -82,9 +82,27 @@ fn prompt(body: &Value) -> Prompt {
 /// Answers `POST /v1/responses`.
 pub(crate) fn create(shared: &Shared, body: &Value) -> Result<Reply, ApiError> {
     let model = model(body)?;
+    // As OpenAI: a conversation continues only from a response this provider stored.
+    match body.get("previous_response_id") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(previous)) if shared.has_response(previous) => {}
+        Some(previous) => {
+            let shown = previous
+                .as_str()
+                .map_or_else(|| previous.to_string(), str::to_owned);
+            return Err(ApiError::invalid(
+                "previous_response_id",
+                format!("Previous response with id '{shown}' not found."),
+            ));
+        }
+    }
     let prompt = prompt(body);
     let (answer, usage) = answer(&prompt, |system| shared.cache_hit(system));
     let id = format!("resp_mock{}", shared.next_id());
+    let store = body.get("store") != Some(&Value::Bool(false));
+    if store {
+        shared.store_response(&id);
+    }
     // OpenAI's ids: `msg_…` for a message item, `fc_…` for a function call.
     let item_id = match &answer {
         Answer::Text { .. } => format!("msg_mock{}", shared.next_id()),
@@ -112,7 +130,7 @@ pub(crate) fn create(shared: &Shared, body: &Value) -> Result<Reply, ApiError> {
             "max_output_tokens": body.get("max_output_tokens").cloned().unwrap_or(Value::Null),
             "model": model, "output": output, "parallel_tool_calls": true,
             "previous_response_id": body.get("previous_response_id").cloned().unwrap_or(Value::Null),
-            "reasoning": {"effort": null, "summary": null}, "store": true, "temperature": 1.0,
+            "reasoning": {"effort": null, "summary": null}, "store": store, "temperature": 1.0,
             "text": {"format": {"type": "text"}},
             "tool_choice": body.get("tool_choice").cloned().unwrap_or_else(|| json!("auto")),
             "tools": body.get("tools").cloned().unwrap_or_else(|| json!([])),

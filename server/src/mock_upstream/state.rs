@@ -66,7 +66,12 @@ pub(crate) struct Shared {
     max_in_flight: AtomicU64,
     held: AtomicU64,
     next_id: AtomicU64,
+    stored_responses: Mutex<HashSet<String>>,
 }
+
+/// Stored Responses ids kept at most; then the set starts over (the mock is for tests and
+/// trials, not for month-long conversations).
+const STORED_RESPONSES_MAX: usize = 100_000;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking test thread must not take the mock down with it.
@@ -85,7 +90,10 @@ impl Shared {
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             held: AtomicU64::new(0),
-            next_id: AtomicU64::new(1),
+            // Ids are unique across mocks as a provider's are: a response id one mock made
+            // is unknown to another.
+            next_id: AtomicU64::new(u64::from(uuid::Uuid::new_v4().as_fields().0) << 24),
+            stored_responses: Mutex::default(),
         }
     }
 
@@ -157,6 +165,20 @@ impl Shared {
     /// A fresh number for response and call ids.
     pub(crate) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Keeps a Responses id for later `previous_response_id` references.
+    pub(crate) fn store_response(&self, id: &str) {
+        let mut stored = lock(&self.stored_responses);
+        if stored.len() >= STORED_RESPONSES_MAX {
+            stored.clear();
+        }
+        stored.insert(id.to_owned());
+    }
+
+    /// Whether this mock made and stored the response `id`.
+    pub(crate) fn has_response(&self, id: &str) -> bool {
+        lock(&self.stored_responses).contains(id)
     }
 
     /// Lets every stream held now go on.

@@ -1,0 +1,149 @@
+//! Stored Responses conversations (`previous_response_id`) in a group with several OpenAI
+//! accounts: each turn must reach the account that stored the previous one (each mock, like
+//! OpenAI, knows only the responses it made), streamed or not, on one node or across two
+//! sharing Redis; and a continuation is never sent to an account that serves the model by
+//! translation.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use common::gateway::{Gateway, sse_events};
+use common::routing::start;
+use serde_json::{Value, json};
+
+const MODEL: &str = "gpt-4.1";
+
+/// One turn on `base`: the status, the account that served it and the response id.
+async fn turn(
+    gw: &Gateway,
+    base: &str,
+    previous: Option<&str>,
+    stream: bool,
+) -> (u16, i64, Option<String>) {
+    let mut body = json!({"model": MODEL, "input": "and then?", "stream": stream});
+    if let Some(previous) = previous {
+        body["previous_response_id"] = json!(previous);
+    }
+    let res = gw
+        .http
+        .post(format!("{base}/v1/responses"))
+        .bearer_auth(&gw.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let account = res
+        .headers()
+        .get("x-aicarpool-account-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let text = res.text().await.unwrap();
+    if status != 200 {
+        return (status, account, Some(text));
+    }
+    let id = if stream {
+        let completed = sse_events(&text)
+            .into_iter()
+            .find(|(name, _)| name.as_deref() == Some("response.completed"))
+            .unwrap_or_else(|| panic!("no response.completed in {text}"));
+        let event: Value = serde_json::from_str(&completed.1).unwrap();
+        event["response"]["id"].as_str().map(str::to_owned)
+    } else {
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        answer["id"].as_str().map(str::to_owned)
+    };
+    (status, account, id)
+}
+
+/// A 12-turn conversation, streamed and whole turns mixed, over `bases` in turn: every turn
+/// is answered by the account that answered the first.
+async fn conversation_stays_put(gw: &Gateway, bases: &[String]) {
+    let (status, first_account, mut last) = turn(gw, &bases[0], None, false).await;
+    assert_eq!(status, 200, "{last:?}");
+    for i in 1..12 {
+        let base = &bases[i % bases.len()];
+        let (status, account, id) = turn(gw, base, last.as_deref(), i % 2 == 0).await;
+        assert_eq!(status, 200, "turn {i} on {base}: {id:?}");
+        assert_eq!(account, first_account, "turn {i} went to another account");
+        last = id;
+    }
+}
+
+#[tokio::test]
+async fn a_stored_conversation_stays_on_the_account_that_holds_it() {
+    let gw = start(false).await.unwrap();
+    let _ups = gw.add_upstreams(MODEL, &[1, 1, 1]).await;
+    conversation_stays_put(&gw, std::slice::from_ref(&gw.base)).await;
+
+    // A continuation of a response the gateway never saw (another gateway's, or one made with
+    // `store: false`) goes to some account, whose "not found" the client gets as a 400.
+    let (status, _, body) = turn(&gw, &gw.base, Some("resp_unknown"), false).await;
+    assert_eq!(status, 400, "{body:?}");
+    assert!(body.unwrap().contains("resp_unknown"));
+}
+
+#[tokio::test]
+async fn a_stored_conversation_stays_put_across_two_nodes_sharing_redis() {
+    let gw = start(true).await.unwrap();
+    let _ups = gw.add_upstreams(MODEL, &[1, 1, 1]).await;
+    let second = gw.second_node().await;
+    conversation_stays_put(&gw, &[gw.base.clone(), second]).await;
+}
+
+#[tokio::test]
+async fn a_continuation_never_goes_to_an_account_that_translates() {
+    let gw = start(false).await.unwrap();
+    let openai = gw
+        .add_account(json!({
+            "name": "openai-later", "provider": "openai",
+            "base_url": gw.mock.openai_base_url(), "api_key": gw.mock.api_key(),
+            "models": [MODEL], "priority": 5,
+        }))
+        .await;
+    let (status, account, first) = turn(&gw, &gw.base, None, false).await;
+    assert_eq!((status, account), (200, openai));
+    // An Anthropic account now serves the model too, ahead of the OpenAI one (lower
+    // priority goes first).
+    let claude = gw
+        .add_account(json!({
+            "name": "claude-first", "provider": "anthropic",
+            "base_url": gw.mock.anthropic_base_url(), "api_key": gw.mock.api_key(),
+            "models": [MODEL],
+        }))
+        .await;
+    let (status, account, _) = turn(&gw, &gw.base, None, true).await;
+    assert_eq!(
+        (status, account),
+        (200, claude),
+        "a new conversation goes first in line"
+    );
+    let (status, account, _) = turn(&gw, &gw.base, first.as_deref(), true).await;
+    assert_eq!(
+        (status, account),
+        (200, openai),
+        "a continuation goes where it is stored"
+    );
+
+    // A model only translating accounts serve: a 400 that says what to do instead.
+    let res = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "claude-sonnet-4-5", "input": "hi", "previous_response_id": "resp_1"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["param"], "previous_response_id", "{err}");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("no OpenAI account"), "{message}");
+    assert!(message.contains("whole conversation"), "{message}");
+}

@@ -1,0 +1,106 @@
+//! What an attempt's outcome does to its account: a failure feeds its health (and, when it
+//! is news, its last error on the accounts page); an answer gives its cap slot back, closes a
+//! circuit left open and pins a stored Responses answer to it.
+
+use std::sync::Arc;
+
+use super::catalog::Candidate;
+use super::engine::Gateway;
+use super::health::{HealthEvent, HealthPolicy, HealthState};
+use super::relay::{OnEnd, StreamEnd};
+use super::response_pins;
+use super::upstream::AttemptFailure;
+use super::usage::Usage;
+use crate::counters::{CounterStore, Lease};
+use crate::db::{accounts, now_ms};
+
+impl Gateway {
+    /// Feeds a failed attempt into the account's health.
+    pub(super) async fn note_failure(&self, candidate: &Candidate, failure: &AttemptFailure) {
+        let id = candidate.account.id;
+        self.selector.observe(id, false, None);
+        let Some(event) = failure.event else { return };
+        let before = self.counters.health(id);
+        let after = self
+            .counters
+            .report(id, event, now_ms(), &self.policy)
+            .await;
+        let opened = after.open_until > before.open_until;
+        if failure.account_fault
+            || opened
+            || matches!(event, HealthEvent::RateLimited(_)) && before.cooldown_until == 0
+        {
+            let message = match failure.status {
+                Some(status) => format!("HTTP {status}: {}", failure.error.message),
+                None => failure.error.message.clone(),
+            };
+            let db = self.db().clone();
+            tokio::spawn(async move {
+                if let Err(e) =
+                    accounts::record_health(&db, id, Some(&message), None, now_ms()).await
+                {
+                    tracing::warn!(account = id, "could not record the account's error: {e}");
+                }
+            });
+        }
+    }
+
+    /// After a whole answer: give the slot back and close the circuit if it was not closed.
+    pub(super) async fn settle_account(
+        &self,
+        id: i64,
+        lease: Option<Lease>,
+        end: StreamEnd,
+        usage: Usage,
+    ) {
+        account_done(&self.counters, &self.policy, id, lease, end, usage).await;
+    }
+
+    /// What a relayed stream does when it ends; with `pin_in` (a group), a completed
+    /// Responses stream's id is pinned to the account.
+    pub(super) fn on_stream_end(
+        &self,
+        id: i64,
+        lease: Option<Lease>,
+        pin_in: Option<i64>,
+    ) -> OnEnd {
+        let counters = Arc::clone(&self.counters);
+        let policy = self.policy;
+        Box::new(move |end, usage, response| {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            runtime.spawn(async move {
+                if let (StreamEnd::Complete, Some(group), Some(response)) = (end, pin_in, response)
+                {
+                    response_pins::pin(&counters, group, &response, id).await;
+                }
+                account_done(&counters, &policy, id, lease, end, usage).await;
+            });
+        })
+    }
+}
+
+/// An attempt that reached the client ended: its cap slot goes back with the tokens used, and
+/// its health learns the outcome. Healthy accounts cost no write: only a change is reported.
+async fn account_done(
+    counters: &CounterStore,
+    policy: &HealthPolicy,
+    id: i64,
+    lease: Option<Lease>,
+    end: StreamEnd,
+    usage: Usage,
+) {
+    if let Some(lease) = &lease {
+        let tokens = usage.total_input().saturating_add(usage.output_tokens);
+        counters.release(lease, tokens, now_ms()).await;
+    }
+    let event = match end {
+        StreamEnd::Complete => HealthEvent::Success,
+        StreamEnd::UpstreamFailed => HealthEvent::Failure,
+        StreamEnd::ClientGone => return,
+    };
+    if event == HealthEvent::Failure || counters.health(id) != HealthState::default() {
+        counters.report(id, event, now_ms(), policy).await;
+    }
+}
