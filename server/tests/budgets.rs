@@ -403,3 +403,44 @@ async fn account_budgets_and_request_budgets_settle_together_in_memory() {
 async fn account_budgets_and_request_budgets_settle_together_with_redis() {
     account_budgets_and_request_budgets_settle_together(true).await;
 }
+
+/// Output caps far past any limit (each dialect's field on every endpoint, since the estimate
+/// reads them all) are refused with the limit named; they neither overflow the estimate (a
+/// dropped connection in debug builds) nor wrap into a negative hold that lets them through
+/// (release builds), and the counter stays usable.
+#[tokio::test]
+async fn absurd_output_caps_are_refused_without_overflowing_the_hold() {
+    let gw = gateway::start().await;
+    let (status, limit) = gw
+        .api(
+            "POST",
+            &format!("/api/groups/{}/limits", gw.group_id),
+            Some(json!({"scope": "group", "metric": "tokens", "window": "day", "cap": 1_000_000})),
+        )
+        .await;
+    assert_eq!(status, 201, "{limit}");
+    let huge = i64::MAX;
+    let user = json!([{"role": "user", "content": "hi"}]);
+    for (path, body) in [
+        (
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o-mini", "messages": user, "max_output_tokens": huge}),
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": user,
+                   "max_completion_tokens": huge}),
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": "hi", "max_tokens": huge}),
+        ),
+    ] {
+        let res = gw.post(path, &body).send().await.unwrap();
+        assert_eq!(res.status(), 429, "{path}");
+        let err: Value = res.json().await.unwrap();
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains("this request may need up to"), "{message}");
+    }
+    gw.chat_ok(&gw.key, "gpt-4o-mini").await;
+}

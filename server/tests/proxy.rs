@@ -429,6 +429,9 @@ async fn a_client_that_leaves_cancels_the_upstream_and_is_recorded() {
     let rows = gw.usage(1).await;
     assert_eq!(rows[0].status, 499);
     assert_eq!(rows[0].error_class.as_deref(), Some("client_closed"));
+    // The stream was cut before its usage chunk: the prompt is billed by estimate, not free.
+    assert!(rows[0].input_tokens >= 10, "{:?}", rows[0]);
+    assert!(rows[0].cost_micros > 0, "{:?}", rows[0]);
 }
 
 #[tokio::test]

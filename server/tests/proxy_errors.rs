@@ -379,3 +379,70 @@ async fn upstream_failures_fail_over_or_answer_without_leaking_secrets() {
     assert_eq!(res.status(), 502);
     assert_eq!(res.json::<Value>().await.unwrap()["type"], "error");
 }
+
+#[tokio::test]
+async fn out_of_credit_fails_over_and_a_long_query_is_the_callers_fault() {
+    let gw = gateway::start().await;
+    let second = gw.add_account(json!({"name": "openai-backup", "provider": "openai",
+        "base_url": gw.mock.openai_base_url(), "api_key": gw.mock.api_key(), "models": ["gpt-4o-mini"]})).await;
+    // 402 (DeepSeek's and OpenRouter's "insufficient balance"): the account's problem, so
+    // the next account serves the request and the first carries the error for its admins.
+    gw.mock.set_fault(Fault::status(402).times(1));
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-aicarpool-attempts"], "2");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut errors = Vec::new();
+    for id in [gw.openai_account, second] {
+        let (_, account) = gw.api("GET", &format!("/api/accounts/{id}"), None).await;
+        errors.push(
+            account["last_error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert!(errors.iter().any(|e| e.contains("402")), "{errors:?}");
+
+    // A query string past the cap is refused before the provider: a 400 naming it, each time,
+    // and the account (whose URL it would have broken) is not blamed.
+    let long = format!("{}/v1/messages?x={}", gw.base, "a".repeat(10_000));
+    for _ in 0..6 {
+        let res = gw
+            .http
+            .post(&long)
+            .bearer_auth(&gw.key)
+            .json(&messages("claude-sonnet-4-5", "hi"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["type"], "error", "{err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("query string"),
+            "{err}"
+        );
+    }
+    let res = gw
+        .post("/v1/messages", &messages("claude-sonnet-4-5", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (_, account) = gw
+        .api(
+            "GET",
+            &format!("/api/accounts/{}", gw.anthropic_account),
+            None,
+        )
+        .await;
+    assert!(account["last_error"].is_null(), "{account}");
+}

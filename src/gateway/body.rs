@@ -30,6 +30,15 @@ pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError>
                 "body",
                 "the JSON is nested deeper than 128 levels; flatten the request",
             )
+        } else if e.to_string().contains("hex escape") || e.to_string().contains("surrogate") {
+            // Usually a string cut in the middle of an emoji (JavaScript's slice works on
+            // UTF-16 units), which leaves half of a \uD83D\uDE00 pair.
+            GatewayError::invalid(
+                "body",
+                format!(
+                    "the request body is not valid JSON: {e}; a \\uD800-\\uDFFF escape must be one of a pair (high then low surrogate), as text cut inside an emoji leaves half of one"
+                ),
+            )
         } else {
             GatewayError::invalid("body", format!("the request body is not valid JSON: {e}"))
         }
@@ -535,6 +544,12 @@ mod tests {
             err.message,
             "the JSON is nested deeper than 128 levels; flatten the request"
         );
+        // Half of a surrogate pair (a string cut inside an emoji) is named as such.
+        for cut in [r#""ab\ud83d""#, r#""ab\ud83dcd""#, r#""\ude00""#] {
+            let raw = format!(r#"{{"model":"m","messages":[{{"role":"user","content":{cut}}}]}}"#);
+            let err = parse_body(Endpoint::ChatCompletions, raw.as_bytes()).unwrap_err();
+            assert!(err.message.contains("surrogate"), "{cut}: {}", err.message);
+        }
         let err = parse_body(Endpoint::ChatCompletions, b"{\"model\":").unwrap_err();
         assert!(err.message.contains("not valid JSON"), "{}", err.message);
     }

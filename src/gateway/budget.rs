@@ -366,7 +366,9 @@ pub fn estimate(
         .unwrap_or(0);
     Amounts {
         requests: 1,
-        tokens: input + output,
+        // Output caps are the client's numbers: `max_output_tokens: 9223372036854775807` must
+        // not wrap into a negative hold that no limit refuses.
+        tokens: input.saturating_add(output),
         cost_micros: cost,
     }
 }

@@ -307,6 +307,9 @@ pub struct Relay {
     guard: UsageGuard,
     delivered_chars: usize,
     done: bool,
+    /// The client's request, to estimate the input of a stream the provider never reported
+    /// it for (OpenAI-style streams report usage only in their last chunk).
+    request: Option<Bytes>,
 }
 
 impl Relay {
@@ -328,7 +331,17 @@ impl Relay {
             guard,
             delivered_chars: 0,
             done: false,
+            request: None,
         }
+    }
+
+    /// Bills the input of a stream that ends without the provider's usage (cut by the
+    /// upstream, the deadline or the client before the usage chunk) by an estimate of
+    /// `request`, instead of none: a client leaving right after the last token must not get
+    /// its prompt for free.
+    pub fn estimating_input_of(mut self, request: Bytes) -> Relay {
+        self.request = Some(request);
+        self
     }
 
     fn emit(&mut self, events: Vec<SseEvent>) {
@@ -410,11 +423,19 @@ impl Relay {
     }
 
     /// What the provider reported, or, when a cut stream never reported its output, an
-    /// estimate from the text delivered (about four characters a token).
+    /// estimate from the text delivered (about four characters a token); its input likewise
+    /// from the request (see [`Relay::estimating_input_of`]).
     fn billed_usage(&self) -> Usage {
         let mut usage = self.conversion.usage();
         if usage.output_tokens == 0 && self.delivered_chars > 0 {
             usage.output_tokens = (self.delivered_chars as u64).div_ceil(4);
+        }
+        if usage.total_input() == 0
+            && let Some(request) = &self.request
+            && let Ok(body) = serde_json::from_slice::<Value>(request)
+        {
+            let estimate = super::budget::estimate_input_tokens(&body);
+            usage.input_tokens = u64::try_from(estimate).unwrap_or(0);
         }
         usage
     }

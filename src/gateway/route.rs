@@ -40,6 +40,9 @@ const MODEL: HeaderName = HeaderName::from_static("x-aicarpool-model");
 /// Tells nginx in front of the gateway not to buffer a stream.
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
+/// The longest query string passed on to the provider.
+const MAX_QUERY_BYTES: usize = 4096;
+
 /// One line of the attempt log.
 #[derive(Debug, Serialize)]
 struct LogEntry {
@@ -66,6 +69,19 @@ impl Gateway {
         req: &ProxyRequest,
         guard: &mut UsageGuard,
     ) -> Result<ProxyResponse, GatewayError> {
+        if let Some(query) = &req.query
+            && query.len() > MAX_QUERY_BYTES
+        {
+            // It is passed on to the provider: past a URL's limits it would fail there, and
+            // not as the account's fault.
+            return Err(GatewayError::invalid(
+                "query",
+                format!(
+                    "the query string is {} bytes; the gateway passes at most {MAX_QUERY_BYTES} on (the APIs take short flags such as `?beta=true`)",
+                    query.len()
+                ),
+            ));
+        }
         let body = parse_body(req.endpoint, &req.body)?;
         let model = body
             .get("model")
@@ -364,7 +380,8 @@ impl Gateway {
                                 rest,
                                 guard.take(),
                                 Some(self.on_stream_end(id, lease, pin_in)),
-                            );
+                            )
+                            .estimating_input_of(req.body.clone());
                             ProxyResponse {
                                 status: 200,
                                 headers: vec![

@@ -289,6 +289,26 @@ pub fn status_failure(
             account_fault: true,
             event: Some(HealthEvent::AuthFailed),
         },
+        // DeepSeek, Moonshot, OpenRouter and others answer 402 when the account's balance is
+        // used up: the account's problem, not the request's; the next account may serve it.
+        402 => AttemptFailure {
+            retryable: true,
+            error: GatewayError::new(
+                ErrorKind::BadGateway,
+                "upstream_payment_required",
+                format!(
+                    "{}; the group's admins have been told",
+                    with_detail(
+                        "the shared upstream account is out of credit with its provider (HTTP 402)"
+                    )
+                ),
+            ),
+            status: Some(status),
+            account_fault: true,
+            // Not `AuthFailed` (out until an admin saves the account): once the balance is
+            // topped up, the circuit's probe brings the account back by itself.
+            event: Some(HealthEvent::Failure),
+        },
         407 => AttemptFailure {
             retryable: true,
             error: GatewayError::new(
@@ -420,9 +440,19 @@ fn error_message(body: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The longest cooldown an upstream's rate-limit headers can put an account in: after it the
+/// account is tried again (and cools down again if it is still limited). A provider's (or a
+/// broken proxy's) `retry-after: 100000000000` must not take an account out for ages.
+pub const MAX_UPSTREAM_COOLDOWN_SECS: u64 = 3600;
+
 /// Seconds until the provider accepts requests again, from `retry-after` (seconds or an HTTP
-/// date), `retry-after-ms`, or the reset headers of Anthropic and OpenAI.
+/// date), `retry-after-ms`, or the reset headers of Anthropic and OpenAI; at most
+/// [`MAX_UPSTREAM_COOLDOWN_SECS`].
 pub fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
+    provider_retry_after_secs(headers).map(|secs| secs.min(MAX_UPSTREAM_COOLDOWN_SECS))
+}
+
+fn provider_retry_after_secs(headers: &HeaderMap) -> Option<u64> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(ms) = text("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
         return Some((ms / 1000.0).ceil().max(0.0) as u64);
@@ -532,6 +562,15 @@ mod tests {
         let secs = retry_after_secs(&h).unwrap();
         assert!((29..=31).contains(&secs), "{secs}");
         assert_eq!(retry_after_secs(&HeaderMap::new()), None);
+        for absurd in ["100000000000", "1e300", "Fri, 01 Jan 9999 00:00:00 GMT"] {
+            let mut h = HeaderMap::new();
+            h.insert("retry-after", absurd.parse().unwrap());
+            assert_eq!(
+                retry_after_secs(&h),
+                Some(MAX_UPSTREAM_COOLDOWN_SECS),
+                "{absurd}"
+            );
+        }
     }
 
     #[test]
