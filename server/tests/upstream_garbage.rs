@@ -431,7 +431,20 @@ async fn odd_whole_answers_are_502_in_the_callers_dialect() {
         "{body}"
     );
 
-    // Same dialect: any object passes as it is, anything else is a 502.
+    // Same dialect: an answer of the dialect passes as it is (extra fields too); an object
+    // without one is a 502, and an error object sent with a 200 does not reach the client
+    // (its text may name the account's key).
+    let (status, body) = send(
+        MockRoute::ChatCompletions,
+        r#"{"choices":[],"provider_extra":{"x":1}}"#,
+        "/v1/chat/completions",
+        chat("gpt-4o-mini", false),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"choices": [], "provider_extra": {"x": 1}}))
+    );
     let (status, body) = send(
         MockRoute::ChatCompletions,
         r#"{"foo":1}"#,
@@ -439,7 +452,30 @@ async fn odd_whole_answers_are_502_in_the_callers_dialect() {
         chat("gpt-4o-mini", false),
     )
     .await;
-    assert_eq!((status, body), (200, json!({"foo": 1})));
+    assert_eq!(status, 502);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no choices"),
+        "{body}"
+    );
+    let (status, body) = send(
+        MockRoute::Messages,
+        r#"{"error":{"message":"quota exhausted for key mock-key"}}"#,
+        "/v1/messages",
+        messages("claude-sonnet-4-5", false),
+    )
+    .await;
+    assert_eq!(status, 502);
+    assert!(!body.to_string().contains("mock-key"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("an error object instead of an answer"),
+        "{body}"
+    );
     let (status, body) = send(
         MockRoute::ChatCompletions,
         "null",
@@ -459,11 +495,79 @@ async fn odd_whole_answers_are_502_in_the_callers_dialect() {
     assert_eq!(status, 502);
     assert_eq!(body["error"]["type"], "api_error");
 
-    let rows = gw.usage(6).await;
+    let rows = gw.usage(8).await;
     let got: Vec<_> = rows
         .iter()
         .map(|r| (r.status, r.error_class.as_deref()))
         .collect();
     let bad = (502, Some("upstream_bad_body"));
-    assert_eq!(got, [bad, bad, bad, (200, None), bad, bad]);
+    assert_eq!(got, [bad, bad, bad, (200, None), bad, bad, bad, bad]);
+}
+
+/// The provider's own error events: as the first event the attempt fails (the next account
+/// serves the request); later, the stream ends with the gateway's error event, recorded as a
+/// failed stream. Either way the provider's text (which may name the account's key or its
+/// internal URLs) does not reach the client.
+#[tokio::test]
+async fn provider_error_events_fail_over_first_and_never_reach_the_client() {
+    let gw = start().await;
+    let ups = gw.add_upstreams("twin", &[1000, 1]).await;
+    let leak = "Incorrect API key provided: mock-key. Upstream http://10.9.8.7:8000/v1 failed";
+    ups[0].0.set_fault(
+        Fault::raw_body(format!(
+            "data: {{\"error\":{{\"message\":\"{leak}\"}}}}\n\ndata: [DONE]\n\n"
+        ))
+        .on(MockRoute::ChatCompletions),
+    );
+    for _ in 0..5 {
+        let res = gw
+            .post("/v1/chat/completions", &chat("twin", true))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let served_by = res.headers()["x-aicarpool-account-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let text = res.text().await.unwrap();
+        assert_eq!(served_by, ups[1].1.to_string(), "{text}");
+        assert!(
+            !text.contains("mock-key") && !text.contains("10.9.8.7"),
+            "{text}"
+        );
+    }
+    ups[0].0.clear_faults();
+
+    // Mid-stream, in Anthropic's dialect: the client's error event is the gateway's own.
+    let anthropic = format!(
+        "{MESSAGE_START}event: error\ndata: {{\"type\":\"error\",\"error\":{{\"type\":\"api_error\",\"message\":\"{leak}\"}}}}\n\n"
+    );
+    let text = through(
+        &gw,
+        MockRoute::Messages,
+        &anthropic,
+        "/v1/messages",
+        &messages("claude-sonnet-4-5", true),
+    )
+    .await;
+    assert!(
+        !text.contains("mock-key") && !text.contains("10.9.8.7"),
+        "{text}"
+    );
+    let events = sse_events(&text);
+    let (name, data) = events.last().unwrap();
+    assert_eq!(name.as_deref(), Some("error"), "{text}");
+    assert!(
+        json_of(data)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reported an error")
+    );
+    let rows = gw.usage(1).await;
+    assert_eq!(
+        rows[0].error_class.as_deref(),
+        Some("upstream_stream_error")
+    );
+    assert_eq!(rows[0].input_tokens, 3);
 }

@@ -180,13 +180,17 @@ impl Gateway {
                 Some(status),
             )
         };
-        // Same format: any object passes untouched (providers add fields), its usage read
-        // from the text; something else is no answer in any dialect.
+        // Same format: an answer of the wire passes untouched (providers add fields), its usage
+        // read from the text; an object without the answer (`{"error": …}` with a 200) or
+        // something else is no answer in any dialect.
         if wire == client_wire {
             let whole = upstream_event::whole_usage(wire, &raw).map_err(|bad| match bad {
                 BadEvent::NotObject => unusable("not a JSON object"),
                 _ => not_json(),
             })?;
+            if let Some(missing) = whole.missing {
+                return Err(unusable(missing));
+            }
             return Ok(Attempted {
                 answer: Answer::Json {
                     body: raw,

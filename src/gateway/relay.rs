@@ -373,7 +373,13 @@ impl Relay {
                 true
             }
             Err(bad) => {
-                self.on_fail(BadEvent::CODE, bad.message(), BadEvent::CODE);
+                // The provider's own error event is a failed stream; anything else a bad one.
+                let code = if bad == BadEvent::ErrorEvent {
+                    STREAM_ERROR
+                } else {
+                    BadEvent::CODE
+                };
+                self.on_fail(code, bad.message(), code);
                 false
             }
         }

@@ -35,6 +35,10 @@ pub enum BadEvent {
     Shape(Wire),
     /// An event past the parser's bound (16 MiB), which is not buffered.
     TooLarge,
+    /// The provider's own error event (`{"error": …}` in a chat stream, `type: "error"` in
+    /// Anthropic's and the Responses API's): not relayed, since its text is the provider's
+    /// (it may name the account), but ended with the gateway's own error event.
+    ErrorEvent,
 }
 
 impl BadEvent {
@@ -49,6 +53,7 @@ impl BadEvent {
             Self::Shape(Wire::Chat) => "a chunk whose `choices` is not an array",
             Self::Shape(_) => "an event without a string `type`",
             Self::TooLarge => "an event larger than 16 MiB",
+            Self::ErrorEvent => "an error event",
         }
     }
 
@@ -69,6 +74,9 @@ impl BadEvent {
             }
             Self::TooLarge => {
                 "the upstream sent an event larger than 16 MiB, which the gateway does not relay; the answer is incomplete"
+            }
+            Self::ErrorEvent => {
+                "the upstream reported an error in the middle of the stream; the answer is incomplete"
             }
         }
     }
@@ -133,6 +141,10 @@ pub struct Whole {
     pub usage: Usage,
     /// Its `id`, when it is a string.
     pub id: Option<String>,
+    /// What it lacks to be an answer of its wire, if anything: the `choices`, `content` or
+    /// `output` array (providers add fields, but never drop these), or it is an error object
+    /// sent with a 200.
+    pub missing: Option<&'static str>,
 }
 
 /// The usage and id of a whole (non-stream) answer passed on as it is, read from its text by
@@ -147,9 +159,23 @@ pub fn whole_usage(wire: Wire, raw: &[u8]) -> Result<Whole, BadEvent> {
         });
     }
     let holder: UsageHolder = serde_json::from_slice(raw).map_err(|_| BadEvent::NotJson)?;
+    let has_answer = match wire {
+        Wire::Chat => holder.choices,
+        Wire::Messages => holder.content,
+        Wire::Responses => holder.output,
+        Wire::CountTokens => true,
+    };
+    let missing = match (has_answer, holder.error, wire) {
+        (true, _, _) => None,
+        (false, true, _) => Some("an error object instead of an answer"),
+        (false, false, Wire::Chat) => Some("no choices"),
+        (false, false, Wire::Messages) => Some("no content"),
+        (false, false, _) => Some("no output"),
+    };
     Ok(Whole {
         usage: holder.usage.and_then(|u| u.of(wire)).unwrap_or_default(),
         id: holder.id,
+        missing,
     })
 }
 
@@ -166,6 +192,9 @@ where
     match wire {
         Wire::Chat => {
             let chunk = ChatChunk::deserialize(de).map_err(classify)?;
+            if chunk.error.0 {
+                return Err(BadEvent::ErrorEvent);
+            }
             let usage = chunk.usage.and_then(|u| u.chat());
             Ok(Reading {
                 usage_only: chunk.choices.as_ref().is_some_and(Vec::is_empty)
@@ -176,6 +205,9 @@ where
         }
         Wire::Messages | Wire::CountTokens => {
             let event = MessagesEvent::deserialize(de).map_err(classify)?;
+            if event.kind == "error" {
+                return Err(BadEvent::ErrorEvent);
+            }
             let usage = event.usage.or(event.message.usage);
             Ok(Reading {
                 usage: usage.and_then(|u| u.messages()),
@@ -185,6 +217,9 @@ where
         }
         Wire::Responses => {
             let event = ResponsesEvent::deserialize(de).map_err(classify)?;
+            if event.kind == "error" {
+                return Err(BadEvent::ErrorEvent);
+            }
             let terminal = matches!(
                 event.kind.as_ref(),
                 "response.completed" | "response.incomplete" | "response.failed"
@@ -210,6 +245,8 @@ struct ChatChunk {
     choices: Option<Vec<IgnoredAny>>,
     #[serde(default)]
     usage: Option<UsageCounts>,
+    #[serde(default)]
+    error: Present,
 }
 
 /// An Anthropic event: its type and usage (top-level, or the `message_start` message's).
@@ -238,6 +275,11 @@ struct ResponsesEvent<'a> {
 struct UsageHolder {
     usage: Option<UsageCounts>,
     id: Option<String>,
+    /// Which answer arrays it has (`choices`, `content`, `output`), and an `error`.
+    choices: bool,
+    content: bool,
+    output: bool,
+    error: bool,
 }
 
 impl AnyJson for UsageHolder {
@@ -247,12 +289,67 @@ impl AnyJson for UsageHolder {
             match key {
                 Key::Usage => holder.usage = map.next_value::<Option<UsageCounts>>()?,
                 Key::Id => holder.id = map.next_value::<AnyId>()?.0,
+                Key::Choices => holder.choices = map.next_value::<IsArray>()?.0,
+                Key::Content => holder.content = map.next_value::<IsArray>()?.0,
+                Key::Output => holder.output = map.next_value::<IsArray>()?.0,
+                Key::Error => holder.error = map.next_value::<Present>()?.0,
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
         Ok(holder)
+    }
+}
+
+/// Whether a value is an array (its elements skipped).
+#[derive(Default)]
+struct IsArray(bool);
+
+impl AnyJson for IsArray {
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(IsArray(false))
+    }
+
+    fn from_array() -> Self {
+        IsArray(true)
+    }
+}
+
+impl<'de> Deserialize<'de> for IsArray {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        deserialize_any_json(de)
+    }
+}
+
+/// Whether a value says something: an object, array, string or number (`null`, `false` and
+/// an absent key say nothing).
+#[derive(Default)]
+struct Present(bool);
+
+impl AnyJson for Present {
+    fn from_count(_n: u64) -> Self {
+        Present(true)
+    }
+
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Present(true))
+    }
+
+    fn from_text(_text: &str) -> Self {
+        Present(true)
+    }
+
+    fn from_array() -> Self {
+        Present(true)
+    }
+}
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        deserialize_any_json(de)
     }
 }
 
@@ -288,6 +385,10 @@ impl<'de> Deserialize<'de> for UsageHolder {
 enum Key {
     Usage,
     Id,
+    Choices,
+    Content,
+    Output,
+    Error,
     Other,
 }
 
@@ -305,6 +406,10 @@ impl<'de> Deserialize<'de> for Key {
                 Ok(match key {
                     "usage" => Key::Usage,
                     "id" => Key::Id,
+                    "choices" => Key::Choices,
+                    "content" => Key::Content,
+                    "output" => Key::Output,
+                    "error" => Key::Error,
                     _ => Key::Other,
                 })
             }
@@ -338,6 +443,70 @@ mod tests {
             (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err(), "{data}"),
         }
         text
+    }
+
+    /// The providers' own error events end the stream as errors (their text is not relayed);
+    /// `error: null` in a chunk is no error.
+    #[test]
+    fn error_events_are_errors_in_every_wire() {
+        for (wire, data) in [
+            (
+                Wire::Chat,
+                r#"{"error":{"message":"Incorrect API key provided: sk-1"}}"#,
+            ),
+            (Wire::Chat, r#"{"choices":[],"error":"quota"}"#),
+            (
+                Wire::Messages,
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            ),
+            (
+                Wire::Responses,
+                r#"{"type":"error","code":"server_error","message":"x"}"#,
+            ),
+        ] {
+            assert_eq!(both(wire, data).err(), Some(BadEvent::ErrorEvent), "{data}");
+        }
+        assert!(both(Wire::Chat, r#"{"choices":[],"error":null}"#).is_ok());
+        let failed =
+            r#"{"type":"response.failed","response":{"id":"resp_1","error":{"code":"x"}}}"#;
+        assert!(both(Wire::Responses, failed).unwrap().terminal);
+    }
+
+    /// A whole answer passed on as it is must be one of its wire: its answer array present
+    /// (anything else the provider adds passes), and an error object sent with a 200 is named.
+    #[test]
+    fn whole_answers_need_their_answer_array() {
+        let missing = |wire, text: &str| whole_usage(wire, text.as_bytes()).unwrap().missing;
+        assert_eq!(
+            missing(Wire::Chat, r#"{"choices":[],"extra":{"content":1}}"#),
+            None
+        );
+        assert_eq!(missing(Wire::Chat, r#"{"foo":1}"#), Some("no choices"));
+        assert_eq!(
+            missing(Wire::Chat, r#"{"choices":"x"}"#),
+            Some("no choices")
+        );
+        assert_eq!(
+            missing(
+                Wire::Chat,
+                r#"{"error":{"message":"quota exhausted for key sk-1"}}"#
+            ),
+            Some("an error object instead of an answer")
+        );
+        assert_eq!(
+            missing(Wire::Messages, r#"{"type":"message","content":[]}"#),
+            None
+        );
+        assert_eq!(
+            missing(Wire::Messages, r#"{"type":"message"}"#),
+            Some("no content")
+        );
+        assert_eq!(missing(Wire::Responses, r#"{"output":[{"a":[1]}]}"#), None);
+        assert_eq!(
+            missing(Wire::Responses, r#"{"output":null}"#),
+            Some("no output")
+        );
+        assert_eq!(missing(Wire::CountTokens, r#"{"input_tokens":3}"#), None);
     }
 
     /// The response id (what a later `previous_response_id` names) comes from the lifecycle
@@ -444,7 +613,6 @@ mod tests {
             r#"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null,"x_new":{"a":[1]}}"#,
             r#"{"choices":null}"#,
             "{}",
-            r#"{"error":{"message":"overloaded"}}"#,
         ] {
             let r = both(Wire::Chat, data).unwrap();
             assert!(!r.terminal && !r.usage_only && r.usage.is_none(), "{data}");
@@ -491,7 +659,6 @@ mod tests {
             r#"{"type": "ping"}"#,
             r#"{"type":"content_block_delta","index":0,"delta":{"type":"citations_delta"}}"#,
             r#"{"type":"brand_new_event","message":"a string here","usage":null}"#,
-            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
         ] {
             let r = both(Wire::Messages, data).unwrap();
             assert!(!r.terminal && r.usage.is_none(), "{data}");

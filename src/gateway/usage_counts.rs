@@ -149,6 +149,11 @@ pub(super) trait AnyJson: Default {
     fn from_text(_text: &str) -> Self {
         Self::default()
     }
+
+    /// The value read from an array (whose elements are skipped).
+    fn from_array() -> Self {
+        Self::default()
+    }
 }
 
 /// Reads a `T` from any JSON value (see [`AnyJson`]).
@@ -173,7 +178,7 @@ impl<'de, T: AnyJson> Visitor<'de> for AnyJsonVisitor<T> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(T::default())
+        Ok(T::from_array())
     }
 
     fn visit_u64<E>(self, n: u64) -> Result<T, E> {
