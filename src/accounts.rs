@@ -375,10 +375,12 @@ pub async fn test(
         },
         Ok(response) => {
             let status = response.status().as_u16();
+            // A models list is small; a provider's list past 8 MiB is not read.
             let body: Value = response
-                .bytes()
+                .bytes(8 << 20)
                 .await
                 .ok()
+                .flatten()
                 .and_then(|raw| serde_json::from_slice(&raw).ok())
                 .unwrap_or(Value::Null);
             if (200..300).contains(&status) {

@@ -571,3 +571,27 @@ async fn provider_error_events_fail_over_first_and_never_reach_the_client() {
     );
     assert_eq!(rows[0].input_tokens, 3);
 }
+
+/// A whole answer past 32 MiB is refused as it arrives (the connection dropped), not held in
+/// memory and parsed: a 502 that says so, and the next account would be tried.
+#[tokio::test]
+async fn a_whole_answer_past_32_mib_is_a_502() {
+    let gw = start().await;
+    let huge = format!(r#"{{"choices":[],"pad":"{}"}}"#, "a".repeat(33 << 20));
+    gw.mock.set_fault(
+        Fault::raw_body(huge)
+            .on(MockRoute::ChatCompletions)
+            .times(1),
+    );
+    let res = gw
+        .post("/v1/chat/completions", &chat("gpt-4o-mini", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+    let body = json_of(&res.text().await.unwrap());
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("larger than 32 MiB"), "{message}");
+    let rows = gw.usage(1).await;
+    assert_eq!(rows[0].error_class.as_deref(), Some("upstream_too_large"));
+}

@@ -330,7 +330,7 @@ async fn a_connection_the_provider_closed_is_not_reused() {
             .await
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
         assert_eq!(res.status(), 200);
-        assert_eq!(&res.bytes().await.unwrap()[..], b"{}");
+        assert_eq!(&res.bytes(usize::MAX).await.unwrap().unwrap()[..], b"{}");
         // Long enough for the server's close to arrive before the next request.
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -341,7 +341,7 @@ async fn a_connection_the_provider_closed_is_not_reused() {
     let base = format!("http://{}/v1", server.addr);
     for _ in 0..5 {
         let res = send_chat(&client, &base, "hi").await.unwrap();
-        assert_eq!(&res.bytes().await.unwrap()[..], b"{}");
+        assert_eq!(&res.bytes(usize::MAX).await.unwrap().unwrap()[..], b"{}");
     }
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
 }
@@ -359,7 +359,7 @@ async fn the_deadline_covers_the_body() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let started = std::time::Instant::now();
-    let err = res.bytes().await.unwrap_err();
+    let err = res.bytes(usize::MAX).await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 

@@ -160,8 +160,19 @@ impl Gateway {
             });
         }
         let ttfb = started.elapsed();
-        let raw = match response.bytes().await {
-            Ok(raw) => raw,
+        let raw = match response.bytes(MAX_ANSWER_BYTES).await {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                return Err(failure(
+                    ErrorKind::BadGateway,
+                    "upstream_too_large",
+                    &format!(
+                        "the upstream's answer is larger than {} MiB, which the gateway does not take; ask for less (max_tokens) or stream it",
+                        MAX_ANSWER_BYTES >> 20
+                    ),
+                    Some(status),
+                ));
+            }
             Err(e) => return Err(upstream::transport_failure(&e)),
         };
         let not_json = || {
@@ -228,6 +239,12 @@ impl Gateway {
         })
     }
 }
+
+/// The largest whole (non-streamed) answer taken from a provider. Real ones are far smaller
+/// (an answer with generated images is a few MiB); past this a broken or hostile upstream
+/// would only cost memory, most of all when the answer is translated (parsed into a tree).
+/// Streams are relayed event by event and have their own bound per event.
+const MAX_ANSWER_BYTES: usize = 32 << 20;
 
 /// Reading on past the first chunk for the first whole event stops after this much.
 const FIRST_EVENT_PROBE_BYTES: usize = 1024 * 1024;

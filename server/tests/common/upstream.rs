@@ -53,7 +53,8 @@ pub async fn send_chat(
 /// Asserts the mock's answer to `text`.
 pub async fn assert_replied(res: client::Response, text: &str) {
     assert_eq!(res.status(), 200);
-    let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    let body: Value =
+        serde_json::from_slice(&res.bytes(usize::MAX).await.unwrap().unwrap()).unwrap();
     assert_eq!(
         body["choices"][0]["message"]["content"],
         format!("mock reply: {text}")

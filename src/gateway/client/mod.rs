@@ -364,15 +364,20 @@ impl Response {
         self.body
     }
 
-    /// The whole body.
-    pub async fn bytes(self) -> Result<Bytes, Error> {
+    /// The whole body, or `None` (the connection dropped) once it passes `limit` bytes.
+    pub async fn bytes(self, limit: usize) -> Result<Option<Bytes>, Error> {
         use futures_util::StreamExt;
         let mut body = self.body;
         // One chunk (the usual whole answer) is returned as it is, without a copy.
         let mut first: Option<Bytes> = None;
         let mut out = bytes::BytesMut::new();
+        let mut len = 0usize;
         while let Some(chunk) = body.next().await {
             let chunk = chunk?;
+            len = len.saturating_add(chunk.len());
+            if len > limit {
+                return Ok(None);
+            }
             if first.is_none() && out.is_empty() {
                 first = Some(chunk);
                 continue;
@@ -382,7 +387,7 @@ impl Response {
             }
             out.extend_from_slice(&chunk);
         }
-        Ok(first.unwrap_or_else(|| out.freeze()))
+        Ok(Some(first.unwrap_or_else(|| out.freeze())))
     }
 
     /// At most `cap` bytes of the body (error bodies); a failure ends it early.

@@ -97,12 +97,28 @@ pub fn request_shape(dialect: Dialect, body: &Value) -> Result<(), TranslateErro
             }
         }
         Dialect::Messages => {
-            for (i, m) in list(body, "messages").iter().enumerate() {
-                if !matches!(role(m, i)?, "user" | "assistant") {
+            let messages = list(body, "messages");
+            for (i, m) in messages.iter().enumerate() {
+                let role = role(m, i)?;
+                if !matches!(role, "user" | "assistant") {
                     return Err(wrong(&at(i, ".role"), "`user` or `assistant`", &m["role"]));
                 }
                 match field(m, "content") {
                     Some(Value::String(_)) => {}
+                    // As Anthropic's API: only a final assistant turn (a prefill) may be empty;
+                    // an empty turn elsewhere would vanish in translation.
+                    Some(Value::Array(blocks))
+                        if blocks.is_empty()
+                            && !(role == "assistant" && i + 1 == messages.len()) =>
+                    {
+                        let param = at(i, ".content");
+                        return Err(TranslateError::new(
+                            &param,
+                            format!(
+                                "`{param}` is empty: a message needs at least one content block (only a final assistant message may be empty)"
+                            ),
+                        ));
+                    }
                     Some(Value::Array(blocks)) => {
                         objects(blocks, || at(i, ".content"))?;
                         if let Some(j) = blocks
@@ -377,6 +393,29 @@ mod tests {
             token_cap(&json!("100"), "max_tokens").unwrap_err().message,
             "`max_tokens` must be a whole number of tokens from 1 to 4294967295; got the string \"100\""
         );
+    }
+
+    /// An empty turn would vanish in translation (and Anthropic refuses it): only a final
+    /// assistant prefill may be empty.
+    #[test]
+    fn only_a_final_assistant_turn_may_be_empty() {
+        let body = |messages| json!({"model": "m", "max_tokens": 5, "messages": messages});
+        let empty_user = body(json!([{"role": "user", "content": []}]));
+        let err = request_shape(Dialect::Messages, &empty_user).unwrap_err();
+        assert_eq!(err.param, "messages[0].content");
+        assert!(err.message.contains("is empty"), "{}", err.message);
+        let empty_middle = body(json!([
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": []},
+            {"role": "user", "content": "and?"},
+        ]));
+        let err = request_shape(Dialect::Messages, &empty_middle).unwrap_err();
+        assert_eq!(err.param, "messages[1].content");
+        let prefill = body(json!([
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": []},
+        ]));
+        assert!(request_shape(Dialect::Messages, &prefill).is_ok());
     }
 
     #[test]
