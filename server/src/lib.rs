@@ -268,9 +268,13 @@ pub async fn serve_until(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(idle);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Every connection's task, so that those still running when the drain time is up can be
+    // ended (and their usage recorded) before the caller closes the usage writer.
+    let mut connections = tokio::task::JoinSet::new();
     tracing::info!("listening on http://{}", listener.local_addr()?);
     let mut stop = std::pin::pin!(stop);
     loop {
+        while connections.try_join_next().is_some() {}
         let (tcp, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -294,7 +298,7 @@ pub async fn serve_until(
         // The handler runs inside the connection's task, so hyper reading the request and the
         // handler (or the response body) waiting on it wake each other within one poll:
         // `Coalesce` keeps such wakes from bouncing the task to the other worker thread.
-        tokio::spawn(Coalesce::new(async move {
+        connections.spawn(Coalesce::new(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(%err, %remote, "connection ended with an error");
             }
@@ -302,12 +306,18 @@ pub async fn serve_until(
     }
     drop(listener);
     tokio::select! {
-        () = graceful.shutdown() => Ok(()),
+        () = graceful.shutdown() => {}
         () = tokio::time::sleep(drain) => {
-            tracing::warn!("in-flight requests did not finish within {drain:?}; stopping anyway");
-            Ok(())
+            tracing::warn!(
+                "in-flight requests did not finish within {drain:?}; ending them (their usage is recorded)"
+            );
         }
     }
+    // Ended here, not when the runtime goes: a stream cut now records what it delivered while
+    // the usage writer still takes records.
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// After a failed `accept`: a connection that died in the backlog is nothing; anything else

@@ -1,12 +1,14 @@
 //! SIGTERM under load loses no usage record: the real binary is stopped while clients stream
 //! through it; afterwards the records in its database match, one for one, the requests the
-//! mock upstream served.
+//! mock upstream served. A stream that outlasts the drain time is cut, and recorded too.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     reason = "tests fail loudly"
 )]
+
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -208,4 +210,53 @@ async fn sigterm_under_load_writes_every_usage_record() {
         upstream_ok as u64, served,
         "one record per request the upstream served ({records} records)"
     );
+}
+
+/// A stream still running when the drain time is up is ended by the server before it returns,
+/// so its usage record reaches the writer before the writer is closed (it was lost: the
+/// stream's task outlived the writer).
+#[tokio::test]
+async fn a_stream_past_the_drain_time_is_cut_and_still_recorded() {
+    use futures_util::StreamExt;
+    let gw = common::gateway::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::serve_until(
+        listener,
+        common::site_for(&gw.state),
+        server::CLIENT_IDLE_TIMEOUT,
+        Duration::from_millis(300),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    gw.mock.set_fault(Fault::hold_after_first_chunk().times(1));
+    let res = gw
+        .http
+        .post(format!("http://{addr}/v1/chat/completions"))
+        .bearer_auth(&gw.key)
+        .json(&json!({"model": "gpt-4o-mini", "stream": true,
+                      "messages": [{"role": "user", "content": "one two three four"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut body = res.bytes_stream();
+    body.next().await.unwrap().unwrap();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server returned after its drain time")
+        .unwrap()
+        .unwrap();
+    // What `aicarpool serve` does next: close the usage writer, which writes what it holds.
+    gw.state.gateway().close().await;
+    let rows = aicarpool::db::usage::recent(gw.state.db(), gw.group_id, 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].streamed);
+    assert!(rows[0].input_tokens > 0, "{:?}", rows[0]);
+    drop(body);
 }
