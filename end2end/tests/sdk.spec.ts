@@ -243,6 +243,38 @@ for (const model of [GPT, CLAUDE]) {
   });
 }
 
+test('OpenAI SDK: a stored response is retrieved, continued, listed and deleted', async () => {
+  const client = openai();
+  const text = 'remember the stored turn';
+  const first = await client.responses.create({ model: GPT, input: text });
+  const again = await client.responses.retrieve(first.id);
+  expect(again.id).toBe(first.id);
+  expect(again.status).toBe('completed');
+  expect(again.output_text).toBe(reply(text));
+
+  const items: string[] = [];
+  for await (const item of client.responses.inputItems.list(first.id)) {
+    if (item.type === 'message') items.push(JSON.stringify(item.content));
+  }
+  expect(items).toHaveLength(1);
+  expect(items[0]).toContain(text);
+
+  const next = await client.responses.create({
+    model: GPT,
+    input: 'and then?',
+    previous_response_id: first.id,
+  });
+  expect(next.previous_response_id).toBe(first.id);
+
+  const cancel = await client.responses.cancel(first.id).catch((e: unknown) => e);
+  expect(cancel).toBeInstanceOf(OpenAI.BadRequestError);
+
+  await client.responses.delete(first.id);
+  const gone = await client.responses.retrieve(first.id).catch((e: unknown) => e);
+  expect(gone).toBeInstanceOf(OpenAI.NotFoundError);
+  expect(String((gone as Error).message)).toContain(first.id);
+});
+
 test('OpenAI SDK: models.list() lists the group models', async () => {
   const ids: string[] = [];
   for await (const model of openai().models.list()) {

@@ -1,5 +1,6 @@
 //! The chat proxy's HTTP surface: `/v1/chat/completions`, `/v1/messages`,
-//! `/v1/messages/count_tokens`, `/v1/responses`, `/v1/models`, `/v1/models/{id}` (and the
+//! `/v1/messages/count_tokens`, `/v1/responses` (and its stored responses under
+//! `/v1/responses/{id}`), `/v1/models`, `/v1/models/{id}` (and the
 //! seed's `/api/chat/completions`, `/api/models`, `/api/models/{id}`). The handlers only take
 //! the key, the headers and the capped body off the request and hand them to the gateway;
 //! errors answer in the caller's dialect.
@@ -8,6 +9,7 @@ use aicarpool::gateway::client::Coalesce;
 use aicarpool::gateway::error::ErrorKind;
 use aicarpool::gateway::keys::{KEY_PREFIX, MemberKey};
 use aicarpool::gateway::model_page::ModelPage;
+use aicarpool::gateway::response_pins::StoredAction;
 use aicarpool::gateway::{Dialect, Endpoint, GatewayError, ProxyBody, ProxyRequest, ProxyResponse};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -43,6 +45,7 @@ pub fn routes() -> Router<ServerState> {
             "/v1/responses",
             only(Method::POST, post(responses), Dialect::OpenAi),
         )
+        .route("/v1/responses/{*rest}", any(stored_response))
         .route(
             "/v1/models",
             only(Method::GET, get(models), Dialect::OpenAi),
@@ -64,7 +67,7 @@ pub fn routes() -> Router<ServerState> {
 pub fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::any())
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers(AllowHeaders::any())
         .expose_headers(ExposeHeaders::any())
         .max_age(std::time::Duration::from_secs(86_400))
@@ -170,6 +173,49 @@ pub async fn model(
     }
 }
 
+/// `/v1/responses/{id}` (`GET`, `DELETE`), `/v1/responses/{id}/input_items` (`GET`) and
+/// `/v1/responses/{id}/cancel` (`POST`): a response this gateway served and its account
+/// stored, asked of that account.
+pub async fn stored_response(
+    State(state): State<ServerState>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let path = uri.path();
+    let rest = path.split_once("/responses/").map_or("", |(_, rest)| rest);
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let Some(action) = StoredAction::of(&method, tail) else {
+        let allow = match tail {
+            "" => "GET, DELETE",
+            "input_items" => "GET",
+            "cancel" => "POST",
+            _ => return not_an_endpoint(&method, path, path, String::new()),
+        };
+        let err = GatewayError::new(
+            ErrorKind::MethodNotAllowed,
+            "method_not_allowed",
+            format!("{method} {path} is not supported; use {allow}"),
+        );
+        let mut response = into_response(ProxyResponse::error(&err, Dialect::OpenAi));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        return response;
+    };
+    let answer = match authenticate(&state, &headers).await {
+        Ok(member) => {
+            state
+                .app
+                .gateway()
+                .stored_response(&member, action, id, uri.query(), &headers)
+                .await
+        }
+        Err(err) => ProxyResponse::error(&err, Dialect::OpenAi),
+    };
+    into_response(answer)
+}
+
 async fn unknown_route(req: Request) -> Response {
     let path = req.uri().path();
     not_an_endpoint(req.method(), path, path, String::new())
@@ -203,7 +249,7 @@ fn not_an_endpoint(method: &Method, path: &str, meant: &str, hint: String) -> Re
         format!(
             "{method} {path} is not an endpoint of this gateway{hint}; it serves POST \
              /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, /v1/responses and \
-             GET /v1/models, /v1/models/{{id}}"
+             GET /v1/models, /v1/models/{{id}}, /v1/responses/{{id}}"
         ),
     );
     let dialect = if meant.starts_with("/v1/messages") {

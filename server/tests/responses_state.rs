@@ -1,8 +1,8 @@
 //! Stored Responses conversations (`previous_response_id`) in a group with several OpenAI
 //! accounts: each turn must reach the account that stored the previous one (each mock, like
 //! OpenAI, knows only the responses it made), streamed or not, on one node or across two
-//! sharing Redis; and a continuation is never sent to an account that serves the model by
-//! translation.
+//! sharing Redis; a continuation is never sent to an account that serves the model by
+//! translation; and the stored response itself is asked of the account that stored it.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,6 +15,7 @@ mod common;
 use common::gateway::{Gateway, sse_events};
 use common::routing::start;
 use serde_json::{Value, json};
+use server::mock_upstream::Fault;
 
 const MODEL: &str = "gpt-4.1";
 
@@ -97,6 +98,29 @@ async fn a_stored_conversation_stays_put_across_two_nodes_sharing_redis() {
     conversation_stays_put(&gw, &[gw.base.clone(), second]).await;
 }
 
+/// While the account holding a conversation fails, its continuations get that failure (a 5xx
+/// to retry), not another account's "not found" (a 400 saying the conversation is gone); when
+/// it is back, the conversation goes on there.
+#[tokio::test]
+async fn a_continuation_waits_for_its_account_instead_of_failing_over() {
+    let gw = start(false).await.unwrap();
+    let ups = gw.add_upstreams(MODEL, &[1, 1]).await;
+    let (status, holder, first) = turn(&gw, &gw.base, None, false).await;
+    assert_eq!(status, 200, "{first:?}");
+    let (mock, _) = ups.iter().find(|(_, id)| *id == holder).unwrap();
+    mock.set_fault(Fault::status(500).times(1));
+    let (status, _, body) = turn(&gw, &gw.base, first.as_deref(), false).await;
+    assert!(status >= 500, "{status}: {body:?}");
+    let others: u64 = ups
+        .iter()
+        .filter(|(_, id)| *id != holder)
+        .map(|(m, _)| m.stats().total)
+        .sum();
+    assert_eq!(others, 0, "no other account was asked");
+    let (status, account, _) = turn(&gw, &gw.base, first.as_deref(), true).await;
+    assert_eq!((status, account), (200, holder));
+}
+
 #[tokio::test]
 async fn a_continuation_never_goes_to_an_account_that_translates() {
     let gw = start(false).await.unwrap();
@@ -146,4 +170,116 @@ async fn a_continuation_never_goes_to_an_account_that_translates() {
     let message = err["error"]["message"].as_str().unwrap();
     assert!(message.contains("no OpenAI account"), "{message}");
     assert!(message.contains("whole conversation"), "{message}");
+}
+
+/// The stored response itself (the OpenAI SDK's `retrieve`, `inputItems.list`, `cancel`,
+/// `delete`) is asked of the account that stored it, and answered as it answers; unknown and
+/// malformed ids, wrong methods and keys get OpenAI-shaped errors without asking any account.
+#[tokio::test]
+async fn a_stored_response_is_asked_of_the_account_that_holds_it() {
+    let gw = start(false).await.unwrap();
+    let ups = gw.add_upstreams(MODEL, &[1, 1, 1]).await;
+    let (status, holder, id) = turn(&gw, &gw.base, None, false).await;
+    assert_eq!(status, 200, "{id:?}");
+    let id = id.unwrap();
+    let url = |tail: &str| format!("{}/v1/responses/{tail}", gw.base);
+    let send = |req: reqwest::RequestBuilder| async move {
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let allow = res
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = res.json().await.unwrap();
+        (status, body, allow)
+    };
+    let as_member = |req: reqwest::RequestBuilder| req.bearer_auth(&gw.key);
+
+    let (status, got, _) = send(as_member(gw.http.get(url(&id)))).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(
+        (got["id"].as_str(), got["status"].as_str()),
+        (Some(id.as_str()), Some("completed"))
+    );
+
+    let (status, items, _) = send(as_member(
+        gw.http
+            .get(url(&format!("{id}/input_items?order=asc&limit=5"))),
+    ))
+    .await;
+    assert_eq!(status, 200, "{items}");
+    assert_eq!(items["object"], "list");
+    assert_eq!(
+        items["data"][0]["content"][0]["text"], "and then?",
+        "{items}"
+    );
+
+    // OpenAI cancels only background responses: its 400 reaches the caller as a 400.
+    let (status, err, _) = send(as_member(gw.http.post(url(&format!("{id}/cancel"))))).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("background"),
+        "{err}"
+    );
+
+    let asked: Vec<u64> = ups
+        .iter()
+        .map(|(m, account)| {
+            let n = m
+                .stats()
+                .by_route
+                .get("stored_responses")
+                .copied()
+                .unwrap_or(0);
+            if *account == holder {
+                assert_eq!(n, 3)
+            } else {
+                assert_eq!(n, 0)
+            }
+            n
+        })
+        .collect();
+    assert_eq!(asked.iter().sum::<u64>(), 3);
+
+    let (status, deleted, _) = send(as_member(gw.http.delete(url(&id)))).await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["deleted"], true);
+    let (status, err, _) = send(as_member(gw.http.get(url(&id)))).await;
+    assert_eq!(status, 404, "{err}");
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains(&id),
+        "{err}"
+    );
+
+    // Never served here: a 404 without asking any account.
+    let before: u64 = ups.iter().map(|(m, _)| m.stats().total).sum();
+    let (status, err, _) = send(as_member(gw.http.get(url("resp_never_seen")))).await;
+    assert_eq!(status, 404, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("resp_never_seen")
+    );
+    let (status, err, _) = send(as_member(gw.http.get(url("resp%20x")))).await;
+    assert_eq!(
+        (status, err["error"]["param"].as_str()),
+        (400, Some("response_id")),
+        "{err}"
+    );
+    let (status, err, allow) = send(as_member(gw.http.post(url(&id)))).await;
+    assert_eq!(
+        (status, allow.as_deref()),
+        (405, Some("GET, DELETE")),
+        "{err}"
+    );
+    let (status, err, _) = send(as_member(gw.http.get(url(&format!("{id}/other"))))).await;
+    assert_eq!(status, 404, "{err}");
+    let (status, err, _) = send(gw.http.get(url(&id)).bearer_auth("acp_not_a_key")).await;
+    assert_eq!(status, 401, "{err}");
+    let after: u64 = ups.iter().map(|(m, _)| m.stats().total).sum();
+    assert_eq!(after, before, "no account was asked");
 }

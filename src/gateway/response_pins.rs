@@ -3,14 +3,18 @@
 //! Each stored response an account serves is pinned to it (in the counters store, so every
 //! node shares the pins when Redis is configured), and a continuation is routed there.
 //! Accounts that serve Responses by translation keep nothing, so a continuation never goes to
-//! them.
+//! them. The stored response itself (the OpenAI SDK's `responses.retrieve`, `delete`,
+//! `inputItems.list`, `cancel`) is asked of the same account.
 
 use std::time::Duration;
 
+use http::{HeaderMap, HeaderValue, header};
 use serde_json::Value;
 
-use super::error::GatewayError;
-use super::upstream::Endpoint;
+use super::engine::{Gateway, JSON, ProxyBody, ProxyResponse, database_unavailable};
+use super::error::{Dialect, ErrorKind, GatewayError};
+use super::keys::MemberKey;
+use super::upstream::{self, Endpoint};
 use crate::counters::CounterStore;
 use crate::db::now_ms;
 
@@ -58,6 +62,202 @@ pub fn no_account(model: &str) -> GatewayError {
     )
 }
 
+/// What a request about a stored response asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredAction {
+    /// `GET /v1/responses/{id}`.
+    Retrieve,
+    /// `DELETE /v1/responses/{id}`.
+    Delete,
+    /// `GET /v1/responses/{id}/input_items`.
+    InputItems,
+    /// `POST /v1/responses/{id}/cancel`.
+    Cancel,
+}
+
+impl StoredAction {
+    /// The action of `method` on the path after the id (`""`, `input_items`, `cancel`).
+    pub fn of(method: &http::Method, tail: &str) -> Option<StoredAction> {
+        match (method.as_str(), tail) {
+            ("GET", "") => Some(StoredAction::Retrieve),
+            ("DELETE", "") => Some(StoredAction::Delete),
+            ("GET", "input_items") => Some(StoredAction::InputItems),
+            ("POST", "cancel") => Some(StoredAction::Cancel),
+            _ => None,
+        }
+    }
+
+    fn method(self) -> http::Method {
+        match self {
+            StoredAction::Retrieve | StoredAction::InputItems => http::Method::GET,
+            StoredAction::Delete => http::Method::DELETE,
+            StoredAction::Cancel => http::Method::POST,
+        }
+    }
+
+    fn tail(self) -> &'static str {
+        match self {
+            StoredAction::Retrieve | StoredAction::Delete => "",
+            StoredAction::InputItems => "/input_items",
+            StoredAction::Cancel => "/cancel",
+        }
+    }
+}
+
+/// The most of a stored response (or its items) passed on.
+const MAX_STORED_BYTES: usize = 32 << 20;
+
+/// The most of a query string passed on (`include[]`, `limit`, `after`, `order`).
+const MAX_QUERY_BYTES: usize = 4096;
+
+/// A response id as providers make them (`resp_…`): letters, digits, `_` and `-`.
+fn is_response_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 256
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn not_found(id: &str) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::NotFound,
+        "response_not_found",
+        format!(
+            "no response `{id}` is stored for this group: only responses served through this \
+             gateway by an OpenAI account, without `store: false`, in the last 30 days (or \
+             since they were deleted) can be asked for"
+        ),
+    )
+}
+
+impl Gateway {
+    /// A request about the stored response `id`, sent to the account that stored it (its
+    /// pin) and answered as that account answers; it costs no tokens, so no usage is
+    /// recorded. Any key of the group that stored it may ask, as any key of an OpenAI
+    /// project may.
+    pub async fn stored_response(
+        &self,
+        member: &MemberKey,
+        action: StoredAction,
+        id: &str,
+        query: Option<&str>,
+        client_headers: &HeaderMap,
+    ) -> ProxyResponse {
+        match self
+            .ask_stored(member, action, id, query, client_headers)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(err) => ProxyResponse::error(&err, Dialect::OpenAi),
+        }
+    }
+
+    async fn ask_stored(
+        &self,
+        member: &MemberKey,
+        action: StoredAction,
+        id: &str,
+        query: Option<&str>,
+        client_headers: &HeaderMap,
+    ) -> Result<ProxyResponse, GatewayError> {
+        if !is_response_id(id) {
+            let shown: String = id.chars().take(80).collect();
+            return Err(GatewayError::invalid(
+                "response_id",
+                format!(
+                    "`{shown}` is not a response id: they are letters, digits, `_` and `-` \
+                     (resp_…), as `POST /v1/responses` returned them"
+                ),
+            ));
+        }
+        if let Some(query) = query.filter(|q| q.len() > MAX_QUERY_BYTES) {
+            return Err(GatewayError::invalid(
+                "query",
+                format!(
+                    "the query string is {} bytes; the gateway passes at most \
+                     {MAX_QUERY_BYTES} on",
+                    query.len()
+                ),
+            ));
+        }
+        let catalog = self.catalog().await.map_err(|e| database_unavailable(&e))?;
+        let group = member.group_id;
+        let holder = self
+            .counters
+            .sticky_get(&key(group, id), now_ms())
+            .await
+            .ok_or_else(|| not_found(id))?;
+        let account = catalog
+            .group(group)
+            .and_then(|g| {
+                g.bindings
+                    .iter()
+                    .find(|b| b.account.id == holder && b.account.enabled)
+            })
+            .map(|b| b.account.clone())
+            .ok_or_else(|| {
+                GatewayError::new(
+                    ErrorKind::NotFound,
+                    "response_not_found",
+                    format!(
+                        "response `{id}` is stored by an account this group no longer uses \
+                         (unbound or disabled); ask the group's admins"
+                    ),
+                )
+            })?;
+        let path = format!("/responses/{id}{}", action.tail());
+        let request = upstream::stored_response_request(
+            &account,
+            action.method(),
+            &path,
+            query,
+            client_headers,
+        )
+        .map_err(|e| upstream::transport_failure(&e).error)?;
+        let response = account
+            .client
+            .send(request, self.config().total_timeout)
+            .await
+            .map_err(|e| upstream::transport_failure(&e).error)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let headers = response.headers().clone();
+            let body = response.bytes_capped(64 << 10).await;
+            let failure = upstream::status_failure(&account, status, &headers, &body);
+            return Err(if status == 404 {
+                not_found(id)
+            } else {
+                failure.error
+            });
+        }
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or(HeaderValue::from_static(JSON));
+        let body = response
+            .bytes(MAX_STORED_BYTES)
+            .await
+            .map_err(|e| upstream::transport_failure(&e).error)?
+            .ok_or_else(|| {
+                GatewayError::new(
+                    ErrorKind::BadGateway,
+                    "upstream_too_large",
+                    format!(
+                        "the stored response is over {} MiB; the gateway passes no more on",
+                        MAX_STORED_BYTES >> 20
+                    ),
+                )
+            })?;
+        Ok(ProxyResponse {
+            status,
+            headers: vec![(header::CONTENT_TYPE, content_type)],
+            body: ProxyBody::Json(body),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +277,33 @@ mod tests {
         assert!(!stored(Endpoint::Responses, &json!({"store": false})));
         assert!(!stored(Endpoint::Messages, &json!({})));
         assert_ne!(key(1, "resp_a"), key(2, "resp_a"));
+    }
+
+    #[test]
+    fn stored_actions_and_ids() {
+        use http::Method;
+        assert_eq!(
+            StoredAction::of(&Method::GET, ""),
+            Some(StoredAction::Retrieve)
+        );
+        assert_eq!(
+            StoredAction::of(&Method::DELETE, ""),
+            Some(StoredAction::Delete)
+        );
+        assert_eq!(
+            StoredAction::of(&Method::GET, "input_items"),
+            Some(StoredAction::InputItems)
+        );
+        assert_eq!(
+            StoredAction::of(&Method::POST, "cancel"),
+            Some(StoredAction::Cancel)
+        );
+        assert_eq!(StoredAction::of(&Method::POST, ""), None);
+        assert_eq!(StoredAction::of(&Method::GET, "cancel"), None);
+        assert_eq!(StoredAction::of(&Method::GET, "input_items/x"), None);
+        assert!(is_response_id("resp_67ccd2bed1ec8190b14f964abc054267"));
+        for bad in ["", "resp/1", "resp 1", "resp%2F1", "ré", &"a".repeat(257)] {
+            assert!(!is_response_id(bad), "{bad}");
+        }
     }
 }

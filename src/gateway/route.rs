@@ -177,6 +177,14 @@ impl Gateway {
             (None, Some(key)) => self.counters.sticky_get(key, now).await,
             _ => None,
         };
+        // Only the account that stored a response can read it: with that account known, no
+        // other is tried (it would only answer "not found", a 400 that tells the caller their
+        // conversation is gone). When the account is out, the caller gets a 5xx to retry.
+        if let (Some(_), Some(holder)) = (previous, pinned)
+            && candidates.iter().any(|c| c.account.id == holder)
+        {
+            candidates.retain(|c| c.account.id == holder);
+        }
         // Where the answer is stored upstream, its id is pinned to the account serving it.
         let pin_in = response_pins::stored(req.endpoint, &body).then_some(group);
         let left = if strategy == RoutingStrategy::MostBudget {

@@ -24,6 +24,9 @@ pub enum MockRoute {
     /// `GET /v1/models`.
     #[serde(alias = "/v1/models")]
     Models,
+    /// A stored response: `GET` / `DELETE /v1/responses/{id}`,
+    /// `GET /v1/responses/{id}/input_items`, `POST /v1/responses/{id}/cancel`.
+    StoredResponses,
 }
 
 impl MockRoute {
@@ -36,6 +39,15 @@ impl MockRoute {
             ("POST", "/v1/messages") => Some(MockRoute::Messages),
             ("POST", "/v1/messages/count_tokens") => Some(MockRoute::CountTokens),
             ("GET", "/v1/models") => Some(MockRoute::Models),
+            ("GET" | "DELETE", p) if stored_response_id(p).is_some_and(|(_, a)| a.is_empty()) => {
+                Some(MockRoute::StoredResponses)
+            }
+            ("GET", p) if stored_response_id(p).is_some_and(|(_, a)| a == "input_items") => {
+                Some(MockRoute::StoredResponses)
+            }
+            ("POST", p) if stored_response_id(p).is_some_and(|(_, a)| a == "cancel") => {
+                Some(MockRoute::StoredResponses)
+            }
             _ => None,
         }
     }
@@ -48,8 +60,17 @@ impl MockRoute {
             MockRoute::Messages => "messages",
             MockRoute::CountTokens => "count_tokens",
             MockRoute::Models => "models",
+            MockRoute::StoredResponses => "stored_responses",
         }
     }
+}
+
+/// The id and what follows it (`""`, `input_items`, `cancel`) of a path under
+/// `/v1/responses/`.
+fn stored_response_id(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/v1/responses/")?;
+    let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+    (!id.is_empty() && !action.contains('/')).then_some((id, action))
 }
 
 /// Something that goes wrong on the next `times` requests (every request when `None`) to

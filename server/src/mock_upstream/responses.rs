@@ -1,11 +1,12 @@
 //! `POST /v1/responses` in the OpenAI Responses wire format, whole or as typed events with
-//! sequence numbers from `response.created` to `response.completed`.
+//! sequence numbers from `response.created` to `response.completed`; and the routes of the
+//! responses it stored (retrieve, delete, input items, cancel).
 
 use serde_json::{Value, json};
 
 use super::openai::{model, tool_choice};
 use super::service::{ApiError, Reply};
-use super::state::Shared;
+use super::state::{Shared, StoredResponse};
 use super::stream::{Piece, sse};
 use super::tokens::{
     Answer, Prompt, Usage, answer, argument_fragments, echoed_text, text_of, unix_now,
@@ -100,9 +101,6 @@ pub(crate) fn create(shared: &Shared, body: &Value) -> Result<Reply, ApiError> {
     let (answer, usage) = answer(&prompt, |system| shared.cache_hit(system));
     let id = format!("resp_mock{}", shared.next_id());
     let store = body.get("store") != Some(&Value::Bool(false));
-    if store {
-        shared.store_response(&id);
-    }
     // OpenAI's ids: `msg_…` for a message item, `fc_…` for a function call.
     let item_id = match &answer {
         Answer::Text { .. } => format!("msg_mock{}", shared.next_id()),
@@ -149,6 +147,16 @@ pub(crate) fn create(shared: &Shared, body: &Value) -> Result<Reply, ApiError> {
     };
     let final_status = if truncated { "incomplete" } else { "completed" };
     let finished = response(final_status, json!([done_item]), usage_json(&usage));
+    if store {
+        let input_items = input_items(shared, body.get("input"));
+        shared.store_response(
+            &id,
+            StoredResponse {
+                response: finished.clone(),
+                input_items,
+            },
+        );
+    }
     if body.get("stream").and_then(Value::as_bool) != Some(true) {
         return Ok(Reply::Json(finished));
     }
@@ -232,6 +240,91 @@ pub(crate) fn create(shared: &Shared, body: &Value) -> Result<Reply, ApiError> {
     };
     pieces.push(Piece::Tail(event(last, json!({"response": finished}))));
     Ok(Reply::Stream(pieces))
+}
+
+/// The request's `input` as the items `GET /v1/responses/{id}/input_items` lists: a string is
+/// one user message; items without an id get one.
+fn input_items(shared: &Shared, input: Option<&Value>) -> Vec<Value> {
+    let items = match input {
+        Some(Value::String(text)) => vec![json!({
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        })],
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    items
+        .into_iter()
+        .map(|mut item| {
+            if item.is_object() && item.get("id").is_none() {
+                item["id"] = json!(format!("msg_mock{}", shared.next_id()));
+            }
+            item
+        })
+        .collect()
+}
+
+/// Answers the stored-response routes, as OpenAI does for responses it stored:
+/// `GET /v1/responses/{id}`, `DELETE /v1/responses/{id}`,
+/// `GET /v1/responses/{id}/input_items` (newest first unless `order=asc`; `limit`) and
+/// `POST /v1/responses/{id}/cancel` (only background responses can be cancelled: a 400).
+pub(crate) fn stored(
+    shared: &Shared,
+    method: &http::Method,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Reply, ApiError> {
+    let rest = path
+        .trim_end_matches('/')
+        .trim_start_matches("/v1/responses/");
+    let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+    let not_found = || ApiError {
+        status: 404,
+        message: format!("Response with id '{id}' not found."),
+        param: None,
+    };
+    let stored = shared.stored_response(id).ok_or_else(not_found)?;
+    match (method.as_str(), action) {
+        ("GET", "") => Ok(Reply::Json(stored.response)),
+        ("DELETE", "") => {
+            shared.delete_response(id);
+            Ok(Reply::Json(
+                json!({"id": id, "object": "response", "deleted": true}),
+            ))
+        }
+        ("GET", "input_items") => {
+            let param = |name: &str| {
+                query.and_then(|q| {
+                    q.split('&')
+                        .filter_map(|pair| pair.split_once('='))
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.to_owned())
+                })
+            };
+            let mut items = stored.input_items;
+            if param("order").as_deref() != Some("asc") {
+                items.reverse();
+            }
+            let limit = param("limit")
+                .and_then(|l| l.parse::<usize>().ok())
+                .unwrap_or(20)
+                .clamp(1, 100);
+            let has_more = items.len() > limit;
+            items.truncate(limit);
+            Ok(Reply::Json(json!({
+                "object": "list",
+                "first_id": items.first().and_then(|i| i.get("id")),
+                "last_id": items.last().and_then(|i| i.get("id")),
+                "has_more": has_more,
+                "data": items,
+            })))
+        }
+        ("POST", "cancel") => Err(ApiError::invalid(
+            "response_id",
+            "Only responses created with background=true can be cancelled.",
+        )),
+        _ => Err(not_found()),
+    }
 }
 
 fn usage_json(usage: &Usage) -> Value {

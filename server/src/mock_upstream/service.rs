@@ -79,7 +79,7 @@ pub(crate) async fn handle(
     let guard = shared.begin(RecordedRequest {
         route,
         method: parts.method.to_string(),
-        path,
+        path: path.clone(),
         query: parts.uri.query().map(str::to_owned),
         headers: header_map(&parts.headers),
         body: body.clone(),
@@ -121,6 +121,9 @@ pub(crate) async fn handle(
     }
     let reply = match route {
         MockRoute::Models => Ok(Reply::Json(models(&shared))),
+        MockRoute::StoredResponses => {
+            responses::stored(&shared, &parts.method, &path, parts.uri.query())
+        }
         _ if !body.is_object() => Err(ApiError {
             status: 400,
             message: "the request body must be a JSON object".to_owned(),

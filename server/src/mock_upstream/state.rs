@@ -1,7 +1,7 @@
 //! The mock's shared state: options, active faults, statistics, recorded requests, the prompt
 //! cache, and the release signal for held streams.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -66,7 +66,16 @@ pub(crate) struct Shared {
     max_in_flight: AtomicU64,
     held: AtomicU64,
     next_id: AtomicU64,
-    stored_responses: Mutex<HashSet<String>>,
+    stored_responses: Mutex<HashMap<String, StoredResponse>>,
+}
+
+/// A response the mock stored: what `GET /v1/responses/{id}` and its `input_items` show.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredResponse {
+    /// The finished response object.
+    pub response: Value,
+    /// The request's input as items.
+    pub input_items: Vec<Value>,
 }
 
 /// Stored Responses ids kept at most; then the set starts over (the mock is for tests and
@@ -167,18 +176,28 @@ impl Shared {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Keeps a Responses id for later `previous_response_id` references.
-    pub(crate) fn store_response(&self, id: &str) {
-        let mut stored = lock(&self.stored_responses);
-        if stored.len() >= STORED_RESPONSES_MAX {
-            stored.clear();
+    /// Keeps a Responses answer for later `previous_response_id` references and retrieval.
+    pub(crate) fn store_response(&self, id: &str, stored: StoredResponse) {
+        let mut responses = lock(&self.stored_responses);
+        if responses.len() >= STORED_RESPONSES_MAX {
+            responses.clear();
         }
-        stored.insert(id.to_owned());
+        responses.insert(id.to_owned(), stored);
     }
 
     /// Whether this mock made and stored the response `id`.
     pub(crate) fn has_response(&self, id: &str) -> bool {
-        lock(&self.stored_responses).contains(id)
+        lock(&self.stored_responses).contains_key(id)
+    }
+
+    /// The stored response `id`.
+    pub(crate) fn stored_response(&self, id: &str) -> Option<StoredResponse> {
+        lock(&self.stored_responses).get(id).cloned()
+    }
+
+    /// Forgets the stored response `id`; whether it was there.
+    pub(crate) fn delete_response(&self, id: &str) -> bool {
+        lock(&self.stored_responses).remove(id).is_some()
     }
 
     /// Lets every stream held now go on.
