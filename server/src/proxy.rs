@@ -185,6 +185,10 @@ pub async fn stored_response(
     let path = uri.path();
     let rest = path.split_once("/responses/").map_or("", |(_, rest)| rest);
     let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if id.is_empty() {
+        let hint = " (did you mean /v1/responses? check the base URL for a trailing `/`)";
+        return not_an_endpoint(&method, path, path, hint.to_owned());
+    }
     let Some(action) = StoredAction::of(&method, tail) else {
         let allow = match tail {
             "" => "GET, DELETE",

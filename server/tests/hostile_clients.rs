@@ -165,27 +165,6 @@ async fn browser_preflights_are_answered_and_answers_carry_cors_headers() {
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
 }
 
-/// `POST path` with `key`, request id `id` and JSON `body`, through the router in-process
-/// (the lane the binary's serving loop does not use for the proxy's POST endpoints).
-async fn through_router(
-    router: &axum::Router,
-    path: &str,
-    key: &str,
-    id: &str,
-    body: &Value,
-) -> axum::http::Response<axum::body::Body> {
-    common::send(
-        router,
-        axum::http::Request::post(path)
-            .header("authorization", format!("Bearer {key}"))
-            .header("content-type", "application/json")
-            .header("x-request-id", id)
-            .body(axum::body::Body::from(body.to_string()))
-            .unwrap(),
-    )
-    .await
-}
-
 /// Headers the wire adds or that change with the moment: not part of the comparison.
 const WIRE_HEADERS: [&str; 3] = ["date", "content-length", "transfer-encoding"];
 
@@ -237,7 +216,7 @@ async fn the_direct_lane_answers_with_the_routers_headers() {
             .send()
             .await
             .unwrap();
-        let routed = through_router(&router, path, key, &id, &body).await;
+        let routed = common::through_router(&router, path, key, &id, &body).await;
         gw.mock.clear_faults();
         let case = format!("case {n}: POST {path}");
         assert_eq!(direct.status().as_u16(), routed.status().as_u16(), "{case}");
@@ -301,95 +280,6 @@ async fn the_direct_lane_answers_with_the_routers_headers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(recorded, "no usage record carries the made-up id {made_up}");
-}
-
-/// Log lines written while a test runs on its (current-thread) runtime.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Both lanes log a request alike: tower-http's events under its targets, inside the request's
-/// span (its id), a stream's end too, and a 5xx as a failure.
-#[tokio::test]
-async fn the_direct_lane_logs_like_the_router() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("warn,server=info,tower_http=debug")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
-
-    let gw = gateway::start().await;
-    let router = common::router_for(&gw.state);
-    let mut streamed = chat_body();
-    streamed["stream"] = json!(true);
-    for (lane, id) in [("direct", "log-direct"), ("router", "log-router")] {
-        for (body, fails) in [(streamed.clone(), false), (chat_body(), true)] {
-            if fails {
-                gw.mock
-                    .set_fault(Fault::status(500).on(MockRoute::ChatCompletions));
-            }
-            let text = if lane == "direct" {
-                let res = gw
-                    .post("/v1/chat/completions", &body)
-                    .header("x-request-id", id)
-                    .send()
-                    .await
-                    .unwrap();
-                res.text().await.unwrap()
-            } else {
-                let res = through_router(&router, "/v1/chat/completions", &gw.key, id, &body).await;
-                common::text(res).await
-            };
-            gw.mock.clear_faults();
-            assert!(!text.is_empty(), "{lane}");
-        }
-    }
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    for id in ["log-direct", "log-router"] {
-        let lines: Vec<&str> = logs
-            .lines()
-            .filter(|l| l.contains("request{") && l.contains(id))
-            .collect();
-        for (target, message) in [
-            (
-                "tower_http::trace::on_request",
-                "started processing request",
-            ),
-            (
-                "tower_http::trace::on_response",
-                "finished processing request",
-            ),
-            ("tower_http::trace::on_eos", "end of stream"),
-            ("tower_http::trace::on_failure", "response failed"),
-        ] {
-            assert!(
-                lines
-                    .iter()
-                    .any(|l| l.contains(&format!("{target}: {message}"))),
-                "{id}: no `{target}: {message}` in the request's span:\n{}",
-                lines.join("\n")
-            );
-        }
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("classification=Status code: 5")),
-            "{id}: {}",
-            lines.join("\n")
-        );
-    }
 }
 
 #[tokio::test]

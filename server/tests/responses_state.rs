@@ -278,6 +278,18 @@ async fn a_stored_response_is_asked_of_the_account_that_holds_it() {
     );
     let (status, err, _) = send(as_member(gw.http.get(url(&format!("{id}/other"))))).await;
     assert_eq!(status, 404, "{err}");
+    for path in ["/v1/responses/", "/v1/responses//input_items"] {
+        let res = gw
+            .http
+            .post(format!("{}{path}", gw.base))
+            .bearer_auth(&gw.key)
+            .send()
+            .await;
+        let res = res.unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "unknown_route", "{path}: {err}");
+    }
     let (status, err, _) = send(gw.http.get(url(&id)).bearer_auth("acp_not_a_key")).await;
     assert_eq!(status, 401, "{err}");
     let after: u64 = ups.iter().map(|(m, _)| m.stats().total).sum();

@@ -73,6 +73,27 @@ pub async fn send(router: &Router, request: Request<Body>) -> Response<Body> {
         .expect("infallible router")
 }
 
+/// `POST path` with `key`, request id `id` and JSON `body`, through the router in-process
+/// (the lane the binary's serving loop does not use for the proxy's POST endpoints).
+pub async fn through_router(
+    router: &Router,
+    path: &str,
+    key: &str,
+    id: &str,
+    body: &serde_json::Value,
+) -> Response<Body> {
+    send(
+        router,
+        Request::post(path)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .header("x-request-id", id)
+            .body(Body::from(body.to_string()))
+            .expect("request"),
+    )
+    .await
+}
+
 /// Reads a whole body as text.
 pub async fn text(response: Response<Body>) -> String {
     let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
