@@ -270,6 +270,13 @@ async fn a_stored_response_is_asked_of_the_account_that_holds_it() {
         (400, Some("response_id")),
         "{err}"
     );
+    let long = format!("{id}/input_items?after={}", "a".repeat(5000));
+    let (status, err, _) = send(as_member(gw.http.get(url(&long)))).await;
+    assert_eq!(
+        (status, err["error"]["param"].as_str()),
+        (400, Some("query")),
+        "{err}"
+    );
     let (status, err, allow) = send(as_member(gw.http.post(url(&id)))).await;
     assert_eq!(
         (status, allow.as_deref()),

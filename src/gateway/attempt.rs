@@ -244,7 +244,7 @@ impl Gateway {
 /// (an answer with generated images is a few MiB); past this a broken or hostile upstream
 /// would only cost memory, most of all when the answer is translated (parsed into a tree).
 /// Streams are relayed event by event and have their own bound per event.
-const MAX_ANSWER_BYTES: usize = 32 << 20;
+pub(super) const MAX_ANSWER_BYTES: usize = 32 << 20;
 
 /// Reading on past the first chunk for the first whole event stops after this much.
 const FIRST_EVENT_PROBE_BYTES: usize = 1024 * 1024;

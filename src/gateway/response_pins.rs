@@ -8,12 +8,17 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::Value;
 
+use super::attempt::MAX_ANSWER_BYTES;
+use super::catalog::Account;
+use super::client;
 use super::engine::{Gateway, JSON, ProxyBody, ProxyResponse, database_unavailable};
 use super::error::{Dialect, ErrorKind, GatewayError};
 use super::keys::MemberKey;
+use super::route::check_query;
 use super::upstream::{self, Endpoint};
 use crate::counters::CounterStore;
 use crate::db::now_ms;
@@ -104,11 +109,30 @@ impl StoredAction {
     }
 }
 
-/// The most of a stored response (or its items) passed on.
-const MAX_STORED_BYTES: usize = 32 << 20;
-
-/// The most of a query string passed on (`include[]`, `limit`, `after`, `order`).
-const MAX_QUERY_BYTES: usize = 4096;
+/// A request about a response the account stored (`path` is `/responses/{id}` and what
+/// follows it): no body, the account's credentials, the client's `openai-beta`, its query.
+fn stored_response_request(
+    account: &Account,
+    method: http::Method,
+    path: &str,
+    query: Option<&str>,
+    client_headers: &HeaderMap,
+) -> Result<http::Request<Bytes>, client::Error> {
+    let mut url = format!("{}{path}", account.base_url);
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        url.push('?');
+        url.push_str(query);
+    }
+    let mut req = http::Request::new(Bytes::new());
+    *req.method_mut() = method;
+    *req.uri_mut() = upstream::parse_uri(&url)?;
+    let headers = req.headers_mut();
+    upstream::credentials(account, headers)?;
+    if let Some(beta) = client_headers.get("openai-beta") {
+        headers.insert("openai-beta", beta.clone());
+    }
+    Ok(req)
+}
 
 /// A response id as providers make them (`resp_…`): letters, digits, `_` and `-`.
 fn is_response_id(id: &str) -> bool {
@@ -171,16 +195,7 @@ impl Gateway {
                 ),
             ));
         }
-        if let Some(query) = query.filter(|q| q.len() > MAX_QUERY_BYTES) {
-            return Err(GatewayError::invalid(
-                "query",
-                format!(
-                    "the query string is {} bytes; the gateway passes at most \
-                     {MAX_QUERY_BYTES} on",
-                    query.len()
-                ),
-            ));
-        }
+        check_query(query)?;
         let catalog = self.catalog().await.map_err(|e| database_unavailable(&e))?;
         let group = member.group_id;
         let holder = self
@@ -207,14 +222,9 @@ impl Gateway {
                 )
             })?;
         let path = format!("/responses/{id}{}", action.tail());
-        let request = upstream::stored_response_request(
-            &account,
-            action.method(),
-            &path,
-            query,
-            client_headers,
-        )
-        .map_err(|e| upstream::transport_failure(&e).error)?;
+        let request =
+            stored_response_request(&account, action.method(), &path, query, client_headers)
+                .map_err(|e| upstream::transport_failure(&e).error)?;
         let response = account
             .client
             .send(request, self.config().total_timeout)
@@ -237,7 +247,7 @@ impl Gateway {
             .cloned()
             .unwrap_or(HeaderValue::from_static(JSON));
         let body = response
-            .bytes(MAX_STORED_BYTES)
+            .bytes(MAX_ANSWER_BYTES)
             .await
             .map_err(|e| upstream::transport_failure(&e).error)?
             .ok_or_else(|| {
@@ -246,7 +256,7 @@ impl Gateway {
                     "upstream_too_large",
                     format!(
                         "the stored response is over {} MiB; the gateway passes no more on",
-                        MAX_STORED_BYTES >> 20
+                        MAX_ANSWER_BYTES >> 20
                     ),
                 )
             })?;
@@ -282,22 +292,22 @@ mod tests {
     #[test]
     fn stored_actions_and_ids() {
         use http::Method;
-        assert_eq!(
-            StoredAction::of(&Method::GET, ""),
-            Some(StoredAction::Retrieve)
-        );
-        assert_eq!(
-            StoredAction::of(&Method::DELETE, ""),
-            Some(StoredAction::Delete)
-        );
-        assert_eq!(
-            StoredAction::of(&Method::GET, "input_items"),
-            Some(StoredAction::InputItems)
-        );
-        assert_eq!(
-            StoredAction::of(&Method::POST, "cancel"),
-            Some(StoredAction::Cancel)
-        );
+        for (method, tail, action) in [
+            (Method::GET, "", StoredAction::Retrieve),
+            (Method::DELETE, "", StoredAction::Delete),
+            (Method::GET, "input_items", StoredAction::InputItems),
+            (Method::POST, "cancel", StoredAction::Cancel),
+        ] {
+            assert_eq!(
+                StoredAction::of(&method, tail),
+                Some(action),
+                "{method} {tail}"
+            );
+            assert_eq!(
+                (action.method(), action.tail().trim_start_matches('/')),
+                (method, tail)
+            );
+        }
         assert_eq!(StoredAction::of(&Method::POST, ""), None);
         assert_eq!(StoredAction::of(&Method::GET, "cancel"), None);
         assert_eq!(StoredAction::of(&Method::GET, "input_items/x"), None);

@@ -43,6 +43,21 @@ const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering
 /// The longest query string passed on to the provider.
 const MAX_QUERY_BYTES: usize = 4096;
 
+/// Refuses a query string too long to pass on: past a URL's limits it would fail at the
+/// provider, and not as the account's fault.
+pub(super) fn check_query(query: Option<&str>) -> Result<(), GatewayError> {
+    match query {
+        Some(query) if query.len() > MAX_QUERY_BYTES => Err(GatewayError::invalid(
+            "query",
+            format!(
+                "the query string is {} bytes; the gateway passes at most {MAX_QUERY_BYTES} on (the APIs take short flags such as `?beta=true`)",
+                query.len()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// One line of the attempt log.
 #[derive(Debug, Serialize)]
 struct LogEntry {
@@ -69,19 +84,7 @@ impl Gateway {
         req: &ProxyRequest,
         guard: &mut UsageGuard,
     ) -> Result<ProxyResponse, GatewayError> {
-        if let Some(query) = &req.query
-            && query.len() > MAX_QUERY_BYTES
-        {
-            // It is passed on to the provider: past a URL's limits it would fail there, and
-            // not as the account's fault.
-            return Err(GatewayError::invalid(
-                "query",
-                format!(
-                    "the query string is {} bytes; the gateway passes at most {MAX_QUERY_BYTES} on (the APIs take short flags such as `?beta=true`)",
-                    query.len()
-                ),
-            ));
-        }
+        check_query(req.query.as_deref())?;
         let body = parse_body(req.endpoint, &req.body)?;
         let model = body
             .get("model")

@@ -145,31 +145,6 @@ pub fn request(
     Ok(req)
 }
 
-/// A request about a response the account stored (`path` is `/responses/{id}` and what
-/// follows it): no body, the account's credentials, the client's `openai-beta`, its query.
-pub fn stored_response_request(
-    account: &Account,
-    method: http::Method,
-    path: &str,
-    query: Option<&str>,
-    client_headers: &HeaderMap,
-) -> Result<http::Request<bytes::Bytes>, client::Error> {
-    let mut url = format!("{}{path}", account.base_url);
-    if let Some(query) = query.filter(|q| !q.is_empty()) {
-        url.push('?');
-        url.push_str(query);
-    }
-    let mut req = http::Request::new(bytes::Bytes::new());
-    *req.method_mut() = method;
-    *req.uri_mut() = parse_uri(&url)?;
-    let headers = req.headers_mut();
-    credentials(account, headers)?;
-    if let Some(beta) = client_headers.get("openai-beta") {
-        headers.insert("openai-beta", beta.clone());
-    }
-    Ok(req)
-}
-
 /// `GET` of the provider's model list, which costs no tokens: the account's connection test.
 pub fn models_request(account: &Account) -> Result<http::Request<bytes::Bytes>, client::Error> {
     let url = match account.provider {
@@ -189,7 +164,7 @@ pub fn models_request(account: &Account) -> Result<http::Request<bytes::Bytes>, 
     Ok(req)
 }
 
-fn parse_uri(url: &str) -> Result<http::Uri, client::Error> {
+pub(super) fn parse_uri(url: &str) -> Result<http::Uri, client::Error> {
     url.parse()
         .map_err(|e| client::Error::request(format!("the account's base URL is not usable: {e}")))
 }
@@ -213,7 +188,7 @@ pub fn credential(provider: Provider, key: &str) -> Option<(HeaderName, HeaderVa
 }
 
 /// Adds the account's credential to `headers`.
-fn credentials(account: &Account, headers: &mut HeaderMap) -> Result<(), client::Error> {
+pub(super) fn credentials(account: &Account, headers: &mut HeaderMap) -> Result<(), client::Error> {
     let (name, value) = account.credential.clone().ok_or_else(|| {
         client::Error::request("the account's API key has characters a header cannot carry")
     })?;
