@@ -112,7 +112,7 @@ pub fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
 }
 
 /// The usage a limit counts, from a window's sums.
-fn usage_of(limit: &Limit, sums: &[TargetSums]) -> i64 {
+pub(crate) fn usage_of(limit: &Limit, sums: &[TargetSums]) -> i64 {
     sums.iter()
         .filter(|s| match limit.scope {
             LimitScope::Key => Some(s.key_id) == limit.target_id,

@@ -151,6 +151,11 @@ async fn view(
     alerts: Vec<u8>,
 ) -> Result<LimitView, ServiceError> {
     let (key, resets_at) = limit.window_at(now);
+    // A window not counted on this node yet starts from the usage records.
+    state
+        .gateway()
+        .seed_limits(std::slice::from_ref(limit), now)
+        .await;
     let used = state
         .gateway()
         .counters()

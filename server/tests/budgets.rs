@@ -444,3 +444,146 @@ async fn absurd_output_caps_are_refused_without_overflowing_the_hold() {
     }
     gw.chat_ok(&gw.key, "gpt-4o-mini").await;
 }
+
+/// Creates a group limit; returns its id.
+async fn group_limit(gw: &Gateway, metric: &str, window: &str, cap: i64) -> i64 {
+    let (status, limit) = gw
+        .api(
+            "POST",
+            &format!("/api/groups/{}/limits", gw.group_id),
+            Some(json!({"scope": "group", "metric": metric, "window": window, "cap": cap})),
+        )
+        .await;
+    assert_eq!(status, 201, "{limit}");
+    limit["id"].as_i64().unwrap()
+}
+
+/// `used_raw` of each limit, by id, as `base`'s node shows it.
+async fn used(gw: &Gateway, base: &str) -> Vec<(i64, i64)> {
+    let limits: Value = gw
+        .http
+        .get(format!("{base}/api/groups/{}/limits", gw.group_id))
+        .bearer_auth(&gw.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut out: Vec<(i64, i64)> = limits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["id"].as_i64().unwrap(), l["used_raw"].as_i64().unwrap()))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// A window's counter that this node never counted starts from the usage records, not from
+/// zero: a limit added after the usage, a node whose counters are new (a restart with the
+/// counters in memory: here a second node on the same database, its own memory), a time
+/// zone that moves the day. The hourly rollups count the tokens of hour-aligned windows, the
+/// records those of the others (a day in Asia/Kolkata starts on the half hour). With Redis the
+/// second node finds the counter there and keeps it.
+async fn counters_start_from_the_usage_records(redis: bool) {
+    let Some(gw) = start(redis).await else { return };
+    for _ in 0..3 {
+        gw.chat_ok(&gw.key, "gpt-4o-mini").await;
+    }
+    let rows = gw.usage(3).await;
+    let tokens: i64 = rows
+        .iter()
+        .map(|r| r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_tokens)
+        .sum();
+    assert!(tokens > 0);
+    let requests = group_limit(&gw, "requests", "total", 4).await;
+    let day_tokens = group_limit(&gw, "tokens", "day", 1_000_000).await;
+    assert_eq!(
+        used(&gw, &gw.base).await,
+        vec![(requests, 3), (day_tokens, tokens)]
+    );
+    // The fourth request fits, the fifth does not (its refusal is no request counted).
+    gw.chat_ok(&gw.key, "gpt-4o-mini").await;
+    let refused = gw
+        .post("/v1/chat/completions", &chat("one more"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    let rows = gw.usage(5).await;
+    let tokens: i64 = rows
+        .iter()
+        .map(|r| r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_tokens)
+        .sum();
+
+    let second = gw.second_node().await;
+    let res = gw
+        .http
+        .post(format!("{second}/v1/chat/completions"))
+        .bearer_auth(&gw.key)
+        .json(&chat("on the other node"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429, "a new node starts where the records are");
+    assert_eq!(
+        used(&gw, &second).await,
+        vec![(requests, 4), (day_tokens, tokens)]
+    );
+
+    // A zone whose day starts on the half hour: the same day's records, counted one by one.
+    let (status, body) = gw
+        .api(
+            "PUT",
+            &format!("/api/groups/{}/time-zone", gw.group_id),
+            Some(json!({"time_zone": "Asia/Kolkata"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let kolkata = aicarpool::tz::Zone::or_default("Asia/Kolkata");
+    let (day_start, _) = kolkata.day(aicarpool::db::now_ms());
+    let today: i64 = rows
+        .iter()
+        .filter(|r| r.created_at >= day_start)
+        .map(|r| r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_tokens)
+        .sum();
+    assert_eq!(
+        used(&gw, &gw.base).await,
+        vec![(requests, 4), (day_tokens, today)]
+    );
+}
+
+#[tokio::test]
+async fn counters_start_from_the_usage_records_in_memory() {
+    counters_start_from_the_usage_records(false).await;
+}
+
+#[tokio::test]
+async fn counters_start_from_the_usage_records_with_redis() {
+    counters_start_from_the_usage_records(true).await;
+}
+
+/// A chat request for `n` choices may be billed `n` answers: its hold is `n` output caps.
+#[tokio::test]
+async fn a_request_for_n_choices_holds_n_answers() {
+    let gw = gateway::start().await;
+    group_limit(&gw, "tokens", "day", 300).await;
+    let mut body = chat("hi");
+    body["max_tokens"] = json!(100);
+    gw.post("/v1/chat/completions", &body)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    body["n"] = json!(4);
+    let res = gw.post("/v1/chat/completions", &body).send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    let err: Value = res.json().await.unwrap();
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("this request may need up to 4"),
+        "{message}"
+    );
+}

@@ -449,6 +449,15 @@ async fn an_upstream_dying_mid_stream_ends_with_a_protocol_error_event() {
         .await
         .unwrap();
     let events = sse_events(&text);
+    let delivered_messages: usize = events
+        .iter()
+        .filter_map(|(_, data)| serde_json::from_str::<Value>(data).ok())
+        .filter_map(|v| {
+            v.pointer("/delta/text")
+                .and_then(Value::as_str)
+                .map(str::len)
+        })
+        .sum();
     let (name, data) = events.last().unwrap();
     assert_eq!(name.as_deref(), Some("error"), "{text}");
     let err: Value = serde_json::from_str(data).unwrap();
@@ -469,12 +478,30 @@ async fn an_upstream_dying_mid_stream_ends_with_a_protocol_error_event() {
         .text()
         .await
         .unwrap();
-    let last: Value = serde_json::from_str(&sse_events(&text).last().unwrap().1).unwrap();
+    let events = sse_events(&text);
+    let delivered_chat: usize = events
+        .iter()
+        .filter_map(|(_, data)| serde_json::from_str::<Value>(data).ok())
+        .filter_map(|v| {
+            v.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+                .map(str::len)
+        })
+        .sum();
+    let last: Value = serde_json::from_str(&events.last().unwrap().1).unwrap();
     assert!(last["error"]["message"].is_string(), "{text}");
     let rows = gw.usage(2).await;
-    for r in rows {
+    // The delivered part is billed, about four bytes a token; Anthropic's `message_start` (1
+    // output token, before any text) is no count of it.
+    for (r, delivered) in rows.iter().zip([delivered_messages, delivered_chat]) {
         assert_eq!(r.error_class.as_deref(), Some("upstream_stream_error"));
-        assert!(r.output_tokens > 0, "the delivered part is billed");
+        assert!(delivered >= 8, "{delivered} bytes of text before the cut");
+        assert!(
+            r.output_tokens >= delivered.div_ceil(4) as i64,
+            "{} output tokens billed for {delivered} bytes delivered ({})",
+            r.output_tokens,
+            r.endpoint
+        );
     }
 }
 

@@ -154,6 +154,20 @@ impl MemoryCounters {
         Ok(())
     }
 
+    pub(super) fn seed(&self, charges: &[Charge]) {
+        let now = crate::db::now_ms();
+        let mut map = lock(&self.budgets);
+        for c in charges {
+            let until = if c.ttl_ms > 0 { now + c.ttl_ms } else { 0 };
+            let live = map
+                .get(&c.key)
+                .is_some_and(|(_, until)| *until == 0 || *until > now);
+            if !live {
+                map.insert(c.key.clone(), (c.amount.max(0), until));
+            }
+        }
+    }
+
     pub(super) fn settle(&self, deltas: &[(String, i64, i64)]) {
         let now = crate::db::now_ms();
         let mut map = lock(&self.budgets);

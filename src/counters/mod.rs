@@ -203,6 +203,16 @@ impl CounterStore {
         }
     }
 
+    /// Starts each charge's counter at its amount where the counter does not exist yet (a
+    /// window this store has not counted: after a restart in memory, a new limit, a new
+    /// window); an existing counter is left as it is, whoever created it first.
+    pub async fn seed(&self, charges: &[Charge]) {
+        match self {
+            Self::Memory(m) => m.seed(charges),
+            Self::Redis(r) => r.seed(charges).await,
+        }
+    }
+
     /// Replaces held amounts with actual ones: adds each `delta` (actual - held), atomically.
     pub async fn settle(&self, deltas: &[(String, i64, i64)]) {
         if deltas.iter().all(|(_, d, _)| *d == 0) {

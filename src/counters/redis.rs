@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use fred::clients::Client;
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface, SortedSetsInterface};
-use fred::types::Expiration;
+use fred::types::{Expiration, SetOptions};
 
 use super::{CapHit, Caps, Charge, Lease, Refusal, minute};
 use crate::gateway::health::HealthState;
@@ -323,6 +323,25 @@ impl RedisCounters {
                 // Budgets cannot be checked without Redis: refusing would stop every request.
                 tracing::error!("Redis budget reservation failed, allowing the request: {e}");
                 Ok(())
+            }
+        }
+    }
+
+    pub(super) async fn seed(&self, charges: &[Charge]) {
+        for c in charges {
+            let expire = (c.ttl_ms > 0).then_some(Expiration::PX(c.ttl_ms));
+            let result: Result<Option<String>, _> = self
+                .client
+                .set(
+                    self.budget_key(&c.key),
+                    c.amount.max(0),
+                    expire,
+                    Some(SetOptions::NX),
+                    false,
+                )
+                .await;
+            if let Err(e) = result {
+                tracing::warn!("Redis budget counter could not be seeded: {e}");
             }
         }
     }

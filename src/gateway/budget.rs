@@ -138,10 +138,11 @@ impl Limit {
         }
     }
 
-    /// A value in words (`$12.50`, `1,000 tokens`, `60 requests`).
+    /// A value in words (`$12.50`, `$0.00378`, `1000 tokens`, `60 requests`).
     pub fn describe(&self, value: i64) -> String {
         match self.metric {
-            LimitMetric::Cost => format!("${:.2}", value as f64 / 1_000_000.0),
+            // Exact: a cap of $0.004 is not "$0.00".
+            LimitMetric::Cost => crate::money::amount_text("$", value),
             LimitMetric::Tokens => format!("{value} tokens"),
             LimitMetric::Requests => format!("{value} requests"),
         }
@@ -256,60 +257,88 @@ impl Reservation {
     }
 }
 
-/// The ASCII and the other characters of `s`, counted eight bytes at a time (a coding
-/// agent's request is 100 KB of text; `chars()` took a dozen instructions a byte). A
-/// character is one byte below 0x80 (ASCII) or one lead byte of 0xC0 and above; continuation
-/// bytes (0x80..0xC0) are not characters.
-fn count_chars(s: &str) -> (usize, usize) {
+/// What [`count_chars`] finds in a string.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counted {
+    /// ASCII characters.
+    ascii: usize,
+    /// Other characters.
+    other: usize,
+    /// Spaces and line feeds: a floor of the words, each at least a token.
+    breaks: usize,
+}
+
+/// The ASCII and the other characters of `s`, and its spaces and line feeds, counted eight
+/// bytes at a time (a coding agent's request is 100 KB of text; `chars()` took a dozen
+/// instructions a byte). A character is one byte below 0x80 (ASCII) or one lead byte of 0xC0
+/// and above; continuation bytes (0x80..0xC0) are not characters.
+fn count_chars(s: &str) -> Counted {
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // The bytes of `w` equal to `b`, as bit 7 of each (exact: no carry crosses a byte).
+    let equal = |w: u64, b: u8| {
+        let x = w ^ (ONES * u64::from(b));
+        !(((x & LOW) + LOW) | x) & HIGH
+    };
     let bytes = s.as_bytes();
     let mut words = bytes.chunks_exact(8);
-    let (mut ascii, mut other) = (0, 0);
+    let mut c = Counted::default();
     for word in words.by_ref() {
         let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
         // Bit 7 clear: ASCII. Bits 7 and 6 set: a lead byte (bit 6 shifted into bit 7's place).
-        ascii += (!w & HIGH).count_ones() as usize;
-        other += (w & (w << 1) & HIGH).count_ones() as usize;
+        c.ascii += (!w & HIGH).count_ones() as usize;
+        c.other += (w & (w << 1) & HIGH).count_ones() as usize;
+        c.breaks += (equal(w, b' ') | equal(w, b'\n')).count_ones() as usize;
     }
     for &b in words.remainder() {
-        ascii += usize::from(b < 0x80);
-        other += usize::from(b >= 0xC0);
+        c.ascii += usize::from(b < 0x80);
+        c.other += usize::from(b >= 0xC0);
+        c.breaks += usize::from(b == b' ' || b == b'\n');
     }
-    (ascii, other)
+    c
 }
 
 /// A conservative estimate of a request's input tokens: a token per four ASCII characters,
-/// a token per other character (CJK text runs about one a character), and a fixed amount per
-/// image.
+/// or per word where the words are shorter (`"a a a …"` is a token a word, not one per four
+/// characters), a token per other character (CJK text runs about one a character), and a
+/// fixed amount per image. Text unlike prose or code (random strings, long digit runs) can
+/// take more tokens than this; the request's settlement then counts what it used.
 pub fn estimate_input_tokens(body: &Value) -> i64 {
-    fn walk(v: &Value, acc: &mut (i64, i64, i64)) {
+    fn walk(v: &Value, acc: &mut Counted, images: &mut i64) {
         match v {
             Value::String(s) => {
-                let (ascii, other) = count_chars(s);
-                acc.0 += i64::try_from(ascii).unwrap_or(i64::MAX);
-                acc.1 += i64::try_from(other).unwrap_or(i64::MAX);
+                let c = count_chars(s);
+                acc.ascii = acc.ascii.saturating_add(c.ascii);
+                acc.other = acc.other.saturating_add(c.other);
+                acc.breaks = acc.breaks.saturating_add(c.breaks);
             }
-            Value::Array(items) => items.iter().for_each(|i| walk(i, acc)),
+            Value::Array(items) => items.iter().for_each(|i| walk(i, acc, images)),
             Value::Object(map) => {
                 if matches!(
                     map.get("type").and_then(Value::as_str),
                     Some("image" | "image_url" | "input_image")
                 ) {
-                    acc.2 += 1;
+                    *images += 1;
                     return;
                 }
-                map.values().for_each(|v| walk(v, acc));
+                map.values().for_each(|v| walk(v, acc, images));
             }
             _ => {}
         }
     }
-    let mut acc = (0i64, 0i64, 0i64);
+    let mut acc = Counted::default();
+    let mut images = 0i64;
     for field in ["system", "messages", "tools", "input", "instructions"] {
         if let Some(v) = body.get(field) {
-            walk(v, &mut acc);
+            walk(v, &mut acc, &mut images);
         }
     }
-    (acc.0 + 3) / 4 + acc.1 + acc.2 * IMAGE_TOKENS + 8
+    let ascii = acc.ascii.div_ceil(4).max(acc.breaks);
+    let tokens = i64::try_from(ascii.saturating_add(acc.other)).unwrap_or(i64::MAX);
+    tokens
+        .saturating_add(images.saturating_mul(IMAGE_TOKENS))
+        .saturating_add(8)
 }
 
 /// The output cap of a request: the largest of its caps (a provider may honour any of them),
@@ -323,7 +352,8 @@ pub fn output_cap(body: &Value) -> i64 {
         .unwrap_or(DEFAULT_OUTPUT_CAP)
 }
 
-/// The worst case of a request to `endpoint` over its candidates. An Anthropic account
+/// The worst case of a request to `endpoint` over its candidates, `n` answers for a chat
+/// request asking for `n` choices. An Anthropic account
 /// serving a chat or Responses request gets the `max_tokens` the translation sets, which may
 /// include a thinking budget beyond the client's cap (its `reasoning_effort` becomes one), so
 /// its output cap is that one.
@@ -348,6 +378,16 @@ pub fn estimate(
         Some(cap) if translated(c) => cap,
         _ => client_cap,
     };
+    // A chat request for `n` choices is billed `n` answers.
+    let choices = match endpoint.wire() {
+        Wire::Chat => body
+            .get("n")
+            .and_then(Value::as_i64)
+            .filter(|n| *n > 1)
+            .unwrap_or(1),
+        _ => 1,
+    };
+    let output_of = |c: &Candidate| output_of(c).saturating_mul(choices);
     let output = candidates.iter().map(output_of).max().unwrap_or(client_cap);
     let cost = candidates
         .iter()
@@ -404,6 +444,17 @@ mod tests {
             e.message
         );
         assert!(e.message.contains("2026-11-30T16:00:00Z"), "{}", e.message);
+        // Small amounts are exact, not rounded to cents.
+        let small = Limit {
+            cap: 4_000,
+            ..l.clone()
+        }
+        .refusal(3_780, 220, now);
+        assert!(
+            small.message.contains("$0.004") && small.message.contains("$0.00378"),
+            "{}",
+            small.message
+        );
         assert!(
             e.headers
                 .iter()
@@ -418,6 +469,9 @@ mod tests {
         // 400 ASCII characters are about 100 tokens; 100 CJK characters are at least 100.
         assert!((100..=115).contains(&estimate_input_tokens(&ascii)));
         assert!(estimate_input_tokens(&cjk) >= 100);
+        // Short words are a token each (a tokenizer gives " a" one), not one per four bytes.
+        let words = json!({"messages": [{"role": "user", "content": "a ".repeat(4000)}]});
+        assert!(estimate_input_tokens(&words) >= 4000);
         let image = json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:..."}}]}]});
         assert!(estimate_input_tokens(&image) >= 1600);
         assert_eq!(output_cap(&json!({"max_tokens": 50})), 50);
@@ -445,9 +499,14 @@ mod tests {
         for (end, _) in text.char_indices().take(200) {
             let part = &text[..end];
             let ascii = part.chars().filter(char::is_ascii).count();
+            let breaks = part.chars().filter(|c| matches!(c, ' ' | '\n')).count();
             assert_eq!(
                 count_chars(part),
-                (ascii, part.chars().count() - ascii),
+                Counted {
+                    ascii,
+                    other: part.chars().count() - ascii,
+                    breaks,
+                },
                 "{part}"
             );
         }

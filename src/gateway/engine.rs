@@ -17,6 +17,7 @@ use super::catalog::Catalog;
 use super::error::{Dialect, ErrorKind, GatewayError};
 use super::health::HealthPolicy;
 use super::keys::{KeyCache, MemberKey};
+use super::limit_seed::Seeded;
 use super::model_page::ModelPage;
 use super::recorder::Recorder;
 use super::select::Selector;
@@ -115,6 +116,8 @@ pub struct Gateway {
     pub(super) counters: Arc<CounterStore>,
     pub(super) selector: Selector,
     pub(super) policy: HealthPolicy,
+    /// Budget windows whose counters this node has seeded from the usage records.
+    pub(super) seeded: Seeded,
 }
 
 impl Gateway {
@@ -137,6 +140,7 @@ impl Gateway {
             keys: KeyCache::default(),
             catalog: RwLock::new(None),
             reloading: tokio::sync::Mutex::new(()),
+            seeded: Seeded::default(),
         }
     }
 

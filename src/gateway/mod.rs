@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod health;
 pub mod keys;
+pub mod limit_seed;
 pub mod model_page;
 mod outcome;
 mod probe;

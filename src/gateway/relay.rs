@@ -87,6 +87,9 @@ pub struct Conversion {
     /// Same-format chat stream whose usage chunk the client did not ask for.
     strip_usage_chunk: bool,
     usage: Usage,
+    /// Whether the upstream's final count came: a stream cut before it is billed by what it
+    /// delivered ([`Relay::billed_usage`]).
+    final_usage_seen: bool,
     terminal_seen: bool,
     /// A native Responses stream's response id (what a later `previous_response_id` names).
     response_id: Option<String>,
@@ -126,6 +129,7 @@ impl Conversion {
             stages,
             strip_usage_chunk: upstream == Wire::Chat && client == Wire::Chat && !include_usage,
             usage: Usage::default(),
+            final_usage_seen: false,
             terminal_seen: false,
             response_id: None,
         }
@@ -143,6 +147,8 @@ impl Conversion {
             self.response_id = reading.response_id;
         }
         if let Some(u) = reading.usage {
+            // Anthropic's `message_start` counts the input and 1 output token, before any.
+            self.final_usage_seen |= !(self.upstream == Wire::Messages && is_message_start(&ev));
             // Anthropic reports cumulative counts over several events; the others once.
             self.usage = match self.upstream {
                 Wire::Messages | Wire::CountTokens => self.usage.merge(u),
@@ -221,6 +227,18 @@ impl Conversion {
 
     fn complete(&self) -> bool {
         self.terminal_seen
+    }
+}
+
+/// Whether `ev` is an Anthropic stream's `message_start` (named so, or with that type where a
+/// compatible provider leaves the name out).
+fn is_message_start(ev: &SseEvent) -> bool {
+    match ev.event.as_deref() {
+        Some(name) => name == "message_start",
+        None => ev
+            .data
+            .trim_start()
+            .starts_with(r#"{"type":"message_start""#),
     }
 }
 
@@ -428,13 +446,16 @@ impl Relay {
         }
     }
 
-    /// What the provider reported, or, when a cut stream never reported its output, an
-    /// estimate from the text delivered (about four characters a token); its input likewise
-    /// from the request (see [`Relay::estimating_input_of`]).
+    /// What the provider reported; until its final count came, at least an estimate of the
+    /// text delivered (about four characters a token): what came before that count is no
+    /// count of the answer (Anthropic's `message_start` says 1 output token before the first
+    /// word). Its input likewise from the request when none was reported (see
+    /// [`Relay::estimating_input_of`]).
     fn billed_usage(&self) -> Usage {
         let mut usage = self.conversion.usage();
-        if usage.output_tokens == 0 && self.delivered_chars > 0 {
-            usage.output_tokens = (self.delivered_chars as u64).div_ceil(4);
+        if !self.conversion.final_usage_seen {
+            let delivered = (self.delivered_chars as u64).div_ceil(4);
+            usage.output_tokens = usage.output_tokens.max(delivered);
         }
         if usage.total_input() == 0
             && let Some(request) = &self.request
@@ -595,6 +616,36 @@ mod tests {
         let out = done.on_event(SseEvent::done()).unwrap();
         assert!(done.complete());
         assert_eq!(out.last().unwrap().event.as_deref(), Some("message_stop"));
+    }
+
+    #[test]
+    fn only_the_final_count_of_a_stream_is_taken_for_its_output() {
+        let start = r#"{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":3,"output_tokens":1}}}"#;
+        let delta = r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":42}}"#;
+        for client in [Wire::Messages, Wire::Chat] {
+            let mut c = conversion(Wire::Messages, client);
+            c.on_event(SseEvent::named("message_start", start)).unwrap();
+            assert!(!c.final_usage_seen, "message_start's 1 is a placeholder");
+            c.on_event(SseEvent::named("message_delta", delta)).unwrap();
+            assert!(c.final_usage_seen);
+            assert_eq!(c.usage().output_tokens, 42);
+        }
+        // Unnamed, as some compatible providers send it.
+        let mut c = conversion(Wire::Messages, Wire::Messages);
+        c.on_event(SseEvent::data(start)).unwrap();
+        assert!(!c.final_usage_seen);
+
+        let mut chat = conversion(Wire::Chat, Wire::Chat);
+        chat.on_event(SseEvent::data(
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}]}"#,
+        ))
+        .unwrap();
+        assert!(!chat.final_usage_seen);
+        chat.on_event(SseEvent::data(
+            r#"{"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":7}}"#,
+        ))
+        .unwrap();
+        assert!(chat.final_usage_seen);
     }
 
     fn delivered(client: Wire, data: &str) -> usize {

@@ -4,6 +4,8 @@
 //! account at its cap or whose half-open probe someone else holds is skipped, not overloaded.
 //! Every attempt and skip is kept in the usage record's attempt log.
 
+use std::collections::VecDeque;
+
 use http::{HeaderName, HeaderValue, header};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -22,7 +24,7 @@ use super::keys::MemberKey;
 use super::probe::ProbeClaim;
 use super::relay::{Conversion, Relay, StreamEnd};
 use super::response_pins;
-use super::select::{BudgetLeft, session_key};
+use super::select::{self, BudgetLeft, Planned, session_key};
 use super::translate;
 use super::upstream::{AttemptFailure, Endpoint, Wire};
 use super::usage::Usage;
@@ -161,6 +163,9 @@ impl Gateway {
                 .collect(),
             _ => Vec::new(),
         };
+        if !request_limits.is_empty() {
+            self.seed_limits(&request_limits, now_ms()).await;
+        }
         let mut request_hold = (!request_limits.is_empty())
             .then(|| Reservation::new(&request_limits, &estimate, now_ms()));
         let now = now_ms();
@@ -219,8 +224,28 @@ impl Gateway {
         let mut attempts = 0;
         let mut cap_hits = 0;
         let mut budget_hits = 0;
-        let ordered = std::mem::take(&mut plan.ordered);
-        for planned in &ordered {
+        // Accounts passed over for their caps or budget, in words for the error.
+        let mut passed_over: Vec<String> = Vec::new();
+        let mut queue: VecDeque<Planned> = std::mem::take(&mut plan.ordered).into();
+        let mut last_resort_taken = false;
+        loop {
+            let Some(planned) = queue.pop_front() else {
+                // Every usable account was passed over for its caps or budget and none was
+                // asked: the accounts out only for an open circuit get their last-resort
+                // probe, as when none was usable at all.
+                if attempts == 0 && !last_resort_taken && cap_hits + budget_hits > 0 {
+                    last_resort_taken = true;
+                    queue.extend(select::last_resort(
+                        &mut plan.skipped,
+                        &self.counters,
+                        now_ms(),
+                    ));
+                    if !queue.is_empty() {
+                        continue;
+                    }
+                }
+                break;
+            };
             if attempts == self.config().max_attempts {
                 break;
             }
@@ -255,11 +280,14 @@ impl Gateway {
                     Ok(lease) => Some(lease),
                     Err(hit) => {
                         cap_hits += 1;
-                        let outcome = match hit {
-                            CapHit::Concurrency => "skipped_concurrency_cap",
-                            CapHit::Rpm => "skipped_rpm_cap",
-                            CapHit::Tpm => "skipped_tpm_cap",
+                        let (outcome, words) = match hit {
+                            CapHit::Concurrency => {
+                                ("skipped_concurrency_cap", "at its concurrency cap")
+                            }
+                            CapHit::Rpm => ("skipped_rpm_cap", "at its requests-per-minute cap"),
+                            CapHit::Tpm => ("skipped_tpm_cap", "at its tokens-per-minute cap"),
                         };
+                        passed_over.push(format!("{}: {words}", candidate.account.name));
                         log.push(LogEntry {
                             account_id: id,
                             outcome: outcome.into(),
@@ -275,6 +303,9 @@ impl Gateway {
             let account_limits: Vec<Limit> = routing
                 .map(|g| g.account_limits(id).cloned().collect())
                 .unwrap_or_default();
+            if req.endpoint != Endpoint::CountTokens && !account_limits.is_empty() {
+                self.seed_limits(&account_limits, now_ms()).await;
+            }
             let account_hold = (req.endpoint != Endpoint::CountTokens
                 && !account_limits.is_empty())
             .then(|| Reservation::new(&account_limits, &estimate, now_ms()));
@@ -307,6 +338,10 @@ impl Gateway {
                     return Err(limit.refusal(refusal.used, limit.amount(&estimate), now_ms()));
                 }
                 budget_hits += 1;
+                passed_over.push(format!(
+                    "{}: its budget for this group is used up",
+                    candidate.account.name
+                ));
                 log.push(LogEntry {
                     account_id: id,
                     outcome: "skipped_account_budget".into(),
@@ -462,7 +497,7 @@ impl Gateway {
                 "budget reached: every account serving this model has used up its budget for this group; a group owner or admin can raise the account limits on the group page",
             ));
         }
-        Err(self.nothing_available(&plan.skipped, cap_hits + budget_hits))
+        Err(self.nothing_available(&plan.skipped, cap_hits + budget_hits, &passed_over))
     }
 
     /// The share of its budget each candidate account has left in this group: the tightest of
@@ -479,16 +514,19 @@ impl Gateway {
         };
         let mut caps: Vec<(i64, i64)> = Vec::new();
         let mut keys = Vec::new();
+        let mut limits = Vec::new();
         for c in candidates {
             let id = c.account.id;
             for limit in routing.account_limits(id) {
                 caps.push((id, limit.cap));
                 keys.push(limit.window_at(now).0);
+                limits.push(limit.clone());
             }
         }
         if keys.is_empty() {
             return left;
         }
+        self.seed_limits(&limits, now).await;
         let used = self.counters.peek(&keys).await;
         for ((id, cap), used) in caps.into_iter().zip(used) {
             let share = if cap > 0 {
@@ -507,6 +545,7 @@ impl Gateway {
         &self,
         skipped: &[(Candidate, OutReason)],
         cap_hits: usize,
+        passed_over: &[String],
     ) -> GatewayError {
         let now = now_ms();
         if cap_hits > 0 && skipped.is_empty() {
@@ -520,6 +559,7 @@ impl Gateway {
         let reasons: Vec<String> = skipped
             .iter()
             .map(|(c, r)| format!("{}: {}", c.account.name, r.words(now)))
+            .chain(passed_over.iter().cloned())
             .collect();
         let soonest = skipped
             .iter()

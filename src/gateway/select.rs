@@ -208,7 +208,7 @@ impl Selector {
 /// With no account usable: those out only for an open circuit whose last-resort probe is due,
 /// by chain step, priority and the end of their open time; the others stay in `skipped`,
 /// a circuit-open one with the time its next probe may go.
-fn last_resort(
+pub(super) fn last_resort(
     skipped: &mut Vec<(Candidate, OutReason)>,
     counters: &CounterStore,
     now: i64,
