@@ -258,3 +258,59 @@ async fn a_mid_stream_death_is_not_retried_and_opens_the_circuit() {
         "{err}"
     );
 }
+
+/// Every usable account passed over for its budget is no reason to turn a request away while
+/// another account is out only for an open circuit: that one gets its last-resort probe, and
+/// when nothing can serve, the 503 names both.
+#[tokio::test]
+async fn a_budget_skip_leaves_the_last_resort_probe_to_the_open_circuit() {
+    let gw = start_tuned(false, |c| c.gateway.circuit_open = Duration::from_secs(60))
+        .await
+        .unwrap();
+    let broken = gw.add_upstreams(MODEL, &[1]).await;
+    broken[0].0.set_fault(Fault::status(500));
+    open_the_circuit(&gw).await;
+    let spent = gw.add_upstreams(MODEL, &[1]).await;
+    let (status, limit) = gw
+        .api(
+            "POST",
+            &format!("/api/groups/{}/limits", gw.group_id),
+            Some(
+                json!({"scope": "account", "target_id": spent[0].1, "metric": "requests",
+                        "window": "total", "cap": 1}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{limit}");
+    assert_eq!(storm(&gw, 1, 1).await, 1, "the account with budget serves");
+
+    // Both out: one for its budget, one for its circuit (its probe fails).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let res = gw
+        .post("/v1/chat/completions", &body("x"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_server_error(), "{}", res.status());
+    let res = gw
+        .post("/v1/chat/completions", &body("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    let err: Value = res.json().await.unwrap();
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("circuit open") && message.contains("budget"),
+        "{message}"
+    );
+
+    // The broken one answers again: its next last-resort probe serves the request.
+    broken[0].0.clear_faults();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(storm(&gw, 1, 1).await, 1);
+    assert_eq!(
+        gw.state.gateway().counters().health(broken[0].1).open_until,
+        0
+    );
+}
