@@ -137,6 +137,12 @@ pub fn chat_to_messages_request(
     // After the tools: the JSON tool joins them, and thinking depends on the tool choice.
     super::structured::response_format_to_messages(req, &mut body)?;
     super::reasoning::effort_to_thinking(req, &mut body)?;
+    // Claude Sonnet 4.5, Haiku 4.5 and Opus 4.1 refuse `temperature` and `top_p` together,
+    // and many OpenAI clients send both: the temperature, the one clients tune, stays. After
+    // the thinking step, which may already have dropped the temperature.
+    if body.contains_key("temperature") {
+        body.remove("top_p");
+    }
     Ok(Value::Object(body))
 }
 

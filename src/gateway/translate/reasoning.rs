@@ -31,8 +31,8 @@ pub(crate) fn is_effort(effort: &str) -> bool {
 /// client's cap (`max_completion_tokens` before `max_tokens`, or `max_output_tokens`; else
 /// `default_cap`), plus the thinking budget where the translation adds one: an explicit
 /// `thinking` budget only when the cap leaves no room beside it, an effort's budget always.
-/// An upper bound: with an effort, thinking may still stay off. Budget reservations use it
-/// for such accounts.
+/// An upper bound: thinking may still stay off (a forced tool, a tool-calling last turn).
+/// Budget reservations use it for such accounts.
 pub fn translated_output_cap(req: &Value, default_cap: u64) -> u64 {
     let cap = ["max_completion_tokens", "max_tokens", "max_output_tokens"]
         .iter()
@@ -62,9 +62,11 @@ pub fn translated_output_cap(req: &Value, default_cap: u64) -> u64 {
 
 /// Sets `thinking` in the Messages `body` from the chat request: an Anthropic-style
 /// `thinking` object is passed on as it is; otherwise `reasoning_effort` picks a budget.
-/// Call it after tools and `response_format` are in `body`: thinking stays off when a tool is
-/// forced, or when the last assistant turn called tools (Anthropic then requires that turn's
-/// thinking blocks, which a chat history does not carry).
+/// Call it after tools and `response_format` are in `body`: thinking stays off, also when the
+/// client asked for it by a `thinking` object, when a tool is forced (`tool_choice`
+/// `required` or named, or `response_format`'s JSON tool: Anthropic refuses thinking with a
+/// forced tool) or when the last assistant turn called tools (Anthropic then requires that
+/// turn to start with its thinking blocks, which a chat history does not carry).
 pub(crate) fn effort_to_thinking(
     req: &Value,
     body: &mut Map<String, Value>,
@@ -82,7 +84,11 @@ pub(crate) fn effort_to_thinking(
         "thinking",
         "an object {\"type\": \"enabled\", \"budget_tokens\": N} or {\"type\": \"disabled\"}",
     )?;
+    let allowed = !forces_tool(body) && !last_assistant_called_tools(body);
     if let Some(thinking) = explicit {
+        if thinking["type"] != "disabled" && !allowed {
+            return Ok(());
+        }
         body.insert("thinking".into(), thinking.clone());
         if thinking["type"] == "enabled"
             && let Some(budget) = thinking["budget_tokens"].as_u64()
@@ -95,11 +101,7 @@ pub(crate) fn effort_to_thinking(
     let Some(budget) = budget else {
         return Ok(());
     };
-    let forced = matches!(
-        body.get("tool_choice").and_then(|c| c["type"].as_str()),
-        Some("tool" | "any")
-    );
-    if forced || last_assistant_called_tools(body) {
+    if !allowed {
         return Ok(());
     }
     body.insert(
@@ -126,6 +128,14 @@ fn make_room(body: &mut Map<String, Value>, budget: u64, raise: bool) {
     {
         body.remove("top_p");
     }
+}
+
+/// Whether `body`'s `tool_choice` makes the model call a tool (`any` or a named `tool`).
+fn forces_tool(body: &Map<String, Value>) -> bool {
+    matches!(
+        body.get("tool_choice").and_then(|c| c["type"].as_str()),
+        Some("tool" | "any")
+    )
 }
 
 fn last_assistant_called_tools(body: &Map<String, Value>) -> bool {
@@ -192,6 +202,39 @@ mod tests {
         assert!(out.get("thinking").is_none());
         let out = thinking(json!({"reasoning_effort": "high", "tools": f, "tool_choice": "auto"}));
         assert_eq!(out["thinking"]["budget_tokens"], 4096);
+    }
+
+    /// The probe's requests: a `thinking` object with a JSON answer, a forced tool, or after a
+    /// tool-calling turn went upstream as it was, and Anthropic refused the request.
+    #[test]
+    fn explicit_thinking_stays_off_where_anthropic_refuses_it() {
+        let on = json!({"type": "enabled", "budget_tokens": 2000});
+        let f = json!([{"type": "function", "function": {"name": "f"}}]);
+        let tool_turn = json!([
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"}]);
+        for extra in [
+            json!({"response_format": {"type": "json_object"}}),
+            json!({"tools": f, "tool_choice": "required"}),
+            json!({"tools": f, "tool_choice": {"type": "function", "function": {"name": "f"}}}),
+            json!({"tools": f, "messages": tool_turn}),
+        ] {
+            let mut req = extra.clone();
+            req["thinking"] = on.clone();
+            req["temperature"] = json!(0.4);
+            let out = thinking(req);
+            assert!(out.get("thinking").is_none(), "{extra}");
+            assert_eq!(out["max_tokens"], 4096, "{extra}");
+            assert_eq!(out["temperature"], 0.4, "{extra}");
+        }
+        // Turning thinking off is always allowed, and a free tool choice keeps it on.
+        let out = thinking(json!({"tools": f, "tool_choice": "required",
+            "thinking": {"type": "disabled"}}));
+        assert_eq!(out["thinking"], json!({"type": "disabled"}));
+        let out = thinking(json!({"tools": f, "tool_choice": "auto", "thinking": on}));
+        assert_eq!(out["thinking"], on);
     }
 
     #[test]

@@ -282,3 +282,25 @@ fn real_client_shapes_still_translate() {
         77
     );
 }
+
+/// Claude Sonnet 4.5, Haiku 4.5 and Opus 4.1 refuse both sampling settings together; OpenAI
+/// clients often send both (also through the Responses API).
+#[test]
+fn temperature_wins_over_top_p() {
+    let req = json!({"model": "claude-sonnet-4-5", "temperature": 0.5, "top_p": 0.9,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let out = chat_to_messages_request(&req, 4096).unwrap();
+    assert_eq!(out["temperature"], 0.5);
+    assert!(out.get("top_p").is_none());
+    let resp = json!({"model": "m", "input": "hi", "temperature": 0.2, "top_p": 0.3});
+    let chat = crate::gateway::translate::responses_to_chat_request(&resp).unwrap();
+    let out = chat_to_messages_request(&chat, 4096).unwrap();
+    assert_eq!(out["temperature"], 0.2);
+    assert!(out.get("top_p").is_none());
+    // With thinking the temperature goes, so top_p (0.95 or more) can stay.
+    let req = json!({"reasoning_effort": "low", "temperature": 0.5, "top_p": 0.96,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let out = chat_to_messages_request(&req, 4096).unwrap();
+    assert!(out.get("temperature").is_none());
+    assert_eq!(out["top_p"], 0.96);
+}
