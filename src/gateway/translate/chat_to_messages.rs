@@ -26,6 +26,9 @@ pub fn chat_to_messages_request(
     let mut out: Vec<(&'static str, Vec<Value>)> = Vec::new();
     // The assistant turn whose legacy `function_call` a `function` message answers.
     let mut function_call = None;
+    // A final user message without text, which would leave the conversation ending in an
+    // assistant turn (a prefill the model continues) instead.
+    let mut empty_last_user = None;
     for (i, m) in messages.iter().enumerate() {
         let p = format!("messages[{i}]");
         const ROLES: &str = "system, developer, user, assistant, tool or function";
@@ -45,7 +48,13 @@ pub fn chat_to_messages_request(
         let content = m.get("content").unwrap_or(&Value::Null);
         match role {
             "system" | "developer" => system.extend(content_blocks(content, &p, false)?),
-            "user" => push_turn(&mut out, "user", content_blocks(content, &p, true)?),
+            "user" => {
+                let blocks = content_blocks(content, &p, true)?;
+                if blocks.is_empty() && i + 1 == messages.len() {
+                    empty_last_user = Some(i);
+                }
+                push_turn(&mut out, "user", blocks);
+            }
             "assistant" => {
                 let mut blocks = assistant_blocks(m, &p)?;
                 if let Some(call) = legacy::function_call_block(m, i)? {
@@ -77,6 +86,29 @@ pub fn chat_to_messages_request(
     let max_tokens = check::opt_token_cap(req, "", "max_tokens")?;
     let max_tokens = max_completion.or(max_tokens).unwrap_or(default_max_tokens);
     body.insert("max_tokens".into(), max_tokens.into());
+    if out.is_empty() {
+        // System-only requests are fine for OpenAI, but Anthropic needs a message: the system
+        // text becomes the one user turn, which means the same to the model.
+        if system.is_empty() {
+            return Err(TranslateError::new(
+                "messages",
+                "`messages` has no message with text: send at least one user message",
+            ));
+        }
+        out.push(("user", std::mem::take(&mut system)));
+    } else if let Some(i) = empty_last_user
+        && out.last().is_some_and(|(role, _)| *role == "assistant")
+    {
+        let param = format!("messages[{i}].content");
+        return Err(TranslateError::new(
+            &param,
+            format!(
+                "`{param}` has no text: this model refuses empty and whitespace-only messages, \
+                 and without it the conversation would end in an assistant message"
+            ),
+        ));
+    }
+    trim_prefill(&mut out);
     match system.len() {
         0 => {}
         1 if system[0].get("cache_control").is_none() => {
@@ -99,7 +131,10 @@ pub fn chat_to_messages_request(
         body.insert("top_p".into(), top_p.clone());
     }
     if let Some(stop) = check::field(req, "stop") {
-        let stop = check::stop_sequences(stop, "stop", true)?;
+        // Anthropic refuses empty and whitespace-only stop sequences; they are dropped (a
+        // "\n" stop then no longer ends the answer early).
+        let mut stop = check::stop_sequences(stop, "stop", true)?;
+        stop.retain(|s| !s.trim().is_empty());
         if !stop.is_empty() {
             body.insert("stop_sequences".into(), json!(stop));
         }
@@ -158,7 +193,22 @@ fn push_turn(out: &mut Vec<(&'static str, Vec<Value>)>, role: &'static str, bloc
     }
 }
 
-/// Content (string or parts) as Anthropic blocks; images only where `allow_media`.
+/// Anthropic refuses a final assistant turn (a prefill) that ends in whitespace; the
+/// whitespace at its end is dropped.
+fn trim_prefill(out: &mut [(&'static str, Vec<Value>)]) {
+    if let Some(("assistant", blocks)) = out.last_mut()
+        && let Some(last) = blocks.last_mut()
+        && last["type"] == "text"
+        && let Some(text) = last["text"].as_str()
+    {
+        let trimmed = text.trim_end().to_owned();
+        last["text"] = trimmed.into();
+    }
+}
+
+/// Content (string or parts) as Anthropic blocks; images only where `allow_media`. Empty and
+/// whitespace-only text is left out: Anthropic refuses text blocks without non-whitespace
+/// text, and Claude itself often writes "\n\n" before a tool call, which clients send back.
 fn content_blocks(
     content: &Value,
     p: &str,
@@ -166,7 +216,7 @@ fn content_blocks(
 ) -> Result<Vec<Value>, TranslateError> {
     let parts = match content {
         Value::Null => return Ok(Vec::new()),
-        Value::String(s) if s.is_empty() => return Ok(Vec::new()),
+        Value::String(s) if s.trim().is_empty() => return Ok(Vec::new()),
         Value::String(s) => return Ok(vec![json!({ "type": "text", "text": s })]),
         Value::Array(parts) => parts,
         _ => {
@@ -199,7 +249,7 @@ fn content_blocks(
                         ));
                     }
                 };
-                if text.is_empty() {
+                if text.trim().is_empty() {
                     continue;
                 }
                 let mut b = json!({ "type": "text", "text": text });
@@ -266,6 +316,7 @@ fn content_blocks(
 pub(crate) fn image_block(url: &str, param: &str) -> Result<Value, TranslateError> {
     if url.starts_with("data:") {
         let (media_type, data) = parse_data_url(url, param)?;
+        let media_type = image_media_type(media_type, param)?;
         return Ok(json!({ "type": "image",
             "source": { "type": "base64", "media_type": media_type, "data": data } }));
     }
@@ -276,6 +327,26 @@ pub(crate) fn image_block(url: &str, param: &str) -> Result<Value, TranslateErro
         param,
         "image URLs must be http(s) or base64 data URLs",
     ))
+}
+
+/// A data URL's image media type as Anthropic accepts it: `image/jpg` (which many clients
+/// write) is `image/jpeg`; types Anthropic cannot read are a 400 naming `param` rather than
+/// an upstream error.
+fn image_media_type(media_type: &str, param: &str) -> Result<&'static str, TranslateError> {
+    match media_type.to_ascii_lowercase().as_str() {
+        "image/jpeg" | "image/jpg" => Ok("image/jpeg"),
+        "image/png" => Ok("image/png"),
+        "image/gif" => Ok("image/gif"),
+        "image/webp" => Ok("image/webp"),
+        _ => Err(TranslateError::new(
+            param,
+            format!(
+                "`{param}` has the media type {}; this model reads image/jpeg, image/png, \
+                 image/gif and image/webp images",
+                check::describe(&Value::String(media_type.to_owned()))
+            ),
+        )),
+    }
 }
 
 fn parse_data_url<'a>(url: &'a str, param: &str) -> Result<(&'a str, &'a str), TranslateError> {

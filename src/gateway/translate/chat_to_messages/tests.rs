@@ -304,3 +304,123 @@ fn temperature_wins_over_top_p() {
     assert!(out.get("temperature").is_none());
     assert_eq!(out["top_p"], 0.96);
 }
+
+/// OpenAI answers a request of system messages only; Anthropic refuses `messages: []`, so the
+/// system text becomes the user turn (as a string, or as blocks keeping cache_control).
+#[test]
+fn system_only_requests_become_one_user_turn() {
+    let req = json!({"model": "m", "messages": [
+        {"role": "system", "content": "Translate to French: hello"}]});
+    let out = chat_to_messages_request(&req, 4096).unwrap();
+    assert!(out.get("system").is_none());
+    assert_eq!(
+        out["messages"],
+        json!([{"role": "user", "content": [
+            {"type": "text", "text": "Translate to French: hello"}]}])
+    );
+    let req = json!({"messages": [
+        {"role": "developer", "content": [{"type": "text", "text": "a",
+            "cache_control": {"type": "ephemeral"}}]},
+        {"role": "user", "content": " \n"}]});
+    let out = chat_to_messages_request(&req, 4096).unwrap();
+    assert_eq!(
+        out["messages"][0]["content"],
+        json!([{"type": "text", "text": "a", "cache_control": {"type": "ephemeral"}}])
+    );
+    // The Responses API's instructions with an empty input take the same way.
+    for input in [json!([]), json!("")] {
+        let resp = json!({"model": "m", "instructions": "say hi", "input": input});
+        let chat = crate::gateway::translate::responses_to_chat_request(&resp).unwrap();
+        let out = chat_to_messages_request(&chat, 4096).unwrap();
+        assert_eq!(
+            out["messages"],
+            json!([{"role": "user", "content": [{"type": "text", "text": "say hi"}]}])
+        );
+    }
+    for messages in [json!([]), json!([{"role": "user", "content": ""}])] {
+        let err = chat_to_messages_request(&json!({"messages": messages}), 4096).unwrap_err();
+        assert_eq!(err.param, "messages");
+        assert!(err.message.contains("at least one user message"), "{err}");
+    }
+}
+
+/// Claude writes "\n\n" before a tool call and clients send it back; Anthropic refuses
+/// whitespace-only text blocks, whitespace-only stop sequences and a prefill ending in
+/// whitespace.
+#[test]
+fn whitespace_only_text_and_stops_are_left_out() {
+    let req = json!({"model": "m", "stop": ["\n", "", "END", " "],
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+        "messages": [
+            {"role": "system", "content": "  "},
+            {"role": "user", "content": [{"type": "text", "text": "go"},
+                {"type": "text", "text": "\t"}]},
+            {"role": "assistant", "content": "\n\n", "tool_calls": [{"id": "c1",
+                "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+            {"role": "assistant", "content": [{"type": "text", "text": "\n"},
+                {"type": "text", "text": "The answer is "}]}]});
+    let out = chat_to_messages_request(&req, 4096).unwrap();
+    assert!(out.get("system").is_none());
+    assert_eq!(out["stop_sequences"], json!(["END"]));
+    assert_eq!(
+        out["messages"],
+        json!([
+            {"role": "user", "content": [{"type": "text", "text": "go"}]},
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "c1", "name": "f", "input": {}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "c1", "content": "ok"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "The answer is"}]}
+        ])
+    );
+    let out = chat_to_messages_request(
+        &json!({"stop": "\n", "messages": [
+        {"role": "user", "content": "x"}]}),
+        4096,
+    )
+    .unwrap();
+    assert!(out.get("stop_sequences").is_none());
+    // A last user message of whitespace would turn the answer into a prefill continuation.
+    let req = json!({"messages": [{"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "  "}]});
+    let err = chat_to_messages_request(&req, 4096).unwrap_err();
+    assert_eq!(err.param, "messages[2].content");
+    assert!(err.message.contains("whitespace-only"), "{err}");
+}
+
+/// Anthropic reads four image types and calls JPEG only `image/jpeg`; clients write
+/// `image/jpg`, in chat image parts, tool results and Responses input images alike.
+#[test]
+fn image_media_types_are_anthropics() {
+    let jpg = "data:image/jpg;base64,/9j/4AAQ";
+    let req = json!({"messages": [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": jpg}}]},
+        {"role": "assistant", "tool_calls": [{"id": "c", "type": "function",
+            "function": {"name": "shot", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c", "content": [
+            {"type": "image_url", "image_url": {"url": "data:IMAGE/PNG;base64,iVBO"}}]}]});
+    let out = chat_to_messages_request(&req, 4096).unwrap();
+    assert_eq!(
+        out["messages"][0]["content"][0]["source"],
+        json!({"type": "base64", "media_type": "image/jpeg", "data": "/9j/4AAQ"})
+    );
+    assert_eq!(
+        out["messages"][2]["content"][0]["content"][0]["source"]["media_type"],
+        "image/png"
+    );
+    let resp = json!({"input": [{"role": "user", "content": [
+        {"type": "input_image", "image_url": jpg}]}]});
+    let chat = crate::gateway::translate::responses_to_chat_request(&resp).unwrap();
+    let out = chat_to_messages_request(&chat, 4096).unwrap();
+    assert_eq!(
+        out["messages"][0]["content"][0]["source"]["media_type"],
+        "image/jpeg"
+    );
+    let bmp = json!({"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/bmp;base64,Qk0="}}]}]});
+    let err = chat_to_messages_request(&bmp, 4096).unwrap_err();
+    assert_eq!(err.param, "messages[0].content[0].image_url.url");
+    assert!(err.message.contains("\"image/bmp\""), "{err}");
+    assert!(err.message.contains("image/webp"), "{err}");
+}
