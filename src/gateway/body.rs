@@ -155,8 +155,7 @@ pub fn translate_request(
         (Wire::Messages, Wire::Chat) => translate::messages_to_chat_request(body)?,
         (Wire::Responses, Wire::Chat) => translate::responses_to_chat_request(body)?,
         (Wire::Responses, Wire::Messages) => {
-            let chat = translate::responses_to_chat_request(body)?;
-            translate::chat_to_messages_request(&chat, DEFAULT_MAX_TOKENS)
+            translate::responses_to_messages_request(body, DEFAULT_MAX_TOKENS)
                 .map_err(responses_names)?
         }
         _ => body.clone(),

@@ -3,7 +3,8 @@
 //!
 //! Everything works on `serde_json::Value` so unknown-but-harmless fields cost nothing.
 //! Responses <-> Anthropic is the composition of Responses <-> Chat and Chat <-> Messages:
-//! requests go `responses_to_chat_request` then `chat_to_messages_request`; stream events
+//! requests go through `responses_to_messages_request` (the chat step keeping tool outputs'
+//! images for Anthropic's tool results, then `chat_to_messages_request`); stream events
 //! go through `MessagesToChatStream` (built with `include_usage = true`) and then
 //! `ChatToResponsesStream`.
 
@@ -32,7 +33,7 @@ pub use completion::{chat_response_to_messages, messages_response_to_chat};
 pub use messages_to_chat::messages_to_chat_request;
 pub use messages_to_chat_stream::MessagesToChatStream;
 pub use reasoning::translated_output_cap;
-pub use responses::responses_to_chat_request;
+pub use responses::{responses_to_chat_request, responses_to_messages_request};
 pub use responses_object::chat_response_to_responses;
 
 use rand::Rng;

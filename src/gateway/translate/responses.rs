@@ -5,8 +5,39 @@ use serde_json::{Map, Value, json};
 
 use super::{TranslateError, check, text_of};
 
-/// Translates a Responses request body into a chat request body.
+/// Where the images (and files) of a `function_call_output` go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ToolMedia {
+    /// In the tool message's content, for Anthropic, whose `tool_result` carries images.
+    InResult,
+    /// In a user message after the tool messages: a chat `tool` message carries only text
+    /// (as Messages -> chat does with tool-result images).
+    AfterResults,
+}
+
+/// Translates a Responses request body into a chat request body, for chat providers.
 pub fn responses_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
+    to_chat(req, ToolMedia::AfterResults)
+}
+
+/// Translates a Responses request body into a Messages request body: the chat translation,
+/// keeping tool outputs' images in their results, then chat -> Messages. An error about the
+/// (then empty) `messages` names `input`.
+pub fn responses_to_messages_request(
+    req: &Value,
+    default_max_tokens: u64,
+) -> Result<Value, TranslateError> {
+    let chat = to_chat(req, ToolMedia::InResult)?;
+    super::chat_to_messages_request(&chat, default_max_tokens).map_err(|mut e| {
+        if e.param == "messages" {
+            e.param = "input".into();
+            e.message = e.message.replace("`messages`", "`input`");
+        }
+        e
+    })
+}
+
+fn to_chat(req: &Value, media: ToolMedia) -> Result<Value, TranslateError> {
     if !req.is_object() {
         return Err(TranslateError::new(
             "",
@@ -29,9 +60,21 @@ pub fn responses_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
     match req.get("input") {
         Some(Value::String(s)) => messages.push(json!({ "role": "user", "content": s })),
         Some(Value::Array(items)) => {
+            // Tool outputs' media waiting for the end of the run of tool messages.
+            let mut media_after = Vec::new();
             for (i, item) in items.iter().enumerate() {
-                input_item(item, &format!("input[{i}]"), &mut messages)?;
+                if !matches!(
+                    item.get("type").and_then(Value::as_str),
+                    Some("function_call_output" | "reasoning")
+                ) {
+                    flush_media(&mut media_after, &mut messages);
+                }
+                let p = format!("input[{i}]");
+                if let Some(media_parts) = input_item(item, &p, &mut messages, media)? {
+                    media_after.extend(media_parts);
+                }
             }
+            flush_media(&mut media_after, &mut messages);
         }
         _ => {
             return Err(TranslateError::new(
@@ -208,7 +251,22 @@ fn text_format(req: &Value) -> Result<Option<Value>, TranslateError> {
     }
 }
 
-fn input_item(item: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), TranslateError> {
+/// The media of tool outputs as a user message of their own, after the tool messages.
+fn flush_media(media: &mut Vec<Value>, out: &mut Vec<Value>) {
+    if !media.is_empty() {
+        out.push(json!({ "role": "user", "content": std::mem::take(media) }));
+    }
+}
+
+/// Appends one input item to `out` as chat messages. With [`ToolMedia::AfterResults`], a tool
+/// output's images and files are returned instead, for a user message after the tool
+/// messages.
+fn input_item(
+    item: &Value,
+    p: &str,
+    out: &mut Vec<Value>,
+    media: ToolMedia,
+) -> Result<Option<Vec<Value>>, TranslateError> {
     if !item.is_object() {
         return Err(check::wrong(p, "an input item object", item));
     }
@@ -268,12 +326,24 @@ fn input_item(item: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), Transla
                 "a function_call_output needs the call_id of the call it answers",
             )?;
             let output = check::field(item, "output").unwrap_or(&Value::Null);
-            if !matches!(output, Value::Null | Value::String(_)) {
-                message_content(output, &format!("{p}.output"), true)?;
-            }
-            out.push(
-                json!({ "role": "tool", "tool_call_id": call_id, "content": text_of(output) }),
-            );
+            let content = match output {
+                Value::Null => Value::String(String::new()),
+                output => message_content(output, &format!("{p}.output"), true)?,
+            };
+            let parts = match content {
+                Value::Array(parts) if media == ToolMedia::AfterResults => parts,
+                content => {
+                    out.push(
+                        json!({ "role": "tool", "tool_call_id": call_id, "content": content }),
+                    );
+                    return Ok(None);
+                }
+            };
+            let (text, rest): (Vec<Value>, Vec<Value>) =
+                parts.into_iter().partition(|part| part["type"] == "text");
+            out.push(json!({ "role": "tool", "tool_call_id": call_id,
+                "content": text_of(&Value::Array(text)) }));
+            return Ok(Some(rest));
         }
         // Reasoning summaries are model-private; other providers can't use them.
         "reasoning" => {}
@@ -284,7 +354,7 @@ fn input_item(item: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), Transla
             ));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// A message's content (string or parts) as chat content; `p` is the content's own path.
@@ -380,199 +450,4 @@ fn message_content(content: &Value, p: &str, allow_media: bool) -> Result<Value,
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// The shape Codex CLI sends: instructions, a prior turn with a function call and its
-    /// output, and flat function tools next to a built-in one.
-    pub(crate) fn codex_request() -> Value {
-        json!({
-            "model": "gpt-5-codex", "instructions": "You are Codex.", "stream": true,
-            "store": false, "parallel_tool_calls": false, "max_output_tokens": 2048,
-            "reasoning": {"effort": "medium"}, "include": [],
-            "input": [
-                {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Sandbox: read-only"}]},
-                {"type": "message", "role": "user", "content": [
-                    {"type": "input_text", "text": "What's in README?"},
-                    {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]},
-                {"type": "reasoning", "id": "rs_1", "summary": []},
-                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Reading it."}]},
-                {"type": "function_call", "id": "fc_1", "call_id": "call_9", "name": "shell",
-                 "arguments": "{\"command\":[\"cat\",\"README.md\"]}"},
-                {"type": "function_call_output", "call_id": "call_9", "output": "# AiCarpool"},
-                {"role": "user", "content": "Summarise it."}
-            ],
-            "tools": [
-                {"type": "function", "name": "shell", "description": "Run a command", "strict": false,
-                 "parameters": {"type": "object", "properties": {"command": {"type": "array"}}}},
-                {"type": "web_search"}
-            ],
-            "tool_choice": "auto"
-        })
-    }
-
-    #[test]
-    fn codex_request_becomes_chat() {
-        let out = responses_to_chat_request(&codex_request()).unwrap();
-        assert_eq!(
-            out["messages"],
-            json!([
-                {"role": "system", "content": "You are Codex."},
-                {"role": "system", "content": "Sandbox: read-only"},
-                {"role": "user", "content": [
-                    {"type": "text", "text": "What's in README?"},
-                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
-                {"role": "assistant", "content": "Reading it.", "tool_calls": [
-                    {"id": "call_9", "type": "function", "function": {"name": "shell",
-                     "arguments": "{\"command\":[\"cat\",\"README.md\"]}"}}]},
-                {"role": "tool", "tool_call_id": "call_9", "content": "# AiCarpool"},
-                {"role": "user", "content": "Summarise it."}
-            ])
-        );
-        assert_eq!(out["max_tokens"], 2048);
-        assert_eq!(out["reasoning_effort"], "medium");
-        assert_eq!(out["parallel_tool_calls"], false);
-        assert_eq!(out["stream_options"], json!({"include_usage": true}));
-        assert_eq!(
-            out["tools"],
-            json!([{"type": "function", "function": {"name": "shell", "description": "Run a command",
-                "strict": false, "parameters": {"type": "object", "properties": {"command": {"type": "array"}}}}}])
-        );
-        assert_eq!(out["tool_choice"], "auto");
-        let stored = json!({"input": "hi", "previous_response_id": "resp_1"});
-        assert_eq!(
-            responses_to_chat_request(&stored).unwrap_err().param,
-            "previous_response_id"
-        );
-        let odd = json!({"input": [{"type": "custom_tool_call"}]});
-        assert_eq!(
-            responses_to_chat_request(&odd).unwrap_err().param,
-            "input[0].type"
-        );
-    }
-
-    /// Every field the translation reads, wrongly typed; Responses tools are flat, so their
-    /// paths are `tools[0].name`, not chat's `tools[0].function.name`.
-    #[test]
-    fn bad_translated_fields_are_refused_naming_the_field() {
-        let with = |key: &str, value: Value| {
-            let mut req = json!({"model": "m", "input": "hi"});
-            req[key] = value;
-            req
-        };
-        let cases = [
-            (
-                with("instructions", json!({"a": 1})),
-                "instructions",
-                "must be a string; got an object",
-            ),
-            (
-                with("instructions", json!(5)),
-                "instructions",
-                "must be a string",
-            ),
-            (
-                with("max_output_tokens", json!(-1)),
-                "max_output_tokens",
-                "from 1 to 4294967295; got -1",
-            ),
-            (
-                with("max_output_tokens", json!("x")),
-                "max_output_tokens",
-                "got the string \"x\"",
-            ),
-            (
-                with("temperature", json!("x")),
-                "temperature",
-                "must be a number",
-            ),
-            (
-                with("parallel_tool_calls", json!(1)),
-                "parallel_tool_calls",
-                "true or false",
-            ),
-            (
-                with("reasoning", json!("high")),
-                "reasoning",
-                "must be an object",
-            ),
-            (
-                with("text", json!({"format": {"type": "xml"}})),
-                "text.format.type",
-                "\"json_schema\"",
-            ),
-            (
-                with(
-                    "text",
-                    json!({"format": {"type": "json_schema", "name": "x"}}),
-                ),
-                "text.format.schema",
-                "is missing",
-            ),
-            (
-                with("tools", json!([{"type": "custom"}])),
-                "tools[0].type",
-                "custom tools",
-            ),
-            (
-                with("tools", json!([{"type": "function"}])),
-                "tools[0].name",
-                "`tools[0].name` is missing",
-            ),
-            (
-                with(
-                    "tools",
-                    json!([{"type": "function", "name": "f", "parameters": "x"}]),
-                ),
-                "tools[0].parameters",
-                "must be an object",
-            ),
-            (with("tools", json!([5])), "tools[0]", "must be an object"),
-            (
-                with("tool_choice", json!("sometimes")),
-                "tool_choice",
-                "\"required\"",
-            ),
-            (
-                with(
-                    "input",
-                    json!([{"role": "user", "content": [{"type": "input_text", "text": 5}]}]),
-                ),
-                "input[0].content[0].text",
-                "must be a string; got 5",
-            ),
-            (
-                with(
-                    "input",
-                    json!([{"type": "function_call", "call_id": "c", "name": "f",
-                    "arguments": {"a": 1}}]),
-                ),
-                "input[0].arguments",
-                "must be a string",
-            ),
-            (
-                with("input", json!([{"type": "function_call", "name": "f"}])),
-                "input[0].call_id",
-                "is missing",
-            ),
-        ];
-        for (req, param, phrase) in cases {
-            let err = responses_to_chat_request(&req).unwrap_err();
-            assert_eq!(err.param, param, "{req}");
-            assert!(err.message.contains(phrase), "{param}: {}", err.message);
-        }
-        // Null is absent; the text format and json_schema shapes the SDKs send pass.
-        let ok = json!({"input": "hi", "instructions": null, "reasoning": null,
-            "max_output_tokens": null, "text": {"format": {"type": "text"}, "verbosity": "low"}});
-        assert_eq!(
-            responses_to_chat_request(&ok).unwrap()["messages"],
-            json!([{"role": "user", "content": "hi"}])
-        );
-        let schema = json!({"input": "hi", "text": {"format": {"type": "json_schema", "name": "n",
-            "schema": {"type": "object"}, "strict": true}}});
-        assert_eq!(
-            responses_to_chat_request(&schema).unwrap()["response_format"],
-            json!({"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}, "strict": true}})
-        );
-    }
-}
+pub(crate) mod tests;

@@ -2,6 +2,7 @@
 //! conversation, defaults and tool choice, and the 400s that name the field.
 
 use super::*;
+use crate::gateway::translate::responses_to_messages_request;
 
 fn agent_request() -> Value {
     json!({
@@ -293,8 +294,7 @@ fn temperature_wins_over_top_p() {
     assert_eq!(out["temperature"], 0.5);
     assert!(out.get("top_p").is_none());
     let resp = json!({"model": "m", "input": "hi", "temperature": 0.2, "top_p": 0.3});
-    let chat = crate::gateway::translate::responses_to_chat_request(&resp).unwrap();
-    let out = chat_to_messages_request(&chat, 4096).unwrap();
+    let out = responses_to_messages_request(&resp, 4096).unwrap();
     assert_eq!(out["temperature"], 0.2);
     assert!(out.get("top_p").is_none());
     // With thinking the temperature goes, so top_p (0.95 or more) can stay.
@@ -330,8 +330,7 @@ fn system_only_requests_become_one_user_turn() {
     // The Responses API's instructions with an empty input take the same way.
     for input in [json!([]), json!("")] {
         let resp = json!({"model": "m", "instructions": "say hi", "input": input});
-        let chat = crate::gateway::translate::responses_to_chat_request(&resp).unwrap();
-        let out = chat_to_messages_request(&chat, 4096).unwrap();
+        let out = responses_to_messages_request(&resp, 4096).unwrap();
         assert_eq!(
             out["messages"],
             json!([{"role": "user", "content": [{"type": "text", "text": "say hi"}]}])
@@ -411,8 +410,7 @@ fn image_media_types_are_anthropics() {
     );
     let resp = json!({"input": [{"role": "user", "content": [
         {"type": "input_image", "image_url": jpg}]}]});
-    let chat = crate::gateway::translate::responses_to_chat_request(&resp).unwrap();
-    let out = chat_to_messages_request(&chat, 4096).unwrap();
+    let out = responses_to_messages_request(&resp, 4096).unwrap();
     assert_eq!(
         out["messages"][0]["content"][0]["source"]["media_type"],
         "image/jpeg"
