@@ -252,9 +252,19 @@ impl ChatToResponsesStream {
                 id,
                 call_id,
                 name,
-                arguments,
+                mut arguments,
                 ..
             }) => {
+                // A call without arguments streamed none; clients parse them as JSON, and
+                // OpenAI sends "{}".
+                if arguments.is_empty() {
+                    arguments.push_str("{}");
+                    out.push(self.event(
+                        "response.function_call_arguments.delta",
+                        json!({
+                        "item_id": id, "output_index": output_index, "delta": arguments }),
+                    ));
+                }
                 out.push(self.event("response.function_call_arguments.done", json!({
                     "item_id": id, "output_index": output_index, "name": name, "arguments": arguments })));
                 function_call_item(&id, &call_id, &name, &arguments, "completed")
@@ -349,5 +359,38 @@ mod tests {
         assert_eq!(v[0]["response"]["status"], "failed");
         assert_eq!(v[0]["response"]["error"]["message"], "upstream timed out");
         assert!(t.finish().is_empty());
+    }
+
+    /// An OpenAI-compatible provider streaming a call without arguments: the Responses
+    /// client gets "{}", whole and streamed.
+    #[test]
+    fn a_call_without_arguments_is_an_empty_object() {
+        let mut t = ChatToResponsesStream::new(&json!({"model": "m"}));
+        let mut out = Vec::new();
+        for chunk in [
+            r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"clock","arguments":""}}]}}]}"#,
+            r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        ] {
+            out.extend(t.on_event(&SseEvent::data(chunk)));
+        }
+        out.extend(t.on_event(&SseEvent::done()));
+        let v = decode(&out);
+        let kinds: Vec<&str> = v.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        let at = kinds
+            .iter()
+            .position(|k| *k == "response.function_call_arguments.delta")
+            .unwrap();
+        assert_eq!(v[at]["delta"], "{}");
+        assert_eq!(v[at + 1]["type"], "response.function_call_arguments.done");
+        assert_eq!(v[at + 1]["arguments"], "{}");
+        assert_eq!(
+            v.last().unwrap()["response"]["output"][0]["arguments"],
+            "{}"
+        );
+        let whole = json!({"choices": [{"finish_reason": "tool_calls", "message": {
+            "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                "function": {"name": "clock", "arguments": ""}}]}}]});
+        let out = super::super::chat_response_to_responses(&whole, &json!({}));
+        assert_eq!(out["output"][0]["arguments"], "{}");
     }
 }

@@ -1,6 +1,6 @@
 //! Anthropic Messages stream -> OpenAI `chat.completion.chunk` stream.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
@@ -23,6 +23,8 @@ pub struct MessagesToChatStream {
     stop_reason: Option<String>,
     /// Anthropic content-block index -> chat `tool_calls[].index`.
     tools: HashMap<u64, usize>,
+    /// Tool blocks that have streamed no argument text yet.
+    no_arguments: BTreeSet<u64>,
     /// The answer shape the client asked for.
     shape: AnswerShape,
     /// Rewrites the `json_response` tool into text when the shape is JSON.
@@ -44,6 +46,7 @@ impl MessagesToChatStream {
             done: false,
             stop_reason: None,
             tools: HashMap::new(),
+            no_arguments: BTreeSet::new(),
             shape: AnswerShape::default(),
             json_tool: None,
         }
@@ -95,7 +98,9 @@ impl MessagesToChatStream {
                 match block["type"].as_str() {
                     Some("tool_use") => {
                         let index = self.tools.len();
-                        self.tools.insert(v["index"].as_u64().unwrap_or(0), index);
+                        let block_index = v["index"].as_u64().unwrap_or(0);
+                        self.tools.insert(block_index, index);
+                        self.no_arguments.insert(block_index);
                         if !self.shape.legacy_functions {
                             out.push(self.chunk(json!({ "tool_calls": [{
                                 "index": index, "id": block["id"], "type": "function",
@@ -125,21 +130,18 @@ impl MessagesToChatStream {
                     Some("input_json_delta") => {
                         let block = v["index"].as_u64().unwrap_or(0);
                         let fragment = d["partial_json"].as_str().unwrap_or("");
-                        if let (Some(&index), false) = (self.tools.get(&block), fragment.is_empty())
-                        {
-                            if !self.shape.legacy_functions {
-                                out.push(self.chunk(json!({ "tool_calls": [{
-                                    "index": index, "function": { "arguments": fragment } }] })));
-                            } else if index == 0 {
-                                out.push(
-                                    self.chunk(
-                                        json!({ "function_call": { "arguments": fragment } }),
-                                    ),
-                                );
-                            }
+                        if !fragment.is_empty() {
+                            self.no_arguments.remove(&block);
+                            out.extend(self.arguments(block, fragment));
                         }
                     }
                     _ => {}
+                }
+            }
+            "content_block_stop" => {
+                let block = v["index"].as_u64().unwrap_or(0);
+                if self.no_arguments.remove(&block) {
+                    out.extend(self.arguments(block, "{}"));
                 }
             }
             "message_delta" => {
@@ -190,11 +192,31 @@ impl MessagesToChatStream {
         }
     }
 
+    /// An arguments fragment of the tool call in content block `block`, as the client's
+    /// shape has it (legacy clients get the first call only).
+    fn arguments(&self, block: u64, fragment: &str) -> Option<SseEvent> {
+        let &index = self.tools.get(&block)?;
+        if !self.shape.legacy_functions {
+            Some(self.chunk(json!({ "tool_calls": [{
+                "index": index, "function": { "arguments": fragment } }] })))
+        } else if index == 0 {
+            Some(self.chunk(json!({ "function_call": { "arguments": fragment } })))
+        } else {
+            None
+        }
+    }
+
     fn finish_chunk(&mut self, out: &mut Vec<SseEvent>) {
         if self.finish_sent {
             return;
         }
         self.finish_sent = true;
+        // A tool called without arguments streams none (or one empty fragment); OpenAI sends
+        // "{}", and clients parse the arguments as JSON. Normally done at the block's stop,
+        // here for a stream that ended without it.
+        for block in std::mem::take(&mut self.no_arguments) {
+            out.extend(self.arguments(block, "{}"));
+        }
         let reason = self
             .shape
             .finish_reason(finish_reason_from_stop(self.stop_reason.as_deref()));
@@ -249,6 +271,16 @@ pub(crate) mod tests {
         "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"ncisco, CA\\\"}\"}}\n\n",
         "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
         "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":89}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+
+    /// Claude calling a tool without parameters: one empty `input_json_delta` fragment.
+    pub(crate) const NO_ARGUMENTS_STREAM: &str = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_02\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":20,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_C\",\"name\":\"clock\",\"input\":{}}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":12}}\n\n",
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
     );
 
@@ -315,6 +347,81 @@ pub(crate) mod tests {
         assert_eq!(c[6]["usage"]["completion_tokens"], 89);
         assert_eq!(c.len(), 7);
         assert_eq!(t.usage().cache_read_tokens, 1024);
+    }
+
+    /// The arguments of each call, concatenated as a client's SDK does.
+    fn call_arguments(c: &[Value]) -> Vec<String> {
+        let mut args: Vec<String> = Vec::new();
+        for call in c
+            .iter()
+            .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].as_array())
+        {
+            let index = call[0]["index"].as_u64().unwrap() as usize;
+            if args.len() <= index {
+                args.resize(index + 1, String::new());
+            }
+            args[index].push_str(call[0]["function"]["arguments"].as_str().unwrap());
+        }
+        args
+    }
+
+    /// OpenAI sends "{}" for a call without arguments; "" broke `JSON.parse` in the SDKs.
+    #[test]
+    fn a_call_without_arguments_streams_an_empty_object() {
+        let mut t = MessagesToChatStream::new("sonnet", false);
+        let mut out = Vec::new();
+        for ev in parse_in_irregular_chunks(NO_ARGUMENTS_STREAM) {
+            out.extend(t.on_event(&ev));
+        }
+        let c = chunks(&out);
+        assert_eq!(call_arguments(&c), ["{}"]);
+        assert_eq!(
+            c.last().unwrap()["choices"][0]["finish_reason"],
+            "tool_calls"
+        );
+        // Without any fragment, and with the stream cut before the block's stop; a call that
+        // streamed arguments gets nothing added.
+        let events = parse_in_irregular_chunks(ANTHROPIC_STREAM);
+        let mut t = MessagesToChatStream::new("sonnet", false);
+        let mut out = Vec::new();
+        for ev in events
+            .iter()
+            .filter(|e| e.event.as_deref() != Some("content_block_delta"))
+        {
+            out.extend(t.on_event(ev));
+        }
+        assert_eq!(call_arguments(&chunks(&out)), ["{}"]);
+        let mut t = MessagesToChatStream::new("sonnet", false);
+        let mut out = Vec::new();
+        for ev in &events[..7] {
+            out.extend(t.on_event(ev));
+        }
+        out.extend(t.finish());
+        assert_eq!(call_arguments(&chunks(&out)), ["{}"]);
+        let mut t = MessagesToChatStream::new("sonnet", false);
+        let mut out = Vec::new();
+        for ev in &events {
+            out.extend(t.on_event(ev));
+        }
+        assert_eq!(
+            call_arguments(&chunks(&out)),
+            ["{\"location\": \"San Francisco, CA\"}"]
+        );
+        // Legacy function_call clients get the same.
+        let shape = AnswerShape {
+            legacy_functions: true,
+            ..AnswerShape::default()
+        };
+        let mut t = MessagesToChatStream::new("sonnet", false).shaped(shape);
+        let mut out = Vec::new();
+        for ev in parse_in_irregular_chunks(NO_ARGUMENTS_STREAM) {
+            out.extend(t.on_event(&ev));
+        }
+        let args: String = chunks(&out)
+            .iter()
+            .filter_map(|c| c["choices"][0]["delta"]["function_call"]["arguments"].as_str())
+            .collect();
+        assert_eq!(args, "{}");
     }
 
     #[test]

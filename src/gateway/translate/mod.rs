@@ -164,7 +164,9 @@ pub(crate) fn lenient_arguments(arguments: &str) -> Value {
 pub(crate) mod tests {
     use super::*;
     use crate::gateway::sse::SseEvent;
-    use messages_to_chat_stream::tests::{ANTHROPIC_STREAM, parse_in_irregular_chunks};
+    use messages_to_chat_stream::tests::{
+        ANTHROPIC_STREAM, NO_ARGUMENTS_STREAM, parse_in_irregular_chunks,
+    };
     use serde_json::json;
 
     /// A one-turn chat request to model `m` with the fields of `extra` added.
@@ -267,5 +269,32 @@ pub(crate) mod tests {
                    "total_tokens": 1585})
         );
         assert_eq!(to_chat.usage().cache_read_tokens, 1024);
+    }
+
+    /// A Responses client sees a call without parameters with arguments "{}" in the delta,
+    /// the `.done` event and the item, as from OpenAI.
+    #[test]
+    fn a_call_without_arguments_reaches_responses_clients_as_an_empty_object() {
+        let req = json!({"model": "m", "stream": true});
+        let mut to_chat = MessagesToChatStream::new("m", true);
+        let mut to_resp = ChatToResponsesStream::new(&req);
+        let mut out = Vec::new();
+        for ev in parse_in_irregular_chunks(NO_ARGUMENTS_STREAM) {
+            for chunk in to_chat.on_event(&ev) {
+                out.extend(to_resp.on_event(&chunk));
+            }
+        }
+        out.extend(to_resp.finish());
+        let v = decode(&out);
+        let of = |kind: &str| v.iter().find(|e| e["type"] == kind).unwrap().clone();
+        assert_eq!(of("response.function_call_arguments.delta")["delta"], "{}");
+        assert_eq!(
+            of("response.function_call_arguments.done")["arguments"],
+            "{}"
+        );
+        assert_eq!(of("response.output_item.done")["item"]["arguments"], "{}");
+        let done = of("response.completed");
+        assert_eq!(done["response"]["output"][0]["arguments"], "{}");
+        assert_eq!(done["response"]["output"][0]["name"], "clock");
     }
 }

@@ -25,6 +25,7 @@ pub fn chat_response_to_responses(resp: &Value, req: &Value) -> Value {
                 .unwrap_or(""),
             call.pointer("/function/arguments")
                 .and_then(Value::as_str)
+                .filter(|a| !a.is_empty())
                 .unwrap_or("{}"),
             "completed",
         ));
