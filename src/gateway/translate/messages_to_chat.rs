@@ -4,6 +4,9 @@ use serde_json::{Map, Value, json};
 
 use super::{TranslateError, check, text_of};
 
+/// The most stop sequences OpenAI's chat API takes.
+const MAX_CHAT_STOPS: usize = 4;
+
 /// Translates a Messages request body into a chat request body. Thinking blocks, `top_k`
 /// and cache-control markers have no chat equivalent and are dropped.
 pub fn messages_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
@@ -61,7 +64,20 @@ pub fn messages_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
     // Read only to be dropped (chat has no top_k), but a wrong type is still the caller's bug.
     check::opt_number(req, "", "top_k")?;
     if let Some(stop) = check::field(req, "stop_sequences") {
-        let stop = check::stop_sequences(stop, "stop_sequences", false)?;
+        let mut stop = check::stop_sequences(stop, "stop_sequences", false)?;
+        // An empty sequence stops nothing (Anthropic refuses it); it is dropped.
+        stop.retain(|s| !s.is_empty());
+        // OpenAI takes at most four; dropping the others would let the answer run past them.
+        if stop.len() > MAX_CHAT_STOPS {
+            return Err(TranslateError::new(
+                "stop_sequences",
+                format!(
+                    "`stop_sequences` has {} sequences; this model takes at most \
+                     {MAX_CHAT_STOPS}",
+                    stop.len()
+                ),
+            ));
+        }
         if !stop.is_empty() {
             body.insert("stop".into(), json!(stop));
         }
@@ -192,9 +208,17 @@ fn user_turn(m: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), TranslateEr
                         parts.push(image_part(b, &pp)?);
                     }
                 }
-                out.push(
-                    json!({ "role": "tool", "tool_call_id": id, "content": text_of(content) }),
-                );
+                let mut text = text_of(content);
+                // A chat tool message has no error flag: the text says it, so the model still
+                // knows the call failed.
+                if check::opt_bool(block, &pp, "is_error")? == Some(true) {
+                    text = if text.is_empty() {
+                        "Error".to_owned()
+                    } else {
+                        format!("Error: {text}")
+                    };
+                }
+                out.push(json!({ "role": "tool", "tool_call_id": id, "content": text }));
             }
             "text" => parts.push(json!({ "type": "text", "text": block_text(block, &pp)? })),
             "image" => parts.push(image_part(block, &pp)?),
@@ -364,224 +388,4 @@ fn assistant_turn(m: &Value, p: &str) -> Result<Option<Value>, TranslateError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn claude_code_style_request_becomes_chat() {
-        let req = json!({
-            "model": "gpt-4.1", "max_tokens": 32000, "stream": true,
-            "metadata": {"user_id": "user_abc"}, "stop_sequences": ["</done>"], "top_k": 5,
-            "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}},
-                       {"type": "text", "text": "Be brief."}],
-            "messages": [
-                {"role": "user", "content": "list files"},
-                {"role": "assistant", "content": [
-                    {"type": "thinking", "thinking": "hmm", "signature": "sig"},
-                    {"type": "text", "text": "Running ls."},
-                    {"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": {"command": "ls"}}]},
-                {"role": "user", "content": [
-                    {"type": "tool_result", "tool_use_id": "toolu_01", "content": [{"type": "text", "text": "a.rs\nb.rs"}]},
-                    {"type": "text", "text": "now read a.rs"},
-                    {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j/"}}]}
-            ],
-            "tools": [{"name": "Bash", "description": "Run a command",
-                       "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}],
-            "tool_choice": {"type": "any", "disable_parallel_tool_use": true}
-        });
-        let out = messages_to_chat_request(&req).unwrap();
-        assert_eq!(
-            out["messages"],
-            json!([
-                {"role": "system", "content": "You are Claude Code.\nBe brief."},
-                {"role": "user", "content": "list files"},
-                {"role": "assistant", "content": "Running ls.", "tool_calls": [
-                    {"id": "toolu_01", "type": "function", "function": {"name": "Bash", "arguments": "{\"command\":\"ls\"}"}}]},
-                {"role": "tool", "tool_call_id": "toolu_01", "content": "a.rs\nb.rs"},
-                {"role": "user", "content": [
-                    {"type": "text", "text": "now read a.rs"},
-                    {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/"}}]}
-            ])
-        );
-        assert_eq!(out["max_tokens"], 32000);
-        assert_eq!(out["stop"], json!(["</done>"]));
-        assert_eq!(out["user"], "user_abc");
-        assert_eq!(out["stream_options"], json!({"include_usage": true}));
-        assert!(out.get("top_k").is_none());
-        assert_eq!(
-            out["tools"][0]["function"]["parameters"]["properties"]["command"]["type"],
-            "string"
-        );
-        assert_eq!(out["tool_choice"], "required");
-        assert_eq!(out["parallel_tool_calls"], false);
-    }
-
-    #[test]
-    fn named_tool_choice_and_bad_role() {
-        let req = json!({"messages": [{"role": "user", "content": "x"}],
-            "tools": [{"name": "f", "input_schema": {"type": "object"}}],
-            "tool_choice": {"type": "tool", "name": "f"}});
-        let out = messages_to_chat_request(&req).unwrap();
-        assert_eq!(
-            out["tool_choice"],
-            json!({"type": "function", "function": {"name": "f"}})
-        );
-        assert!(out.get("stream_options").is_none());
-        let bad = json!({"messages": [{"role": "system", "content": "x"}]});
-        assert_eq!(
-            messages_to_chat_request(&bad).unwrap_err().param,
-            "messages[0].role"
-        );
-    }
-
-    /// Every field the translation reads, wrongly typed: a 400 naming it, in words.
-    #[test]
-    fn bad_translated_fields_are_refused_naming_the_field() {
-        let with = |key: &str, value: Value| {
-            let mut req = json!({"model": "m", "max_tokens": 10,
-                "messages": [{"role": "user", "content": "hi"}]});
-            req[key] = value;
-            req
-        };
-        let msgs = |m: Value| with("messages", json!([m]));
-        let cases = [
-            (
-                with("max_tokens", json!(4_294_967_296u64)),
-                "max_tokens",
-                "from 1 to 4294967295",
-            ),
-            (
-                with("temperature", json!("x")),
-                "temperature",
-                "must be a number",
-            ),
-            (
-                with("top_p", json!([])),
-                "top_p",
-                "must be a number; got an array",
-            ),
-            (with("top_k", json!("5")), "top_k", "must be a number"),
-            (
-                with("stop_sequences", json!("x")),
-                "stop_sequences",
-                "must be an array of strings",
-            ),
-            (
-                with("stop_sequences", json!([3])),
-                "stop_sequences[0]",
-                "must be a string",
-            ),
-            (
-                with("thinking", json!("on")),
-                "thinking",
-                "must be an object",
-            ),
-            (
-                with("thinking", json!({"type": "maybe"})),
-                "thinking.type",
-                "\"enabled\"",
-            ),
-            (
-                with("thinking", json!({"type": "enabled"})),
-                "thinking.budget_tokens",
-                "is missing",
-            ),
-            (
-                with("metadata", json!("u")),
-                "metadata",
-                "must be an object",
-            ),
-            (
-                with("metadata", json!({"user_id": 5})),
-                "metadata.user_id",
-                "must be a string",
-            ),
-            (with("system", json!(5)), "system", "a string or an array"),
-            (
-                with("system", json!([{"type": "image"}])),
-                "system[0].type",
-                "must be text blocks",
-            ),
-            (
-                with("system", json!([{"type": "text", "text": 5}])),
-                "system[0].text",
-                "must be a string",
-            ),
-            (
-                with("tools", json!([{"input_schema": {}}])),
-                "tools[0].name",
-                "every tool needs a name",
-            ),
-            (
-                with("tools", json!([{"name": "f", "input_schema": "x"}])),
-                "tools[0].input_schema",
-                "must be an object",
-            ),
-            (
-                msgs(json!({"role": "bot", "content": "x"})),
-                "messages[0].role",
-                "\"user\" or \"assistant\"",
-            ),
-            (
-                msgs(json!({"role": "user", "content": 5})),
-                "messages[0].content",
-                "got 5",
-            ),
-            (
-                msgs(json!({"role": "user", "content": [{"type": "text", "text": 5}]})),
-                "messages[0].content[0].text",
-                "must be a string; got 5",
-            ),
-            (
-                msgs(json!({"role": "user", "content": [{"type": "audio"}]})),
-                "messages[0].content[0].type",
-                "`audio`",
-            ),
-            (
-                msgs(json!({"role": "assistant", "content": [
-                    {"type": "tool_use", "name": "f", "input": {}}]})),
-                "messages[0].content[0].id",
-                "`messages[0].content[0].id` is missing",
-            ),
-            (
-                msgs(json!({"role": "assistant", "content": [
-                    {"type": "tool_use", "id": "t", "name": "f", "input": "x"}]})),
-                "messages[0].content[0].input",
-                "must be an object",
-            ),
-            (
-                msgs(json!({"role": "user", "content": [
-                    {"type": "tool_result", "tool_use_id": "t", "content": 5}]})),
-                "messages[0].content[0].content",
-                "a string or an array",
-            ),
-            (
-                msgs(json!({"role": "user", "content": [
-                    {"type": "image", "source": {"type": "base64", "data": "AA"}}]})),
-                "messages[0].content[0].source.media_type",
-                "is missing",
-            ),
-        ];
-        for (req, param, phrase) in cases {
-            let err = messages_to_chat_request(&req).unwrap_err();
-            assert_eq!(err.param, param, "{req}");
-            assert!(err.message.contains(phrase), "{param}: {}", err.message);
-        }
-    }
-
-    #[test]
-    fn thinking_and_nulls_in_real_shapes_pass() {
-        for thinking in [
-            json!({"type": "enabled", "budget_tokens": 1024}),
-            json!({"type": "disabled"}),
-            Value::Null,
-        ] {
-            let req = json!({"max_tokens": 2000, "thinking": thinking, "temperature": null,
-                "service_tier": "auto", "system": null,
-                "messages": [{"role": "user", "content": [{"type": "text", "text": "hi",
-                    "cache_control": {"type": "ephemeral"}}]}]});
-            let out = messages_to_chat_request(&req).unwrap();
-            assert_eq!(out["messages"], json!([{"role": "user", "content": "hi"}]));
-        }
-    }
-}
+mod tests;
