@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::{derive_id, stop_reason_from_finish, tool_id};
+use super::{derive_id, stop_reason_of_answer, tool_id};
 use crate::gateway::sse::SseEvent;
 use crate::gateway::usage::Usage;
 
@@ -29,6 +29,8 @@ pub struct ChatToMessagesStream {
     next_block: u64,
     open: Open,
     seen_calls: Vec<u64>,
+    /// The model refused (`delta.refusal`): its text streams as text, the stop is `refusal`.
+    refused: bool,
 }
 
 impl ChatToMessagesStream {
@@ -44,6 +46,7 @@ impl ChatToMessagesStream {
             next_block: 0,
             open: Open::None,
             seen_calls: Vec::new(),
+            refused: false,
         }
     }
 
@@ -92,7 +95,10 @@ impl ChatToMessagesStream {
             return out;
         };
         let delta = &choice["delta"];
-        if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
+        let refusal = delta["refusal"].as_str().filter(|t| !t.is_empty());
+        self.refused |= refusal.is_some();
+        let content = delta["content"].as_str().filter(|t| !t.is_empty());
+        for text in content.into_iter().chain(refusal) {
             if !matches!(self.open, Open::Text(_)) {
                 self.close_block(&mut out);
                 let index = self.open_block(Open::Text);
@@ -216,10 +222,11 @@ impl ChatToMessagesStream {
     fn close(&mut self, out: &mut Vec<SseEvent>) {
         self.start(out);
         self.close_block(out);
-        let reason = match self.finish_reason.as_deref() {
-            None if !self.seen_calls.is_empty() => "tool_use",
-            other => stop_reason_from_finish(other),
-        };
+        let reason = stop_reason_of_answer(
+            self.finish_reason.as_deref(),
+            !self.seen_calls.is_empty(),
+            self.refused,
+        );
         out.push(event(
             "message_delta",
             json!({
@@ -339,5 +346,51 @@ mod tests {
             json!({"type": "error", "error": {"type": "api_error", "message": "upstream connection reset"}})
         );
         assert!(t.finish().is_empty());
+    }
+
+    /// OpenAI streams a named `tool_choice`'s call with `finish_reason` `stop`.
+    #[test]
+    fn tool_calls_stop_for_tool_use_whatever_the_finish_reason() {
+        let (events, _) = run(&[
+            r#"{"id":"chatcmpl-2","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]}"#,
+            r#"{"id":"chatcmpl-2","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":\"Seoul\"}"}}]},"finish_reason":null}]}"#,
+            r#"{"id":"chatcmpl-2","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+            "[DONE]",
+        ]);
+        let delta = events.iter().find(|(k, _)| k == "message_delta").unwrap();
+        assert_eq!(delta.1["delta"]["stop_reason"], "tool_use");
+        assert_eq!(events[1].1["content_block"]["type"], "tool_use");
+    }
+
+    /// A streamed refusal was an empty `end_turn` answer; it streams as text and stops for
+    /// `refusal`.
+    #[test]
+    fn a_streamed_refusal_is_text_and_a_refusal_stop() {
+        let (events, _) = run(&[
+            r#"{"id":"chatcmpl-3","choices":[{"index":0,"delta":{"role":"assistant","content":null,"refusal":""},"finish_reason":null}]}"#,
+            r#"{"id":"chatcmpl-3","choices":[{"index":0,"delta":{"refusal":"I cannot "},"finish_reason":null}]}"#,
+            r#"{"id":"chatcmpl-3","choices":[{"index":0,"delta":{"refusal":"help with that."},"finish_reason":null}]}"#,
+            r#"{"id":"chatcmpl-3","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+            "[DONE]",
+        ]);
+        let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        let text: String = events[2..4]
+            .iter()
+            .map(|(_, v)| v["delta"]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(text, "I cannot help with that.");
+        assert_eq!(events[5].1["delta"]["stop_reason"], "refusal");
     }
 }

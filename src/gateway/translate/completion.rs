@@ -3,8 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{
-    derive_id, finish_reason_from_stop, lenient_arguments, stop_reason_from_finish, tool_id,
-    unix_now,
+    derive_id, finish_reason_from_stop, lenient_arguments, stop_reason_of_answer, tool_id, unix_now,
 };
 use crate::gateway::usage::Usage;
 
@@ -52,7 +51,8 @@ pub fn messages_response_to_chat(resp: &Value, model: &str) -> Value {
     })
 }
 
-/// A chat completion (its first choice) as an Anthropic message.
+/// A chat completion (its first choice) as an Anthropic message. A refusal is its text with
+/// `stop_reason` `refusal`.
 pub fn chat_response_to_messages(resp: &Value, model: &str) -> Value {
     let choice = &resp["choices"][0];
     let msg = &choice["message"];
@@ -65,6 +65,13 @@ pub fn chat_response_to_messages(resp: &Value, model: &str) -> Value {
     if !text.is_empty() {
         content.push(json!({ "type": "text", "text": text }));
     }
+    let refusal = msg["refusal"].as_str().filter(|r| !r.is_empty());
+    if let Some(refusal) = refusal {
+        content.push(json!({ "type": "text", "text": refusal }));
+    }
+    let called_tools = msg["tool_calls"]
+        .as_array()
+        .is_some_and(|calls| !calls.is_empty());
     for call in msg["tool_calls"].as_array().into_iter().flatten() {
         let input = match &call["function"]["arguments"] {
             Value::String(s) => lenient_arguments(s),
@@ -85,7 +92,11 @@ pub fn chat_response_to_messages(resp: &Value, model: &str) -> Value {
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": stop_reason_from_finish(choice["finish_reason"].as_str()),
+        "stop_reason": stop_reason_of_answer(
+            choice["finish_reason"].as_str(),
+            called_tools,
+            refusal.is_some(),
+        ),
         "stop_sequence": null,
         "usage": usage.to_messages_json(),
     })
@@ -162,5 +173,49 @@ mod tests {
         assert_eq!(out["stop_reason"], "max_tokens");
         assert_eq!(out["content"], json!([{"type": "text", "text": "hi"}]));
         assert!(out["id"].as_str().unwrap().starts_with("msg_"));
+    }
+
+    /// OpenAI answers a named `tool_choice` with `finish_reason` `stop`; a tool loop reading
+    /// `end_turn` would stop before running the tool.
+    #[test]
+    fn tool_calls_stop_for_tool_use_whatever_the_finish_reason() {
+        let resp = |finish: Value| {
+            json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1,
+                "model": "gpt-4o", "choices": [{"index": 0, "finish_reason": finish,
+                "message": {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather",
+                        "arguments": "{\"city\":\"Seoul\"}"}}]}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+        };
+        for finish in [json!("stop"), json!("tool_calls"), Value::Null] {
+            let out = chat_response_to_messages(&resp(finish.clone()), "gpt-4o");
+            assert_eq!(out["stop_reason"], "tool_use", "{finish}");
+            assert_eq!(out["content"][0]["input"], json!({"city": "Seoul"}));
+        }
+        let cut = chat_response_to_messages(&resp(json!("length")), "gpt-4o");
+        assert_eq!(cut["stop_reason"], "max_tokens");
+    }
+
+    /// A refusal was an empty `end_turn` answer; it is the refusal's text, stopping for
+    /// `refusal` (as Anthropic's own refusals map to chat's `content_filter`).
+    #[test]
+    fn a_refusal_is_its_text_and_a_refusal_stop() {
+        let resp = json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1,
+            "model": "gpt-4o", "choices": [{"index": 0, "finish_reason": "stop",
+            "message": {"role": "assistant", "content": null,
+                "refusal": "I cannot help with that."}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}});
+        let out = chat_response_to_messages(&resp, "gpt-4o");
+        assert_eq!(
+            out["content"],
+            json!([{"type": "text", "text": "I cannot help with that."}])
+        );
+        assert_eq!(out["stop_reason"], "refusal");
+        let plain = json!({"choices": [{"finish_reason": "stop",
+            "message": {"content": "hi", "refusal": null}}]});
+        assert_eq!(
+            chat_response_to_messages(&plain, "m")["stop_reason"],
+            "end_turn"
+        );
     }
 }

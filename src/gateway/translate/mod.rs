@@ -129,6 +129,24 @@ pub(crate) fn stop_reason_from_finish(finish_reason: Option<&str>) -> &'static s
     }
 }
 
+/// The Anthropic `stop_reason` of a chat answer: `refusal` when the model refused (chat's
+/// `refusal` text), `tool_use` whenever it called tools and was not cut short (OpenAI says
+/// `stop` when `tool_choice` named the function, and a tool loop would end there), else
+/// what `finish_reason` maps to.
+pub(crate) fn stop_reason_of_answer(
+    finish_reason: Option<&str>,
+    called_tools: bool,
+    refused: bool,
+) -> &'static str {
+    if refused {
+        return "refusal";
+    }
+    match stop_reason_from_finish(finish_reason) {
+        "end_turn" if called_tools => "tool_use",
+        other => other,
+    }
+}
+
 /// Seconds since the Unix epoch, for the `created` fields clients display.
 pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
