@@ -6,16 +6,21 @@
 
 use serde_json::{Value, json};
 
-use super::responses_object::{Status, function_call_item, message_item, response_object};
+use super::responses_object::{
+    Status, function_call_item, message_item, refusal_item, response_object,
+};
 use super::{derive_id, random_id, unix_now};
 use crate::gateway::sse::SseEvent;
 use crate::gateway::usage::Usage;
 
 #[derive(Debug)]
 enum OpenItem {
+    /// An assistant message with one part: `output_text`, or `refusal` when the model
+    /// declined (chat's `delta.refusal`).
     Message {
         id: String,
         text: String,
+        refusal: bool,
     },
     Call {
         id: String,
@@ -107,11 +112,10 @@ impl ChatToResponsesStream {
         let Some(choice) = v["choices"].as_array().and_then(|c| c.first()) else {
             return out;
         };
-        if let Some(text) = choice["delta"]["content"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-        {
-            self.text_delta(text, &mut out);
+        for (key, refusal) in [("content", false), ("refusal", true)] {
+            if let Some(text) = choice["delta"][key].as_str().filter(|t| !t.is_empty()) {
+                self.text_delta(text, refusal, &mut out);
+            }
         }
         let calls = choice["delta"]["tool_calls"]
             .as_array()
@@ -149,8 +153,16 @@ impl ChatToResponsesStream {
         out
     }
 
-    fn text_delta(&mut self, text: &str, out: &mut Vec<SseEvent>) {
-        if !matches!(self.open, Some(OpenItem::Message { .. })) {
+    fn text_delta(&mut self, text: &str, refusal: bool, out: &mut Vec<SseEvent>) {
+        let (part, kind) = if refusal {
+            (json!({ "type": "refusal", "refusal": "" }), "refusal")
+        } else {
+            (
+                json!({ "type": "output_text", "text": "", "annotations": [] }),
+                "output_text",
+            )
+        };
+        if !matches!(self.open, Some(OpenItem::Message { refusal: r, .. }) if r == refusal) {
             self.close_item(out);
             let id = random_id("msg_");
             let output_index = self.output.len();
@@ -163,24 +175,27 @@ impl ChatToResponsesStream {
             out.push(self.event(
                 "response.content_part.added",
                 json!({ "item_id": id,
-                "output_index": output_index, "content_index": 0,
-                "part": { "type": "output_text", "text": "", "annotations": [] } }),
+                "output_index": output_index, "content_index": 0, "part": part }),
             ));
             self.open = Some(OpenItem::Message {
                 id,
                 text: String::new(),
+                refusal,
             });
         }
         let id = match &mut self.open {
-            Some(OpenItem::Message { id, text: acc }) => {
+            Some(OpenItem::Message { id, text: acc, .. }) => {
                 acc.push_str(text);
                 id.clone()
             }
             _ => return,
         };
-        let body = json!({ "item_id": id, "output_index": self.output.len(),
-            "content_index": 0, "delta": text, "logprobs": [] });
-        out.push(self.event("response.output_text.delta", body));
+        let mut body = json!({ "item_id": id, "output_index": self.output.len(),
+            "content_index": 0, "delta": text });
+        if !refusal {
+            body["logprobs"] = json!([]);
+        }
+        out.push(self.event(&format!("response.{kind}.delta"), body));
     }
 
     fn call_delta(&mut self, call: &Value, pos: u64, out: &mut Vec<SseEvent>) {
@@ -236,17 +251,24 @@ impl ChatToResponsesStream {
         let output_index = self.output.len();
         let item = match self.open.take() {
             None => return,
-            Some(OpenItem::Message { id, text }) => {
+            Some(OpenItem::Message { id, text, refusal }) => {
                 let base =
                     json!({ "item_id": id, "output_index": output_index, "content_index": 0 });
                 let mut done = base.clone();
-                done["text"] = text.as_str().into();
-                done["logprobs"] = json!([]);
-                out.push(self.event("response.output_text.done", done));
+                let item = if refusal {
+                    done["refusal"] = text.as_str().into();
+                    out.push(self.event("response.refusal.done", done));
+                    refusal_item(&id, &text, "completed")
+                } else {
+                    done["text"] = text.as_str().into();
+                    done["logprobs"] = json!([]);
+                    out.push(self.event("response.output_text.done", done));
+                    message_item(&id, &text, "completed")
+                };
                 let mut part = base;
-                part["part"] = json!({ "type": "output_text", "text": text, "annotations": [] });
+                part["part"] = item["content"][0].clone();
                 out.push(self.event("response.content_part.done", part));
-                message_item(&id, &text, "completed")
+                item
             }
             Some(OpenItem::Call {
                 id,
@@ -392,5 +414,43 @@ mod tests {
                 "function": {"name": "clock", "arguments": ""}}]}}]});
         let out = super::super::chat_response_to_responses(&whole, &json!({}));
         assert_eq!(out["output"][0]["arguments"], "{}");
+    }
+
+    /// A streamed chat refusal reaches a Responses client as OpenAI streams one: a message
+    /// with a `refusal` part and `response.refusal.*` events.
+    #[test]
+    fn a_streamed_refusal_is_a_refusal_part() {
+        let mut t = ChatToResponsesStream::new(&json!({"model": "m"}));
+        let mut out = Vec::new();
+        for chunk in [
+            r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":null,"refusal":""}}]}"#,
+            r#"{"id":"c","choices":[{"index":0,"delta":{"refusal":"I cannot "}}]}"#,
+            r#"{"id":"c","choices":[{"index":0,"delta":{"refusal":"help."},"finish_reason":"stop"}]}"#,
+        ] {
+            out.extend(t.on_event(&SseEvent::data(chunk)));
+        }
+        out.extend(t.on_event(&SseEvent::done()));
+        let v = decode(&out);
+        let kinds: Vec<&str> = v.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.refusal.delta",
+                "response.refusal.delta",
+                "response.refusal.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed"
+            ]
+        );
+        assert_eq!(v[3]["part"], json!({"type": "refusal", "refusal": ""}));
+        assert_eq!(v[6]["refusal"], "I cannot help.");
+        let part = json!({"type": "refusal", "refusal": "I cannot help."});
+        assert_eq!(v[7]["part"], part);
+        assert_eq!(v[9]["response"]["output"][0]["content"], json!([part]));
     }
 }

@@ -16,6 +16,9 @@ pub fn chat_response_to_responses(resp: &Value, req: &Value) -> Value {
     if !text.is_empty() {
         output.push(message_item(&random_id("msg_"), &text, "completed"));
     }
+    if let Some(refusal) = msg["refusal"].as_str().filter(|r| !r.is_empty()) {
+        output.push(refusal_item(&random_id("msg_"), refusal, "completed"));
+    }
     for call in msg["tool_calls"].as_array().into_iter().flatten() {
         output.push(function_call_item(
             &random_id("fc_"),
@@ -60,6 +63,12 @@ impl Status {
 pub(crate) fn message_item(id: &str, text: &str, status: &str) -> Value {
     json!({ "id": id, "type": "message", "status": status, "role": "assistant",
         "content": [{ "type": "output_text", "text": text, "annotations": [] }] })
+}
+
+/// An assistant `message` output item with one `refusal` part: the model declined.
+pub(crate) fn refusal_item(id: &str, refusal: &str, status: &str) -> Value {
+    json!({ "id": id, "type": "message", "status": status, "role": "assistant",
+        "content": [{ "type": "refusal", "refusal": refusal }] })
 }
 
 /// A `function_call` output item.
@@ -174,6 +183,20 @@ mod tests {
                 out["incomplete_details"]["reason"].as_str()
             ),
             (Some("incomplete"), Some("max_output_tokens"))
+        );
+    }
+
+    /// A chat refusal is a message item with a `refusal` part, as OpenAI answers.
+    #[test]
+    fn a_refusal_is_a_refusal_part() {
+        let chat = json!({"choices": [{"finish_reason": "stop", "message": {
+            "role": "assistant", "content": null, "refusal": "I cannot help with that."}}]});
+        let out = chat_response_to_responses(&chat, &json!({}));
+        assert_eq!(out["output"].as_array().unwrap().len(), 1);
+        assert_eq!(out["output"][0]["type"], "message");
+        assert_eq!(
+            out["output"][0]["content"],
+            json!([{"type": "refusal", "refusal": "I cannot help with that."}])
         );
     }
 }
