@@ -491,7 +491,7 @@ async fn an_upstream_dying_mid_stream_ends_with_a_protocol_error_event() {
     let last: Value = serde_json::from_str(&events.last().unwrap().1).unwrap();
     assert!(last["error"]["message"].is_string(), "{text}");
     let rows = gw.usage(2).await;
-    // The delivered part is billed, about four bytes a token; Anthropic's `message_start` (1
+    // The delivered part is billed, at least a token per four bytes; Anthropic's `message_start` (1
     // output token, before any text) is no count of it.
     for (r, delivered) in rows.iter().zip([delivered_messages, delivered_chat]) {
         assert_eq!(r.error_class.as_deref(), Some("upstream_stream_error"));

@@ -242,14 +242,14 @@ fn is_message_start(ev: &SseEvent) -> bool {
     }
 }
 
-/// The bytes of text an event delivers, for billing a cut stream: the chat delta's content,
-/// an Anthropic text or tool-input delta, a Responses delta. Read straight from the JSON text
-/// (the first string value of the field, escapes decoded), so a relayed event is not parsed a
-/// second time.
-fn delivered_text(client: Wire, ev: &SseEvent) -> usize {
+/// The characters of text an event delivers, for billing a cut stream: the chat delta's
+/// content, an Anthropic text or tool-input delta, a Responses delta. Read straight from the
+/// JSON text (the first string value of the field, escapes decoded), so a relayed event is not
+/// parsed a second time.
+fn delivered_text(client: Wire, ev: &SseEvent) -> Delivered {
     let data = ev.data.as_str();
     if !data.contains("delta") {
-        return 0;
+        return Delivered::default();
     }
     let fields: &[&str] = match client {
         Wire::Chat => &["\"content\""],
@@ -258,40 +258,65 @@ fn delivered_text(client: Wire, ev: &SseEvent) -> usize {
     };
     fields
         .iter()
-        .find_map(|field| string_value_len(data, field))
-        .unwrap_or(0)
+        .find_map(|field| string_value_chars(data, field))
+        .unwrap_or_default()
 }
 
-/// The UTF-8 length of the string value of the first `field` key in `json`, if that value is
-/// a string.
-fn string_value_len(json: &str, field: &str) -> Option<usize> {
+/// Text delivered to a client, by kind of character.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Delivered {
+    ascii: usize,
+    /// Characters outside ASCII: CJK text runs about a token a character.
+    other: usize,
+}
+
+impl Delivered {
+    fn add(&mut self, d: Delivered) {
+        self.ascii += d.ascii;
+        self.other += d.other;
+    }
+
+    /// About four ASCII characters a token, one other character a token (the input
+    /// estimate's rule, [`super::budget::estimate_input_tokens`]).
+    fn tokens(self) -> u64 {
+        (self.ascii.div_ceil(4) + self.other) as u64
+    }
+}
+
+/// The characters of the string value of the first `field` key in `json`, if that value is a
+/// string.
+fn string_value_chars(json: &str, field: &str) -> Option<Delivered> {
     let at = json.find(field)? + field.len();
     let rest = json[at..].trim_start();
     let rest = rest.strip_prefix(':')?.trim_start();
     let bytes = rest.strip_prefix('"')?.as_bytes();
-    let mut len = 0;
+    let mut d = Delivered::default();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'"' => return Some(len),
+            b'"' => return Some(d),
             b'\\' if bytes.get(i + 1) == Some(&b'u') => {
                 let hex = std::str::from_utf8(bytes.get(i + 2..i + 6)?).ok()?;
                 let unit = u32::from_str_radix(hex, 16).ok()?;
-                // A surrogate pair is 4 bytes in UTF-8, 2 for each half.
-                len += match unit {
-                    0..=0x7f => 1,
-                    0x80..=0x7ff => 2,
-                    0xd800..=0xdfff => 2,
-                    _ => 3,
-                };
+                match unit {
+                    0..=0x7f => d.ascii += 1,
+                    // The second half of a surrogate pair is the same character.
+                    0xdc00..=0xdfff => {}
+                    _ => d.other += 1,
+                }
                 i += 6;
             }
             b'\\' => {
-                len += 1;
+                d.ascii += 1;
                 i += 2;
             }
-            _ => {
-                len += 1;
+            b => {
+                // A character is an ASCII byte or a lead byte; continuation bytes are not.
+                if b < 0x80 {
+                    d.ascii += 1;
+                } else if b >= 0xc0 {
+                    d.other += 1;
+                }
                 i += 1;
             }
         }
@@ -323,7 +348,7 @@ pub struct Relay {
     upstream: BoxStream<'static, Result<Bytes, super::client::Error>>,
     pending: VecDeque<Bytes>,
     guard: UsageGuard,
-    delivered_chars: usize,
+    delivered: Delivered,
     done: bool,
     /// The client's request, to estimate the input of a stream the provider never reported
     /// it for (OpenAI-style streams report usage only in their last chunk).
@@ -347,7 +372,7 @@ impl Relay {
             upstream,
             pending: VecDeque::new(),
             guard,
-            delivered_chars: 0,
+            delivered: Delivered::default(),
             done: false,
             request: None,
         }
@@ -364,7 +389,8 @@ impl Relay {
 
     fn emit(&mut self, events: Vec<SseEvent>) {
         for ev in events {
-            self.delivered_chars += delivered_text(self.conversion.client, &ev);
+            self.delivered
+                .add(delivered_text(self.conversion.client, &ev));
             self.pending.push_back(Bytes::from(ev.to_bytes()));
         }
     }
@@ -447,15 +473,15 @@ impl Relay {
     }
 
     /// What the provider reported; until its final count came, at least an estimate of the
-    /// text delivered (about four characters a token): what came before that count is no
+    /// text delivered (about four ASCII characters or one other a token): what came before
+    /// that count is no
     /// count of the answer (Anthropic's `message_start` says 1 output token before the first
     /// word). Its input likewise from the request when none was reported (see
     /// [`Relay::estimating_input_of`]).
     fn billed_usage(&self) -> Usage {
         let mut usage = self.conversion.usage();
         if !self.conversion.final_usage_seen {
-            let delivered = (self.delivered_chars as u64).div_ceil(4);
-            usage.output_tokens = usage.output_tokens.max(delivered);
+            usage.output_tokens = usage.output_tokens.max(self.delivered.tokens());
         }
         if usage.total_input() == 0
             && let Some(request) = &self.request
@@ -648,38 +674,48 @@ mod tests {
         assert!(chat.final_usage_seen);
     }
 
-    fn delivered(client: Wire, data: &str) -> usize {
+    fn delivered(client: Wire, data: &str) -> Delivered {
         delivered_text(client, &SseEvent::data(data))
     }
 
+    fn ascii(n: usize) -> Delivered {
+        Delivered { ascii: n, other: 0 }
+    }
+
     #[test]
-    fn delivered_text_is_read_without_parsing_and_matches_the_decoded_length() {
-        let chat = r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":"héllo \"x\"\n\u00e9\ud83d\ude00"},"finish_reason":null}]}"#;
+    fn delivered_text_is_read_without_parsing_and_matches_the_decoded_characters() {
+        let chat = r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":"héllo \"x\"\n\u00e9\ud83d\ude00你好"},"finish_reason":null}]}"#;
         let decoded: Value = serde_json::from_str(chat).unwrap();
-        let expected = decoded
+        let text = decoded
             .pointer("/choices/0/delta/content")
             .and_then(Value::as_str)
-            .unwrap()
-            .len();
+            .unwrap();
+        let expected = Delivered {
+            ascii: text.chars().filter(char::is_ascii).count(),
+            other: text.chars().filter(|c| !c.is_ascii()).count(),
+        };
+        assert_eq!(expected, Delivered { ascii: 9, other: 5 });
         assert_eq!(delivered(Wire::Chat, chat), expected);
+        // Nine ASCII characters are three tokens, each other character one.
+        assert_eq!(expected.tokens(), 3 + 5);
         assert_eq!(
             delivered(
                 Wire::Chat,
                 r#"{"choices":[{"delta":{"content":null,"tool_calls":[]}}]}"#
             ),
-            0
+            ascii(0)
         );
         let text = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi there"}}"#;
-        assert_eq!(delivered(Wire::Messages, text), 8);
+        assert_eq!(delivered(Wire::Messages, text), ascii(8));
         let tool = r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\":"}}"#;
-        assert_eq!(delivered(Wire::Messages, tool), 5);
+        assert_eq!(delivered(Wire::Messages, tool), ascii(5));
         let responses = r#"{"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"abc"}"#;
-        assert_eq!(delivered(Wire::Responses, responses), 3);
+        assert_eq!(delivered(Wire::Responses, responses), ascii(3));
         // No delta, or a cut value: nothing counted.
-        assert_eq!(delivered(Wire::Chat, r#"{"choices":[]}"#), 0);
+        assert_eq!(delivered(Wire::Chat, r#"{"choices":[]}"#), ascii(0));
         assert_eq!(
             delivered(Wire::Chat, r#"{"delta":{"content":"unterminated"#),
-            0
+            ascii(0)
         );
     }
 }

@@ -118,6 +118,8 @@ pub fn messages_response_to_chat_shaped(resp: &Value, model: &str, shape: Answer
 pub(crate) struct JsonToolStream {
     /// Content-block indexes of `json_response` calls.
     blocks: HashSet<u64>,
+    /// Those of them that have streamed no input text yet.
+    silent: HashSet<u64>,
     other_tools: bool,
 }
 
@@ -132,6 +134,7 @@ impl JsonToolStream {
                     return Cow::Borrowed(v);
                 }
                 self.blocks.insert(index);
+                self.silent.insert(index);
                 let mut out = v.clone();
                 out["content_block"] = json!({ "type": "text", "text": "" });
                 Cow::Owned(out)
@@ -139,10 +142,22 @@ impl JsonToolStream {
             Some("content_block_delta")
                 if self.blocks.contains(&index) && v["delta"]["type"] == "input_json_delta" =>
             {
+                if v["delta"]["partial_json"]
+                    .as_str()
+                    .is_some_and(|t| !t.is_empty())
+                {
+                    self.silent.remove(&index);
+                }
                 let mut out = v.clone();
                 out["delta"] = json!({ "type": "text_delta", "text": v["delta"]["partial_json"] });
                 Cow::Owned(out)
             }
+            // An input streamed as nothing (or empty fragments) is `{}`, as the whole answer
+            // has it: the client parses the content as JSON. The block's stop carries it.
+            Some("content_block_stop") if self.silent.remove(&index) => Cow::Owned(json!({
+                "type": "content_block_delta", "index": index,
+                "delta": { "type": "text_delta", "text": "{}" },
+            })),
             Some("message_delta")
                 if !self.other_tools
                     && !self.blocks.is_empty()
@@ -270,8 +285,21 @@ mod tests {
             s.rewrite(&delta)["delta"],
             json!({"type": "text_delta", "text": "{\"a\":"})
         );
+        let block_stop = json!({"type": "content_block_stop", "index": 0});
+        assert!(matches!(s.rewrite(&block_stop), Cow::Borrowed(_)));
         let stop = json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}});
         assert_eq!(s.rewrite(&stop)["delta"]["stop_reason"], "end_turn");
+        // An input that streamed nothing but an empty fragment is the empty object.
+        let mut s = JsonToolStream::default();
+        s.rewrite(&start);
+        let empty = json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": ""}});
+        assert_eq!(s.rewrite(&empty)["delta"]["text"], "");
+        assert_eq!(
+            s.rewrite(&block_stop).as_ref(),
+            &json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": "{}"}})
+        );
         // Another tool's events pass untouched, and its stop stays a tool stop.
         let mut s = JsonToolStream::default();
         let other = json!({"type": "content_block_start", "index": 1,
