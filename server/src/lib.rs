@@ -119,6 +119,12 @@ impl Site {
             None => Either::Right(self.router.clone().oneshot(req)),
         }
     }
+
+    /// Marks the requests still in flight as cut off by the server stopping (see
+    /// [`serve_until`]).
+    fn cut_off_in_flight(&self) {
+        self.direct.state().app.gateway().cut_off_in_flight();
+    }
 }
 
 /// The whole HTTP surface of a node as [`serve`] answers it.
@@ -309,8 +315,9 @@ pub async fn serve_until(
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(drain) => {
             tracing::warn!(
-                "in-flight requests did not finish within {drain:?}; ending them (their usage is recorded)"
+                "in-flight requests did not finish within {drain:?}; ending them (their usage is recorded, as server_shutdown)"
             );
+            site.cut_off_in_flight();
         }
     }
     // Ended here, not when the runtime goes: a stream cut now records what it delivered while

@@ -214,7 +214,8 @@ async fn sigterm_under_load_writes_every_usage_record() {
 
 /// A stream still running when the drain time is up is ended by the server before it returns,
 /// so its usage record reaches the writer before the writer is closed (it was lost: the
-/// stream's task outlived the writer).
+/// stream's task outlived the writer), and says the server cut it off (it said the client
+/// had gone).
 #[tokio::test]
 async fn a_stream_past_the_drain_time_is_cut_and_still_recorded() {
     use futures_util::StreamExt;
@@ -258,5 +259,8 @@ async fn a_stream_past_the_drain_time_is_cut_and_still_recorded() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(rows[0].streamed);
     assert!(rows[0].input_tokens > 0, "{:?}", rows[0]);
+    // The server ended it, not the client, whose connection was still open.
+    assert_eq!(rows[0].error_class.as_deref(), Some("server_shutdown"));
+    assert_eq!(rows[0].status, 503);
     drop(body);
 }

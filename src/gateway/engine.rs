@@ -215,6 +215,12 @@ impl Gateway {
         Ok(())
     }
 
+    /// Marks the requests still in flight as cut off by the server stopping (their records
+    /// say `server_shutdown`); call before ending them when the drain time is up.
+    pub fn cut_off_in_flight(&self) {
+        self.recorder.cut_off_in_flight();
+    }
+
     /// Writes every queued usage record; call after the server has drained.
     pub async fn close(&self) {
         self.recorder.close().await;

@@ -5,6 +5,7 @@
 //! everything still queued before the process exits.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub struct Recorder {
     tx: mpsc::Sender<UsageRow>,
     stop: std::sync::Arc<Notify>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// Set when the server ends the requests still in flight at shutdown.
+    cutting_off: AtomicBool,
 }
 
 impl Recorder {
@@ -39,7 +42,19 @@ impl Recorder {
             tx,
             stop,
             worker: Mutex::new(Some(worker)),
+            cutting_off: AtomicBool::new(false),
         }
+    }
+
+    /// From now on a request that ends unfinished was cut off by the server stopping, not by
+    /// its client: its record says `server_shutdown` (503) instead of `client_closed` (499).
+    pub fn cut_off_in_flight(&self) {
+        self.cutting_off.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Recorder::cut_off_in_flight`] was called.
+    pub fn cutting_off(&self) -> bool {
+        self.cutting_off.load(Ordering::Relaxed)
     }
 
     /// Queues a record. Never blocks the caller: when the queue is full, a task waits for room.

@@ -23,7 +23,8 @@ pub struct Held {
 }
 
 /// Holds a request's usage record and writes it exactly once: when the request finishes, or,
-/// if it is dropped first (the client went away), with status 499 and what was delivered.
+/// if it is dropped first (the client went away), with status 499 and what was delivered
+/// (503 `server_shutdown` when the server stopping cut it off).
 /// Writing it also settles the request's budget reservations with the actual amounts, so
 /// every way a request can end gives its reservation back.
 #[derive(Debug)]
@@ -107,14 +108,26 @@ impl UsageGuard {
         self.write();
     }
 
-    /// Writes the record of a stream whose client went away, with what was delivered.
+    /// Writes the record of a stream whose client went away (or that the server cut off at
+    /// shutdown), with what was delivered.
     pub fn finish_gone(&mut self, usage: Usage) {
         if self.armed {
             self.set_usage(usage);
-            self.row.status = 499;
-            self.row.error_class = Some("client_closed".to_owned());
-            self.write();
+            self.write_unfinished();
         }
+    }
+
+    /// Writes the record of a request that ended before its answer did: the client went
+    /// away (499 `client_closed`), or the server stopping cut it off (503 `server_shutdown`).
+    fn write_unfinished(&mut self) {
+        let (status, class) = if self.recorder.cutting_off() {
+            (503, "server_shutdown")
+        } else {
+            (499, "client_closed")
+        };
+        self.row.status = status;
+        self.row.error_class = Some(class.to_owned());
+        self.write();
     }
 
     /// Writes a failed record.
@@ -187,9 +200,7 @@ impl UsageGuard {
 impl Drop for UsageGuard {
     fn drop(&mut self) {
         if self.armed {
-            self.row.status = 499;
-            self.row.error_class = Some("client_closed".to_owned());
-            self.write();
+            self.write_unfinished();
         }
     }
 }

@@ -41,6 +41,11 @@ impl Direct {
         }
     }
 
+    /// The state the lane serves from.
+    pub(crate) fn state(&self) -> &ServerState {
+        &self.state
+    }
+
     /// The endpoint `method path` asks for, when this lane serves it.
     pub fn endpoint(method: &Method, path: &str) -> Option<Endpoint> {
         if method != Method::POST {
