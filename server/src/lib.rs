@@ -3,6 +3,7 @@
 //! lane to it ([`proxy::Direct`]); [`serve`] runs that until a signal.
 
 pub mod api;
+pub mod min_rate;
 pub mod mock_upstream;
 mod ops;
 pub mod proxy;
@@ -112,11 +113,16 @@ impl Site {
     ) -> impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send + use<>
     {
         use futures_util::FutureExt as _;
-        use futures_util::future::Either;
+        use futures_util::future::{Either, ready};
         use tower::ServiceExt as _;
+        // A target without a path (`CONNECT host:443`, `GET host:80`: the forms a forward
+        // proxy takes) names nothing here; past this point every handler reads a path.
+        if req.uri().path_and_query().is_none() {
+            return Either::Right(Either::Left(ready(Ok(no_path(&req)))));
+        }
         match proxy::Direct::endpoint(req.method(), req.uri().path()) {
             Some(endpoint) => Either::Left(self.direct.clone().serve(endpoint, req).map(Ok)),
-            None => Either::Right(self.router.clone().oneshot(req)),
+            None => Either::Right(Either::Right(self.router.clone().oneshot(req))),
         }
     }
 
@@ -125,6 +131,21 @@ impl Site {
     fn cut_off_in_flight(&self) {
         self.direct.state().app.gateway().cut_off_in_flight();
     }
+}
+
+/// The answer to a request whose target has no path: 400, as JSON in OpenAI's error shape
+/// (the target names no route, so no dialect).
+fn no_path(req: &Request<Body>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let message = format!(
+        "the request target `{}` has no path: AiCarpool is not a forward proxy; send requests \
+         such as `POST /v1/chat/completions` to it",
+        req.uri()
+    );
+    let body = serde_json::json!({ "error": {
+        "message": message, "type": "invalid_request_error", "param": null,
+        "code": "bad_request_target" } });
+    (http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
 /// The whole HTTP surface of a node as [`serve`] answers it.
@@ -295,10 +316,13 @@ pub async fn serve_until(
             tracing::warn!(%err, "could not set TCP_NODELAY");
         }
         let site = site.clone();
-        let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(remote));
-            site.answer(req.map(|body| Body::new(TimeoutBody::new(idle, body))))
-        });
+        let service =
+            hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(remote));
+                site.answer(req.map(|body| {
+                    Body::new(TimeoutBody::new(idle, min_rate::MinRate::new(body, idle)))
+                }))
+            });
         // No upgrades: nothing here speaks WebSocket (live reload has its own port).
         let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
         // The handler runs inside the connection's task, so hyper reading the request and the

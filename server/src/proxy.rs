@@ -266,14 +266,21 @@ fn not_an_endpoint(method: &Method, path: &str, meant: &str, hint: String) -> Re
 
 /// Whether an `E` is anywhere in `err`'s chain of causes (body errors come wrapped twice).
 fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    find_cause::<E>(err).is_some()
+}
+
+/// The first `E` in `err`'s chain of causes.
+fn find_cause<'a, E: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
     let mut next = Some(err);
     while let Some(e) = next {
-        if e.is::<E>() {
-            return true;
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
         }
         next = e.source();
     }
-    false
+    None
 }
 
 /// The member behind the request's key; a key header that is not text is refused as such.
@@ -380,7 +387,14 @@ async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Respons
         }
         Err(BodyRead::Failed(err)) => {
             let stalled = caused_by::<tower_http::timeout::TimeoutError>(&err);
-            return fail(if stalled {
+            let slow = find_cause::<crate::min_rate::BodyTooSlow>(&err);
+            return fail(if let Some(slow) = slow {
+                GatewayError::new(
+                    ErrorKind::RequestTimeout,
+                    "request_body_too_slow",
+                    format!("{slow}; send it again from a faster connection"),
+                )
+            } else if stalled {
                 GatewayError::new(
                     ErrorKind::RequestTimeout,
                     "request_body_timeout",

@@ -96,6 +96,41 @@ async fn a_body_that_stops_arriving_is_a_408_in_the_callers_dialect() {
     assert_eq!(gw.mock.requests().len(), 0, "nothing reached the provider");
 }
 
+/// A body that keeps arriving, a byte at a time, never trips the idle timeout: past the grace
+/// time (the idle timeout) it must average a kilobyte a second, or it is a 408 naming the pace.
+#[tokio::test]
+async fn a_body_trickled_byte_by_byte_is_a_408_naming_its_pace() {
+    let gw = gateway::start().await;
+    let addr = impatient(&gw).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 500\r\nConnection: close\r\n\r\n",
+        gw.key
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    // Well inside the idle timeout between bytes, for longer than the grace time.
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if stream.write_all(b" ").await.is_err() {
+            break;
+        }
+    }
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("slower than 1024 bytes a second"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("\"type\":\"error\""),
+        "Anthropic's dialect: {answer}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+    assert_eq!(gw.mock.requests().len(), 0, "nothing reached the provider");
+}
+
 #[tokio::test]
 async fn wrong_methods_are_405_with_allow_in_the_callers_dialect() {
     let gw = gateway::start().await;
@@ -372,6 +407,40 @@ async fn unknown_paths_answer_in_json_in_the_callers_dialect() {
             assert!(text.contains("did you mean /v1/"), "{text}");
         }
     }
+}
+
+/// Targets in a forward proxy's forms (`host:port`) name no path: a 400 saying so (they
+/// panicked in the page fallback, and the client got no answer), and serving goes on.
+#[tokio::test]
+async fn a_target_without_a_path_is_a_400_not_a_panic() {
+    let gw = gateway::start().await;
+    let addr = impatient(&gw).await;
+    for head in [
+        "GET 127.0.0.1:80 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "POST example.com:443 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n",
+    ] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{head}: {answer}");
+        assert!(answer.contains("has no path"), "{head}: {answer}");
+    }
+    // The asterisk form has a path (`*`), and is some route's 404 or an OPTIONS answer.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    assert!(!answer.starts_with("HTTP/1.1 5"), "{answer}");
+    let res = gw
+        .post("/v1/chat/completions", &chat_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }
 
 #[tokio::test]

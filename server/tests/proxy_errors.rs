@@ -180,6 +180,36 @@ async fn bad_requests_get_clear_errors() {
             .unwrap()
             .contains("max_tokens")
     );
+    // A background response spends its tokens after the answer, unseen: refused, before any
+    // account is asked (the mock would queue it), whichever account would serve it.
+    let asked = gw.mock.stats().total;
+    for model in ["gpt-4o-mini", "claude-sonnet-4-5"] {
+        let res = gw
+            .post(
+                "/v1/responses",
+                &json!({"model": model, "input": "hi", "background": true}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{model}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["error"]["param"], "background", "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains("budget"),
+            "{err}"
+        );
+    }
+    assert_eq!(gw.mock.stats().total, asked, "nothing reached the provider");
+    let res = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "gpt-4o-mini", "input": "hi", "background": false}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     // Unknown /v1 routes answer JSON, not an HTML page.
     let res = gw
         .http

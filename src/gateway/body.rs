@@ -127,6 +127,18 @@ pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError>
                     "missing required field `input`",
                 ));
             }
+            // A background response is answered `queued` and spends its tokens afterwards,
+            // where no request of this gateway sees them: its usage could not be recorded,
+            // charged or held against a budget.
+            if body.get("background") == Some(&Value::Bool(true)) {
+                return Err(GatewayError::invalid(
+                    "background",
+                    "`background: true` is not served through AiCarpool: a background response \
+                     spends its tokens after this request has been answered, where the gateway \
+                     cannot count them against your group's budget; send the request without \
+                     `background` (with `stream: true` for a long task)",
+                ));
+            }
         }
     }
     let dialect = match endpoint {
