@@ -312,16 +312,18 @@ fn api_key(headers: &HeaderMap) -> Option<&str> {
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    let x_api_key = text("x-api-key").filter(|k| !k.trim().is_empty());
-    let bearer = || {
-        text(header::AUTHORIZATION.as_str()).map(|v| {
-            let v = v.trim();
-            match v.get(..7) {
-                Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
-                _ => v,
-            }
-        })
-    };
+    // `Bearer ` is taken off `x-api-key` too: a key pasted with it is still the key.
+    fn without_scheme(v: &str) -> &str {
+        let v = v.trim();
+        match v.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
+            _ => v,
+        }
+    }
+    let x_api_key = text("x-api-key")
+        .map(without_scheme)
+        .filter(|k| !k.is_empty());
+    let bearer = || text(header::AUTHORIZATION.as_str()).map(without_scheme);
     match x_api_key {
         Some(key) if !key.starts_with(KEY_PREFIX) => {
             bearer().filter(|b| b.starts_with(KEY_PREFIX)).or(Some(key))

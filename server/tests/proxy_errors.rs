@@ -63,6 +63,16 @@ async fn keys_are_checked_in_each_dialect() {
         Some("sk-ant-api03-provider"),
         "the caller's provider key is not passed on"
     );
+    // A key pasted into x-api-key with its scheme is still the key.
+    let res = gw
+        .http
+        .post(format!("{}/v1/messages", gw.base))
+        .header("x-api-key", format!("Bearer {}", gw.key))
+        .json(&messages("claude-sonnet-4-5", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 
     // Revocation takes effect on the next request.
     let (_, keys) = gw

@@ -258,6 +258,8 @@ async fn a_stored_response_is_asked_of_the_account_that_holds_it() {
     let before: u64 = ups.iter().map(|(m, _)| m.stats().total).sum();
     let (status, err, _) = send(as_member(gw.http.get(url("resp_never_seen")))).await;
     assert_eq!(status, 404, "{err}");
+    // Named as what is missing: a response, not a model.
+    assert_eq!(err["error"]["code"], "response_not_found", "{err}");
     assert!(
         err["error"]["message"]
             .as_str()

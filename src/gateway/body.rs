@@ -23,6 +23,21 @@ pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError>
             "the request body is empty; send a JSON object",
         ));
     }
+    if raw.starts_with(b"\xEF\xBB\xBF") {
+        return Err(GatewayError::invalid(
+            "body",
+            "the request body starts with a UTF-8 byte order mark (EF BB BF), which JSON does \
+             not allow; send the body without it (Windows editors and PowerShell's UTF8 \
+             encoding add one)",
+        ));
+    }
+    let utf16 = raw.starts_with(b"\xFF\xFE") || raw.starts_with(b"\xFE\xFF");
+    if utf16 || (raw.len() > 1 && (raw[0] == 0 || raw[1] == 0)) {
+        return Err(GatewayError::invalid(
+            "body",
+            "the request body is UTF-16 text; send the JSON in UTF-8",
+        ));
+    }
     let body: Value = serde_json::from_slice(raw).map_err(|e| {
         // serde_json reports depth as a syntax error, but the JSON may well be valid.
         if e.to_string().starts_with("recursion limit exceeded") {
@@ -151,6 +166,9 @@ pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError>
     Ok(body)
 }
 
+/// The fields that cap a request's output tokens, in any dialect.
+const TOKEN_CAPS: [&str; 3] = ["max_tokens", "max_completion_tokens", "max_output_tokens"];
+
 /// The upstream body for `upstream` from the client's body in `client` format.
 pub fn translate_request(
     body: &Value,
@@ -174,6 +192,16 @@ pub fn translate_request(
     };
     if let Some(obj) = out.as_object_mut() {
         obj.insert("model".to_owned(), Value::String(model.to_owned()));
+        // A cap the checks took as whole (`100.0`, as Python's json writes a float) goes on
+        // as the integer providers require.
+        for field in TOKEN_CAPS {
+            if let Some(cap) = obj.get_mut(field)
+                && cap.is_f64()
+                && let Ok(n) = translate::token_cap(cap, field)
+            {
+                *cap = n.into();
+            }
+        }
         // Usage must come back on every stream, or the request cannot be billed; the client's
         // other stream options stay.
         if stream && upstream == Wire::Chat {
@@ -219,6 +247,8 @@ pub fn passes_through(
         // checked here; inside strings the quotes are escaped, so this counts keys (and the
         // rare string value "model", which only costs the fast path).
         && memchr::memmem::find_iter(raw, b"\"model\"").count() == 1
+        // A cap written as a float is rewritten (see `translate_request`).
+        && !TOKEN_CAPS.iter().any(|f| body.get(f).is_some_and(Value::is_f64))
         && (!stream
             || upstream != Wire::Chat
             || body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true)))
@@ -302,6 +332,19 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_or_utf16_is_named() {
+        let json = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(json.as_bytes());
+        let err = parse_body(Endpoint::ChatCompletions, &bom).unwrap_err();
+        assert!(err.message.contains("byte order mark"), "{}", err.message);
+        let utf16: Vec<u8> = json.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let err = parse_body(Endpoint::ChatCompletions, &utf16).unwrap_err();
+        assert!(err.message.contains("UTF-16"), "{}", err.message);
+        assert!(parse_body(Endpoint::ChatCompletions, json.as_bytes()).is_ok());
+    }
+
+    #[test]
     fn a_model_name_is_a_short_string() {
         let body = |model: &str| {
             format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#)
@@ -335,6 +378,13 @@ mod tests {
         // A duplicate key is never passed on as it is: the provider might read the other one.
         let twice = r#"{"model":"cheap","messages":[],"model":"m"}"#;
         assert!(!check(twice, Wire::Chat, Wire::Chat, "m", false));
+        // A cap written as a float (Python's `100.0`) goes on as the integer.
+        let float = r#"{"model":"m","max_tokens":100.0,"messages":[]}"#;
+        assert!(!check(float, Wire::Messages, Wire::Messages, "m", false));
+        let body: Value = serde_json::from_str(float).unwrap();
+        let out = translate_request(&body, Wire::Messages, Wire::Messages, "m", false).unwrap();
+        assert_eq!(out["max_tokens"], json!(100));
+        assert!(out["max_tokens"].is_u64());
     }
 
     #[test]

@@ -160,7 +160,7 @@ impl GatewayError {
                 let (kind, code) = self.kind.openai();
                 // Where the kind covers several cases, the class says which.
                 let code = match (self.kind, self.class) {
-                    (ErrorKind::NotFound, "unknown_route")
+                    (ErrorKind::NotFound, "unknown_route" | "response_not_found")
                     | (ErrorKind::UnsupportedMediaType, _) => Some(self.class),
                     _ => code,
                 };
