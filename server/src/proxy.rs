@@ -381,8 +381,28 @@ async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Respons
         }
         return fail(too_large());
     }
-    let body = match read_body(body, cap).await {
+    let room = Room {
+        memory: gateway.body_memory().clone(),
+        wait: gateway.config().body_memory_wait,
+        declared,
+    };
+    let body = match read_body(body, cap, room).await {
         Ok(body) => body,
+        Err(BodyRead::NoRoom) => {
+            let held = gateway.config().max_body_memory / (1024 * 1024);
+            return fail(
+                GatewayError::new(
+                    ErrorKind::Unavailable,
+                    "body_memory_full",
+                    format!(
+                        "the gateway is holding as many large request bodies as it has room \
+                         for ({held} MiB, MAX_BODY_MEMORY); send the request again in a few \
+                         seconds"
+                    ),
+                )
+                .retry_after(5),
+            );
+        }
         Err(BodyRead::TooLarge(rest)) => {
             tokio::spawn(drain(rest, oversize));
             return fail(too_large());
@@ -488,12 +508,79 @@ enum BodyRead {
     TooLarge(Body),
     /// The body failed (it stalled, or the connection broke).
     Failed(axum::Error),
+    /// A large body found no room in `MAX_BODY_MEMORY` in time.
+    NoRoom,
+}
+
+/// Where a large body takes room ([`aicarpool::gateway::engine::LARGE_BODY`]): the gateway's
+/// semaphore, a permit a KiB.
+struct Room {
+    memory: Arc<tokio::sync::Semaphore>,
+    /// How long to wait for room.
+    wait: std::time::Duration,
+    /// The body's declared length.
+    declared: Option<u64>,
+}
+
+/// The permits a body holds.
+#[derive(Default)]
+struct Held {
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    kib: usize,
+}
+
+impl Room {
+    /// Grows `held` to `kib` KiB, waiting at most `self.wait` for it.
+    async fn grow(&self, held: &mut Held, kib: usize) -> Result<(), BodyRead> {
+        let Some(more) = kib
+            .checked_sub(held.kib)
+            .filter(|n| *n > 0)
+            .and_then(|n| u32::try_from(n).ok())
+        else {
+            return Ok(());
+        };
+        let permit = tokio::time::timeout(self.wait, self.memory.clone().acquire_many_owned(more))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or(BodyRead::NoRoom)?;
+        match &mut held.permit {
+            Some(p) => p.merge(permit),
+            None => held.permit = Some(permit),
+        }
+        held.kib = kib;
+        Ok(())
+    }
+}
+
+/// Request body bytes with the room they hold: freed when the last clone of the bytes goes
+/// (the relay keeps them to the end of a stream).
+struct Roomed<T> {
+    bytes: T,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<T: AsRef<[u8]>> AsRef<[u8]> for Roomed<T> {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes.as_ref()
+    }
 }
 
 /// Reads a whole request body of at most `cap` bytes. A body in one frame (the usual case)
-/// is returned as it is, without a copy or an allocation.
-async fn read_body(mut body: Body, cap: usize) -> Result<Bytes, BodyRead> {
+/// is returned as it is, without a copy or an allocation. A body of
+/// [`aicarpool::gateway::engine::LARGE_BODY`] or more takes room for its size first (its
+/// declared length up front, a chunked one as it grows), waiting for bodies in memory to go.
+async fn read_body(mut body: Body, cap: usize, room: Room) -> Result<Bytes, BodyRead> {
+    use aicarpool::gateway::engine::LARGE_BODY;
     use http_body_util::BodyExt as _;
+    let cap_kib = cap.div_ceil(1024);
+    let mut held = Held::default();
+    if let Some(declared) = room.declared
+        && declared >= LARGE_BODY as u64
+    {
+        let kib = usize::try_from(declared.div_ceil(1024)).unwrap_or(usize::MAX);
+        room.grow(&mut held, kib.min(cap_kib)).await?;
+    }
     let mut first = Bytes::new();
     // From the second frame on, the whole body so far.
     let mut all: Vec<u8> = Vec::new();
@@ -506,6 +593,11 @@ async fn read_body(mut body: Body, cap: usize) -> Result<Bytes, BodyRead> {
         if len > cap {
             return Err(BodyRead::TooLarge(body));
         }
+        if len >= LARGE_BODY && len > held.kib * 1024 {
+            // A megabyte at a time, not a wait a frame.
+            let kib = len.div_ceil(LARGE_BODY) * (LARGE_BODY / 1024);
+            room.grow(&mut held, kib.min(cap_kib)).await?;
+        }
         if first.is_empty() && all.is_empty() {
             first = data;
         } else {
@@ -517,10 +609,17 @@ async fn read_body(mut body: Body, cap: usize) -> Result<Bytes, BodyRead> {
             all.extend_from_slice(&data);
         }
     }
-    Ok(if all.is_empty() {
-        first
-    } else {
-        Bytes::from(all)
+    Ok(match (held.permit, all.is_empty()) {
+        (None, true) => first,
+        (None, false) => Bytes::from(all),
+        (Some(permit), true) => Bytes::from_owner(Roomed {
+            bytes: first,
+            _permit: permit,
+        }),
+        (Some(permit), false) => Bytes::from_owner(Roomed {
+            bytes: all,
+            _permit: permit,
+        }),
     })
 }
 

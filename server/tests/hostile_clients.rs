@@ -131,6 +131,76 @@ async fn a_body_trickled_byte_by_byte_is_a_408_naming_its_pace() {
     assert_eq!(gw.mock.requests().len(), 0, "nothing reached the provider");
 }
 
+/// Large bodies take room in MAX_BODY_MEMORY for as long as their bytes live (to the end of
+/// a stream, which keeps the request to bill a cut): with no room left, another large body
+/// waits and then is a 503 with `retry-after`, small requests pass, and the room comes back
+/// when the stream ends. Concurrent 32 MiB uploads took 64-150 MB each without a bound.
+#[tokio::test]
+async fn large_bodies_wait_for_room_and_small_ones_do_not() {
+    use futures_util::StreamExt;
+    let gw = gateway::start_with(|c| {
+        c.gateway.max_body_bytes = 2 * 1024 * 1024;
+        c.gateway.max_body_memory = 2 * 1024 * 1024;
+        c.gateway.body_memory_wait = Duration::from_millis(500);
+    })
+    .await;
+    let large = |stream: bool| {
+        json!({"model": "gpt-4o-mini", "stream": stream,
+               "messages": [{"role": "user", "content": "x".repeat(1_500_000)}]})
+    };
+    gw.mock.set_fault(Fault::hold_after_first_chunk().times(1));
+    let held = gw
+        .post("/v1/chat/completions", &large(true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.status(), 200);
+    let mut held = held.bytes_stream();
+    held.next().await.unwrap().unwrap();
+
+    let res = gw
+        .post("/v1/chat/completions", &large(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "body_memory_full", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MAX_BODY_MEMORY"),
+        "{err}"
+    );
+    let res = gw
+        .post("/v1/chat/completions", &chat_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "a small body needs no room");
+
+    // The held stream ends; its room comes back.
+    gw.mock.release();
+    while held.next().await.is_some() {}
+    drop(held);
+    let mut status = 0;
+    for _ in 0..50 {
+        let res = gw
+            .post("/v1/chat/completions", &large(false))
+            .send()
+            .await
+            .unwrap();
+        status = res.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200);
+}
+
 #[tokio::test]
 async fn wrong_methods_are_405_with_allow_in_the_callers_dialect() {
     let gw = gateway::start().await;

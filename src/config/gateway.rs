@@ -8,6 +8,8 @@ use crate::secret::Secret;
 
 /// Default cap on a proxied request body: 32 MiB, what Anthropic accepts (room for images).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Default of `MAX_BODY_MEMORY`.
+pub const DEFAULT_MAX_BODY_MEMORY: usize = 256 * 1024 * 1024;
 /// Default deadline for the first byte of a streamed upstream answer.
 pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default deadline for a whole upstream request.
@@ -26,6 +28,11 @@ pub struct GatewayConfig {
     pub master_key: Option<Secret<String>>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Request bodies of a megabyte and more held at once, in bytes (at least
+    /// `max_body_bytes`); further large bodies wait for room.
+    pub max_body_memory: usize,
+    /// How long a large body waits for room before it is a 503.
+    pub body_memory_wait: Duration,
     /// How long a streamed request waits for the upstream's first byte.
     pub first_byte_timeout: Duration,
     /// How long a whole upstream request may take.
@@ -70,6 +77,11 @@ impl GatewayConfig {
             Some(value) => parse_bytes("MAX_BODY_BYTES", value)?,
             None => DEFAULT_MAX_BODY_BYTES,
         };
+        let max_body_memory = match given(&s.max_body_memory) {
+            Some(value) => parse_bytes("MAX_BODY_MEMORY", value)?,
+            None => DEFAULT_MAX_BODY_MEMORY,
+        }
+        .max(max_body_bytes);
         let first_byte_timeout = match given(&s.upstream_first_byte_timeout) {
             Some(value) => parse_secs("UPSTREAM_FIRST_BYTE_TIMEOUT", value)?,
             None => DEFAULT_FIRST_BYTE_TIMEOUT,
@@ -131,6 +143,8 @@ impl GatewayConfig {
         Ok(GatewayConfig {
             master_key,
             max_body_bytes,
+            max_body_memory,
+            body_memory_wait: Duration::from_secs(30),
             first_byte_timeout,
             total_timeout,
             max_attempts,
@@ -211,6 +225,7 @@ mod tests {
     fn defaults_hold_images_and_long_answers() {
         let g = gateway(Settings::default()).unwrap();
         assert_eq!(g.max_body_bytes, 32 * 1024 * 1024);
+        assert_eq!(g.max_body_memory, 256 * 1024 * 1024);
         assert!(g.master_key.is_none());
         assert!(g.first_byte_timeout < g.total_timeout);
     }
@@ -226,6 +241,20 @@ mod tests {
         .unwrap();
         assert_eq!(g.max_body_bytes, 512 * 1024);
         assert_eq!(g.total_timeout, Duration::from_secs(30));
+        // The bodies held at once are at least one whole body.
+        let g = gateway(Settings {
+            max_body_bytes: Some("64m".into()),
+            max_body_memory: Some("16m".into()),
+            ..Settings::default()
+        })
+        .unwrap();
+        assert_eq!(g.max_body_memory, 64 * 1024 * 1024);
+        let err = gateway(Settings {
+            max_body_memory: Some("much".into()),
+            ..Settings::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.var, "MAX_BODY_MEMORY");
         let err = gateway(Settings {
             max_body_bytes: Some("lots".into()),
             ..Settings::default()

@@ -138,6 +138,10 @@ pub struct Settings {
     /// Largest request body the proxy accepts, in bytes or with k / m [default: 32m]
     #[arg(long, env = "MAX_BODY_BYTES", global = true)]
     pub max_body_bytes: Option<String>,
+    /// Request bodies of 1 MiB and more held in memory at once, in bytes or with k / m (at
+    /// least MAX_BODY_BYTES); more wait up to 30 s for room, then get a 503 [default: 256m]
+    #[arg(long, env = "MAX_BODY_MEMORY", global = true)]
+    pub max_body_memory: Option<String>,
     /// Seconds a streamed request waits for the upstream's first byte [default: 120]
     #[arg(long, env = "UPSTREAM_FIRST_BYTE_TIMEOUT", global = true)]
     pub upstream_first_byte_timeout: Option<String>,

@@ -103,6 +103,10 @@ impl ProxyResponse {
     }
 }
 
+/// Request bodies from this size on take room in [`Gateway::body_memory`]; smaller ones
+/// (nearly every chat request) never wait for it.
+pub const LARGE_BODY: usize = 1024 * 1024;
+
 /// The gateway: key cache, routing catalog, usage writer.
 #[derive(Debug)]
 pub struct Gateway {
@@ -118,6 +122,8 @@ pub struct Gateway {
     pub(super) policy: HealthPolicy,
     /// Budget windows whose counters this node has seeded from the usage records.
     pub(super) seeded: Seeded,
+    /// Room for large request bodies, in KiB (`MAX_BODY_MEMORY`).
+    body_memory: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gateway {
@@ -136,12 +142,22 @@ impl Gateway {
             recorder: Arc::new(Recorder::start(db.clone())),
             db,
             vault: Vault::new(master_key),
-            config,
             keys: KeyCache::default(),
             catalog: RwLock::new(None),
             reloading: tokio::sync::Mutex::new(()),
             seeded: Seeded::default(),
+            body_memory: Arc::new(tokio::sync::Semaphore::new(
+                config.max_body_memory.div_ceil(1024),
+            )),
+            config,
         }
+    }
+
+    /// Room for large request bodies, a permit a KiB: a body of [`LARGE_BODY`] or more
+    /// holds permits for its size as long as its bytes live, so the bodies in memory at once
+    /// stay under `MAX_BODY_MEMORY`.
+    pub fn body_memory(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.body_memory
     }
 
     /// The vault that seals upstream credentials.

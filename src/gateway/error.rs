@@ -161,6 +161,7 @@ impl GatewayError {
                 // Where the kind covers several cases, the class says which.
                 let code = match (self.kind, self.class) {
                     (ErrorKind::NotFound, "unknown_route" | "response_not_found")
+                    | (ErrorKind::Unavailable, "body_memory_full")
                     | (ErrorKind::UnsupportedMediaType, _) => Some(self.class),
                     _ => code,
                 };
