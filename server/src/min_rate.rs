@@ -130,7 +130,7 @@ mod tests {
         let every = Duration::from_millis(20);
         let grace = Duration::from_millis(200);
         let body = MinRate::new(trickle(1000, every), grace);
-        let err = body.collect().await.err().expect("cut");
+        let err = body.collect().await.expect_err("cut");
         let slow = err.downcast_ref::<BodyTooSlow>().expect("BodyTooSlow");
         // Cut at the first byte past the grace time, long before the body's end.
         assert!(slow.elapsed > grace, "{slow}");
