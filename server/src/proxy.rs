@@ -222,7 +222,34 @@ pub async fn stored_response(
 
 async fn unknown_route(req: Request) -> Response {
     let path = req.uri().path();
-    not_an_endpoint(req.method(), path, path, String::new())
+    // `/v1/chat/completions/` or `/v1//messages`: an endpoint with a stray `/` (a base URL
+    // ending in one), named.
+    let meant = collapse_slashes(path);
+    let hint = if meant != path && ENDPOINTS.contains(&meant.as_str()) {
+        format!(" (did you mean {meant}? check the base URL for a doubled or trailing `/`)")
+    } else {
+        String::new()
+    };
+    not_an_endpoint(req.method(), path, &meant, hint)
+}
+
+/// The endpoints a path with a stray slash may have meant.
+const ENDPOINTS: [&str; 5] = [
+    "/v1/chat/completions",
+    "/v1/messages",
+    "/v1/messages/count_tokens",
+    "/v1/responses",
+    "/v1/models",
+];
+
+/// `path` without empty segments: `//v1//chat/completions/` is `/v1/chat/completions`.
+fn collapse_slashes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        out.push_str(segment);
+    }
+    out
 }
 
 /// A path no route matched that is an API path with doubled slashes or another letter case
@@ -230,12 +257,7 @@ async fn unknown_route(req: Request) -> Response {
 /// caller's dialect naming the path to use, instead of the pages' HTML 404.
 pub fn misspelled_route(method: &Method, uri: &http::Uri) -> Option<Response> {
     let path = uri.path();
-    let mut meant = String::with_capacity(path.len());
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        meant.push('/');
-        meant.push_str(segment);
-    }
-    let lower = meant.to_ascii_lowercase();
+    let lower = collapse_slashes(path).to_ascii_lowercase();
     let api = lower == "/v1" || lower.starts_with("/v1/") || lower.starts_with("/api/");
     // Real /v1 and /api paths never get here: their routers answer every path below them.
     api.then(|| {

@@ -477,6 +477,27 @@ async fn unknown_paths_answer_in_json_in_the_callers_dialect() {
             assert!(text.contains("did you mean /v1/"), "{text}");
         }
     }
+    // A stray slash inside /v1 (a base URL ending in `/`): the endpoint meant is named.
+    for (path, meant, anthropic) in [
+        ("/v1/chat/completions/", "/v1/chat/completions", false),
+        ("/v1//messages", "/v1/messages", true),
+    ] {
+        let res = gw
+            .http
+            .post(format!("{}{path}", gw.base))
+            .bearer_auth(&gw.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["type"] == "error", anthropic, "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("did you mean {meant}?")),
+            "{path}: {message}"
+        );
+    }
 }
 
 /// Targets in a forward proxy's forms (`host:port`) name no path: a 400 saying so (they
