@@ -167,7 +167,8 @@ pub fn parse_body(endpoint: Endpoint, raw: &[u8]) -> Result<Value, GatewayError>
 }
 
 /// The fields that cap a request's output tokens, in any dialect.
-const TOKEN_CAPS: [&str; 3] = ["max_tokens", "max_completion_tokens", "max_output_tokens"];
+pub(crate) const TOKEN_CAPS: [&str; 3] =
+    ["max_tokens", "max_completion_tokens", "max_output_tokens"];
 
 /// The upstream body for `upstream` from the client's body in `client` format.
 pub fn translate_request(

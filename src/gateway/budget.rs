@@ -344,7 +344,7 @@ pub fn estimate_input_tokens(body: &Value) -> i64 {
 /// The output cap of a request: the largest of its caps (a provider may honour any of them),
 /// else [`DEFAULT_OUTPUT_CAP`].
 pub fn output_cap(body: &Value) -> i64 {
-    ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+    super::body::TOKEN_CAPS
         .iter()
         .filter_map(|f| body.get(*f).and_then(Value::as_i64))
         .filter(|n| *n > 0)
