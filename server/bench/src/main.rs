@@ -15,6 +15,9 @@
 //!   request through a minimal forwarder (`forwarder.rs`, this binary in another process):
 //!   the floor any proxy pays for the extra hop on this machine.
 //!
+//! The concurrency-1 phases (whole answers, breakdown, streams) run with every process pinned
+//! to one CPU (`--c1-cpus`, see pin.rs), the concurrent phase on all of them.
+//!
 //! `scripts/bench.sh --help` lists the options: the script builds the release binary with
 //! `cargo leptos build --release` (nothing when it is up to date), then this small package,
 //! and passes its arguments on. Child processes are killed by PID when the run ends, also
@@ -28,6 +31,7 @@
 
 mod forwarder;
 mod options;
+mod pin;
 mod probes;
 mod procs;
 mod report;
@@ -235,6 +239,14 @@ async fn run(options: Options) {
     let index = |side: Side| usize::from(side == Side::Proxy);
     let mut results = Results::default();
 
+    // The concurrency-1 phases run with every process pinned to `--c1-cpus` (see pin.rs).
+    let all_cpus = pin::allowed();
+    let mut pids = vec![std::process::id(), gw, forwarder.pid()];
+    pids.extend(&mock_pids);
+    if let Some(list) = &options.c1_cpus {
+        pin::set(&pids, list);
+    }
+
     // Warm-up: connections, the key cache, the catalog, allocator arenas.
     eprintln!("warming up…");
     for i in 0..options.warmup {
@@ -246,16 +258,6 @@ async fn run(options: Options) {
         for side in order(i) {
             one_stream(&client, &targets, side).await;
         }
-    }
-    for side in sides {
-        batch(
-            &client,
-            &targets,
-            side,
-            options.warmup.max(options.concurrency * 4),
-            options.concurrency,
-        )
-        .await;
     }
 
     // Concurrency 1, request by request, alternating which side goes first.
@@ -286,6 +288,39 @@ async fn run(options: Options) {
     }
     results.forwarder_cpu_us = (cpu_micros(forwarder.pid()) - forwarder_before) / n;
     results.breakdown = staged.map(|s| summarize(&s));
+
+    // Streams at concurrency 1.
+    eprintln!("streams: {} per side…", options.streams);
+    let mut streams: [Vec<StreamTiming>; 2] = [Vec::new(), Vec::new()];
+    let gw_before = cpu_micros(gw);
+    for i in 0..options.streams {
+        for side in order(i) {
+            streams[index(side)].push(one_stream(&client, &targets, side).await);
+        }
+    }
+    results.gateway_cpu_us_stream = (cpu_micros(gw) - gw_before) / options.streams as f64;
+    let pick = |f: fn(&StreamTiming) -> Duration| {
+        [0, 1].map(|i| summarize(&streams[i].iter().map(f).collect::<Vec<_>>()))
+    };
+    results.stream_head = pick(|t| t.head);
+    results.stream_first_byte = pick(|t| t.first_byte);
+    results.stream_first_token = pick(|t| t.first_token);
+    results.stream_total = pick(|t| t.total);
+
+    // The concurrent phase on every CPU, warmed up again after the move.
+    if options.c1_cpus.is_some() {
+        pin::set(&pids, &all_cpus);
+    }
+    for side in sides {
+        batch(
+            &client,
+            &targets,
+            side,
+            options.warmup.max(options.concurrency * 4),
+            options.concurrency,
+        )
+        .await;
+    }
 
     // Concurrency C, in alternating batches so that each side's throughput is its own.
     eprintln!(
@@ -318,24 +353,6 @@ async fn run(options: Options) {
         per_side / wall[1].as_secs_f64(),
     ];
 
-    // Streams at concurrency 1.
-    eprintln!("streams: {} per side…", options.streams);
-    let mut streams: [Vec<StreamTiming>; 2] = [Vec::new(), Vec::new()];
-    let gw_before = cpu_micros(gw);
-    for i in 0..options.streams {
-        for side in order(i) {
-            streams[index(side)].push(one_stream(&client, &targets, side).await);
-        }
-    }
-    results.gateway_cpu_us_stream = (cpu_micros(gw) - gw_before) / options.streams as f64;
-    let pick = |f: fn(&StreamTiming) -> Duration| {
-        [0, 1].map(|i| summarize(&streams[i].iter().map(f).collect::<Vec<_>>()))
-    };
-    results.stream_head = pick(|t| t.head);
-    results.stream_first_byte = pick(|t| t.first_byte);
-    results.stream_first_token = pick(|t| t.first_token);
-    results.stream_total = pick(|t| t.total);
-
     gateway.assert_running(Some(&log_path));
     results.gateway_hwm_kib = status_kib(gw, "VmHWM");
     results.gateway_rss_kib = status_kib(gw, "VmRSS");
@@ -347,11 +364,25 @@ async fn run(options: Options) {
     let load_after = loadavg();
 
     let machine = machine();
-    print_table(&options, &results, &machine, &load_before, &load_after);
+    print_table(
+        &options,
+        &results,
+        &machine,
+        &all_cpus,
+        &load_before,
+        &load_after,
+    );
     if options.json {
         println!(
             "{}",
-            to_json(&options, &results, &machine, &load_before, &load_after)
+            to_json(
+                &options,
+                &results,
+                &machine,
+                &all_cpus,
+                &load_before,
+                &load_after
+            )
         );
     }
     drop(gateway);

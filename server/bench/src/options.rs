@@ -20,6 +20,11 @@ options:
   --body-kb N             pad the conversation to about N KiB, as coding agents send it (a long
                           system prompt and many turns) [0: two short messages, ~0.2 KiB]
   --client-threads T      client runtime threads (1 = current-thread runtime) [1]
+  --c1-cpus LIST          the CPUs every process (client, gateway, mocks, forwarder) is pinned
+                          to during the concurrency-1 phases (whole answers, breakdown,
+                          streams), as taskset takes them (`0`, `0-1`), or `all` for no pinning;
+                          the concurrent phase always runs on all the CPUs the benchmark has
+                          [the first of them]
   --json                  also print the results as one JSON object
   --bin PATH              the aicarpool binary [$AICARPOOL_BIN, else
                           $CARGO_TARGET_DIR/release/aicarpool, else the one cargo built]
@@ -39,6 +44,8 @@ pub(crate) struct Options {
     pub(crate) warmup: usize,
     pub(crate) body_kb: usize,
     pub(crate) client_threads: usize,
+    /// `None`: the concurrency-1 phases run unpinned (`--c1-cpus all`).
+    pub(crate) c1_cpus: Option<String>,
     pub(crate) json: bool,
     pub(crate) bin: PathBuf,
 }
@@ -57,6 +64,7 @@ impl Options {
             warmup: 500,
             body_kb: 0,
             client_threads: 1,
+            c1_cpus: Some(crate::pin::first(&crate::pin::allowed())),
             json: false,
             bin: default_bin(),
         };
@@ -94,6 +102,20 @@ impl Options {
                 "--warmup" => options.warmup = number(value()),
                 "--body-kb" => options.body_kb = number(value()),
                 "--client-threads" => options.client_threads = number(value()),
+                "--c1-cpus" => {
+                    let list = value();
+                    let valid = !list.is_empty()
+                        && list
+                            .chars()
+                            .all(|c| c.is_ascii_digit() || c == ',' || c == '-');
+                    options.c1_cpus = match list.as_str() {
+                        "all" => None,
+                        _ if valid => Some(list),
+                        _ => usage(&format!(
+                            "--c1-cpus wants a CPU list such as 0 or 0-1, or all; got {list}"
+                        )),
+                    };
+                }
                 "--bin" => options.bin = PathBuf::from(value()),
                 "--gateway-env" => {
                     let pair = value();

@@ -118,6 +118,7 @@ pub(crate) fn print_table(
     options: &Options,
     r: &Results,
     machine: &Machine,
+    all_cpus: &str,
     load_before: &str,
     load_after: &str,
 ) {
@@ -153,6 +154,13 @@ pub(crate) fn print_table(
         options.concurrent_requests,
         options.streams
     );
+    match &options.c1_cpus {
+        Some(list) => println!(
+            "CPUs: the concurrency-1 phases (whole answers, breakdown, streams) ran with every \
+             process pinned to CPU {list} (`--c1-cpus`), the c={c} phase on CPUs {all_cpus}."
+        ),
+        None => println!("CPUs: every phase ran unpinned on CPUs {all_cpus} (`--c1-cpus all`)."),
+    }
     println!();
     println!("| measure (ms) | direct | proxy | added |");
     println!("|---|---:|---:|---:|");
@@ -252,6 +260,7 @@ pub(crate) fn to_json(
     options: &Options,
     r: &Results,
     machine: &Machine,
+    all_cpus: &str,
     load_before: &str,
     load_after: &str,
 ) -> Value {
@@ -272,6 +281,7 @@ pub(crate) fn to_json(
             "limits": options.limits,
             "requests_c1": options.requests, "concurrency": options.concurrency,
             "requests_concurrent": options.concurrent_requests, "streams": options.streams,
+            "c1_cpus": options.c1_cpus, "cpus": all_cpus,
         },
         "latency_c1": pair(&r.c1),
         "latency_concurrent": pair(&r.cn),
