@@ -564,6 +564,26 @@ async fn counters_start_from_the_usage_records_with_redis() {
     counters_start_from_the_usage_records(true).await;
 }
 
+/// A limit made right after requests counts them all, also those whose records are still
+/// in the usage writer's queue (it lingers up to 100 ms before writing): seeding has the
+/// writer write them first. Then the next request is the last one that fits.
+#[tokio::test]
+async fn a_limit_made_at_once_counts_the_records_still_queued() {
+    let gw = gateway::start().await;
+    for _ in 0..3 {
+        gw.chat_ok(&gw.key, "gpt-4o-mini").await;
+    }
+    let requests = group_limit(&gw, "requests", "day", 4).await;
+    assert_eq!(used(&gw, &gw.base).await, vec![(requests, 3)]);
+    gw.chat_ok(&gw.key, "gpt-4o-mini").await;
+    let refused = gw
+        .post("/v1/chat/completions", &chat("one more"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+}
+
 /// A chat request for `n` choices may be billed `n` answers: its hold is `n` output caps.
 #[tokio::test]
 async fn a_request_for_n_choices_holds_n_answers() {

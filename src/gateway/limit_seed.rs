@@ -7,8 +7,9 @@
 //! (whichever node seeds first wins, and reservations made since are not overwritten).
 //!
 //! Minute windows are not seeded: a minute is over before a restart matters to it. Records
-//! still in the usage writer's queue (a second or so) are not yet in the database; a new
-//! limit can miss those.
+//! still in this node's usage writer queue are written first (the writer is asked not to
+//! linger and waited for, up to [`FLUSH_WAIT`]); records still queued on other nodes (their
+//! last 100 ms or so) are not in the database yet, and a limit new to every node misses those.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -28,6 +29,9 @@ pub struct Seeded(Mutex<HashMap<Window, Option<i64>>>);
 
 /// Entries kept before ended windows are forgotten.
 const SWEEP_AT: usize = 4_096;
+
+/// How long seeding waits for this node's queued usage records to reach the database.
+const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Seeded {
     fn lock(&self) -> MutexGuard<'_, HashMap<Window, Option<i64>>> {
@@ -54,6 +58,12 @@ impl Gateway {
         };
         if todo.is_empty() {
             return;
+        }
+        if !self.recorder.flush(FLUSH_WAIT).await {
+            tracing::warn!(
+                "usage records queued on this node did not reach the database within {FLUSH_WAIT:?}; \
+                 budget counters are seeded without them"
+            );
         }
         // (group, window start) -> whether a requests limit needs counting there.
         let mut windows: BTreeMap<(i64, i64), bool> = BTreeMap::new();

@@ -2,14 +2,15 @@
 //! background task writes them in batches (one `INSERT` per batch, at most every 100 ms, so a
 //! request never wakes it but the first after a pause) and marks the keys used.
 //! At shutdown, after the server has drained its connections, [`Recorder::close`] writes
-//! everything still queued before the process exits.
+//! everything still queued before the process exits. [`Recorder::flush`] waits until what is
+//! queued now is in the database (budget counters seeded from the records need it there).
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::db::usage::UsageRow;
@@ -30,6 +31,12 @@ pub struct Recorder {
     worker: Mutex<Option<JoinHandle<()>>>,
     /// Set when the server ends the requests still in flight at shutdown.
     cutting_off: AtomicBool,
+    /// Records handed to [`Recorder::record`] so far.
+    queued: AtomicU64,
+    /// Records the writer is done with (written, or given up on), counted like `queued`.
+    done: std::sync::Arc<watch::Sender<u64>>,
+    /// Asks the writer to write what it holds now instead of lingering.
+    flush_now: std::sync::Arc<Notify>,
 }
 
 impl Recorder {
@@ -37,12 +44,21 @@ impl Recorder {
     pub fn start(db: Db) -> Recorder {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stop = std::sync::Arc::new(Notify::new());
-        let worker = tokio::spawn(write_loop(db, rx, stop.clone()));
+        let done = std::sync::Arc::new(watch::Sender::new(0));
+        let flush_now = std::sync::Arc::new(Notify::new());
+        let writer = Writer {
+            db,
+            done: done.clone(),
+        };
+        let worker = tokio::spawn(write_loop(writer, rx, stop.clone(), flush_now.clone()));
         Recorder {
             tx,
             stop,
             worker: Mutex::new(Some(worker)),
             cutting_off: AtomicBool::new(false),
+            queued: AtomicU64::new(0),
+            done,
+            flush_now,
         }
     }
 
@@ -59,20 +75,39 @@ impl Recorder {
 
     /// Queues a record. Never blocks the caller: when the queue is full, a task waits for room.
     pub fn record(&self, row: UsageRow) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
         match self.tx.try_send(row) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(row)) => {
                 let tx = self.tx.clone();
+                let done = self.done.clone();
                 tokio::spawn(async move {
                     if tx.send(row).await.is_err() {
                         tracing::error!("usage record lost: the writer has stopped");
+                        done.send_modify(|done| *done += 1);
                     }
                 });
             }
             Err(mpsc::error::TrySendError::Closed(row)) => {
                 tracing::error!(request_id = %row.request_id, "usage record lost: the writer has stopped");
+                self.done.send_modify(|done| *done += 1);
             }
         }
+    }
+
+    /// Waits until every record queued before this call is in the database (or the writer
+    /// gave up on it), asking the writer not to linger; at most `wait` (a database that is
+    /// down keeps the writer retrying). Whether it got there.
+    pub async fn flush(&self, wait: Duration) -> bool {
+        let target = self.queued.load(Ordering::Acquire);
+        let mut done = self.done.subscribe();
+        if *done.borrow() >= target {
+            return true;
+        }
+        self.flush_now.notify_one();
+        tokio::time::timeout(wait, done.wait_for(|d| *d >= target))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Writes everything queued and stops the writer.
@@ -91,7 +126,18 @@ impl Recorder {
     }
 }
 
-async fn write_loop(db: Db, mut rx: mpsc::Receiver<UsageRow>, stop: std::sync::Arc<Notify>) {
+/// The writer's database and its count of records done with.
+struct Writer {
+    db: Db,
+    done: std::sync::Arc<watch::Sender<u64>>,
+}
+
+async fn write_loop(
+    writer: Writer,
+    mut rx: mpsc::Receiver<UsageRow>,
+    stop: std::sync::Arc<Notify>,
+    flush_now: std::sync::Arc<Notify>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let stopping = tokio::select! {
@@ -105,6 +151,7 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<UsageRow>, stop: std::sync::A
                 let stopping = batch.len() < BATCH
                     && tokio::select! {
                         () = tokio::time::sleep(LINGER) => false,
+                        () = flush_now.notified() => false,
                         () = stop.notified() => true,
                     };
                 loop {
@@ -114,7 +161,7 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<UsageRow>, stop: std::sync::A
                         batch.push(row);
                     }
                     let full = batch.len() == BATCH;
-                    write(&db, &mut batch).await;
+                    writer.write(&mut batch).await;
                     if !full {
                         break;
                     }
@@ -126,44 +173,49 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<UsageRow>, stop: std::sync::A
         if stopping {
             rx.close();
             while rx.recv_many(&mut batch, BATCH).await > 0 {
-                write(&db, &mut batch).await;
+                writer.write(&mut batch).await;
             }
             break;
         }
     }
-    write(&db, &mut batch).await;
+    writer.write(&mut batch).await;
 }
 
-/// Writes a batch, retrying while the database is unavailable so no record is dropped.
-async fn write(db: &Db, batch: &mut Vec<UsageRow>) {
-    if batch.is_empty() {
-        return;
-    }
-    let mut delay = Duration::from_millis(100);
-    for attempt in 1.. {
-        match usage::insert_batch(db, batch).await {
-            Ok(()) => break,
-            Err(e) if attempt < 20 => {
-                tracing::warn!(
-                    records = batch.len(),
-                    "usage batch not written yet ({e}); retrying"
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => {
-                tracing::error!(
-                    records = batch.len(),
-                    "usage batch lost after {attempt} attempts: {e}"
-                );
-                break;
+impl Writer {
+    /// Writes a batch, retrying while the database is unavailable so no record is dropped.
+    async fn write(&self, batch: &mut Vec<UsageRow>) {
+        if batch.is_empty() {
+            return;
+        }
+        let db = &self.db;
+        let mut delay = Duration::from_millis(100);
+        for attempt in 1.. {
+            match usage::insert_batch(db, batch).await {
+                Ok(()) => break,
+                Err(e) if attempt < 20 => {
+                    tracing::warn!(
+                        records = batch.len(),
+                        "usage batch not written yet ({e}); retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(
+                        records = batch.len(),
+                        "usage batch lost after {attempt} attempts: {e}"
+                    );
+                    break;
+                }
             }
         }
+        let used: BTreeSet<i64> = batch.iter().map(|r| r.key_id).collect();
+        let used: Vec<i64> = used.into_iter().collect();
+        if let Err(e) = keys::touch(db, &used, now_ms()).await {
+            tracing::warn!("could not mark keys used: {e}");
+        }
+        let written = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+        self.done.send_modify(|done| *done += written);
+        batch.clear();
     }
-    let used: BTreeSet<i64> = batch.iter().map(|r| r.key_id).collect();
-    let used: Vec<i64> = used.into_iter().collect();
-    if let Err(e) = keys::touch(db, &used, now_ms()).await {
-        tracing::warn!("could not mark keys used: {e}");
-    }
-    batch.clear();
 }
