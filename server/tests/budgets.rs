@@ -584,6 +584,54 @@ async fn a_limit_made_at_once_counts_the_records_still_queued() {
     assert_eq!(refused.status(), 429);
 }
 
+/// A request counts against request limits once it is sent to an account. Refusals before
+/// that (the account's budget used up, an unknown model, a malformed body) count on no node:
+/// neither in the live counters nor when a node's counters start from the records.
+#[tokio::test]
+async fn only_requests_sent_to_an_account_count() {
+    let gw = gateway::start().await;
+    let requests = group_limit(&gw, "requests", "day", 100).await;
+    let (status, body) = gw
+        .api(
+            "POST",
+            &format!("/api/groups/{}/limits", gw.group_id),
+            Some(json!({"scope": "account", "target_id": gw.openai_account,
+                "metric": "requests", "window": "day", "cap": 1})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let account = body["id"].as_i64().unwrap();
+    gw.chat_ok(&gw.key, "gpt-4o-mini").await;
+    // The only account for the model has used its budget: refused after the request's own
+    // limits were held.
+    let res = gw
+        .post("/v1/chat/completions", &chat("again"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    let unknown =
+        json!({"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]});
+    let res = gw
+        .post("/v1/chat/completions", &unknown)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = gw
+        .post("/v1/chat/completions", &json!({"model": "gpt-4o-mini"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(gw.usage(4).await.len(), 4, "every request is recorded");
+    let mut expected = vec![(requests, 1), (account, 1)];
+    expected.sort_unstable();
+    assert_eq!(used(&gw, &gw.base).await, expected, "live");
+    let second = gw.second_node().await;
+    assert_eq!(used(&gw, &second).await, expected, "from the records");
+}
+
 /// A chat request for `n` choices may be billed `n` answers: its hold is `n` output caps.
 #[tokio::test]
 async fn a_request_for_n_choices_holds_n_answers() {

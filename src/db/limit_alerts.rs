@@ -150,7 +150,9 @@ pub struct TargetSums {
 /// A group's usage per member, key and account from `from` until `to` (ms): tokens and cost
 /// from the hourly rollups when `from` starts an hour (the rollups are written with the
 /// records, in one transaction), else from the records; requests (when `requests` is asked
-/// for) from the records, since a refused request is recorded too but used no budget.
+/// for) from the records that were sent to an account (`attempts > 0`), as the live counters
+/// count them: a request refused before that (a malformed body, an unknown model, a budget)
+/// is recorded too but used no budget, and `count_tokens` is under no limit.
 pub async fn sums(
     db: &Db,
     group_id: i64,
@@ -187,8 +189,7 @@ pub async fn sums(
             q.push_bind(group_id);
             q.push(" AND created_at >= ").push_bind(from);
             q.push(" AND created_at < ").push_bind(to);
-            q.push(" AND endpoint <> 'count_tokens' \
-                     AND (error_class IS NULL OR error_class <> 'budget_exceeded') GROUP BY 1, 2, 3");
+            q.push(" AND attempts > 0 AND endpoint <> 'count_tokens' GROUP BY 1, 2, 3");
             q.build_query_as::<TargetSums>().persistent(false).fetch_all(pool).await?
         });
         for c in counted {

@@ -162,7 +162,13 @@ impl UsageGuard {
         let Some(counters) = self.counters.clone() else {
             return;
         };
-        let actual = Amounts::actual(&self.usage(), self.row.cost_micros);
+        let mut actual = Amounts::actual(&self.usage(), self.row.cost_micros);
+        // A request counts once it was sent to an account. One refused before that (every
+        // account passed over for its budget, after the request's own limits were held) used
+        // nothing; the records' sums that seed the counters leave it out the same way.
+        if self.row.attempts == 0 {
+            actual.requests = 0;
+        }
         let mut deltas = Vec::new();
         if let Some(r) = &held.request {
             deltas.extend(r.deltas(&actual));
