@@ -121,6 +121,7 @@ pub(crate) fn usage_of(limit: &Limit, sums: &[TargetSums]) -> i64 {
             LimitScope::Group => true,
         })
         .map(|s| match limit.metric {
+            LimitMetric::Requests if limit.scope == LimitScope::Account => s.account_requests,
             LimitMetric::Requests => s.requests,
             LimitMetric::Tokens => s.tokens,
             LimitMetric::Cost => s.cost_micros,

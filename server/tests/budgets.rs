@@ -12,7 +12,7 @@ mod common;
 use common::gateway::{self, Gateway};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use server::mock_upstream::{MockOptions, MockUpstream};
+use server::mock_upstream::{Fault, MockOptions, MockUpstream};
 
 /// The test server's URL; the Redis / MariaDB variants fail, not skip, without it.
 fn redis_url() -> Option<String> {
@@ -584,9 +584,11 @@ async fn a_limit_made_at_once_counts_the_records_still_queued() {
     assert_eq!(refused.status(), 429);
 }
 
-/// A request counts against request limits once it is sent to an account. Refusals before
-/// that (the account's budget used up, an unknown model, a malformed body) count on no node:
-/// neither in the live counters nor when a node's counters start from the records.
+/// A request counts against request limits once it is sent to an account, and against the
+/// account's own request limits when it was served there. Refusals before that (the account's
+/// budget used up, an unknown model, a malformed body) count on no node, and a request whose
+/// attempt failed counts for the group, not the account: the same in the live counters and
+/// when a node's counters start from the records.
 #[tokio::test]
 async fn only_requests_sent_to_an_account_count() {
     let gw = gateway::start().await;
@@ -601,6 +603,13 @@ async fn only_requests_sent_to_an_account_count() {
         .await;
     assert_eq!(status, 201, "{body}");
     let account = body["id"].as_i64().unwrap();
+    gw.mock.set_fault(Fault::status(500).times(1));
+    let res = gw
+        .post("/v1/chat/completions", &chat("fails"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
     gw.chat_ok(&gw.key, "gpt-4o-mini").await;
     // The only account for the model has used its budget: refused after the request's own
     // limits were held.
@@ -624,8 +633,8 @@ async fn only_requests_sent_to_an_account_count() {
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
-    assert_eq!(gw.usage(4).await.len(), 4, "every request is recorded");
-    let mut expected = vec![(requests, 1), (account, 1)];
+    assert_eq!(gw.usage(5).await.len(), 5, "every request is recorded");
+    let mut expected = vec![(requests, 2), (account, 1)];
     expected.sort_unstable();
     assert_eq!(used(&gw, &gw.base).await, expected, "live");
     let second = gw.second_node().await;

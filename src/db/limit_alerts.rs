@@ -139,8 +139,13 @@ pub struct TargetSums {
     pub key_id: i64,
     /// The account that served (0: none).
     pub account_id: i64,
-    /// Requests the gateway took on: not refused by a budget, not token counting.
+    /// Requests sent to an account (not token counting): what key, member and group request
+    /// limits count.
     pub requests: i64,
+    /// Of those, the ones `account_id` counts against its account's request limits: served
+    /// there (a stream that died later included), or still there when the client or the
+    /// server ended the request. A request whose last attempt failed there gave its hold back.
+    pub account_requests: i64,
     /// Tokens of every kind.
     pub tokens: i64,
     /// Cost (micro-USD).
@@ -164,13 +169,14 @@ pub async fn sums(
     let mut out: Vec<TargetSums> = on_pool!(db, pool => {
         let mut q = QueryBuilder::new("SELECT user_id, key_id, ");
         if from % HOUR_MS == 0 {
-            q.push("account_id, 0 AS requests, CAST(SUM(").push(tokens);
+            q.push("account_id, 0 AS requests, 0 AS account_requests, CAST(SUM(").push(tokens);
             q.push(") AS SIGNED) AS tokens, CAST(SUM(cost_micros) AS SIGNED) AS cost_micros ");
             q.push("FROM usage_hourly WHERE group_id = ").push_bind(group_id);
             q.push(" AND bucket_start >= ").push_bind(from);
             q.push(" AND bucket_start < ").push_bind(to);
         } else {
-            q.push("COALESCE(account_id, 0) AS account_id, 0 AS requests, CAST(SUM(").push(tokens);
+            q.push("COALESCE(account_id, 0) AS account_id, 0 AS requests, 0 AS account_requests, CAST(SUM(");
+            q.push(tokens);
             q.push(") AS SIGNED) AS tokens, CAST(SUM(cost_micros) AS SIGNED) AS cost_micros ");
             q.push("FROM usage_records WHERE group_id = ").push_bind(group_id);
             q.push(" AND created_at >= ").push_bind(from);
@@ -183,7 +189,9 @@ pub async fn sums(
         let counted: Vec<TargetSums> = on_pool!(db, pool => {
             let mut q = QueryBuilder::new(
                 "SELECT user_id, key_id, COALESCE(account_id, 0) AS account_id, \
-                 CAST(COUNT(*) AS SIGNED) AS requests, 0 AS tokens, 0 AS cost_micros \
+                 CAST(COUNT(*) AS SIGNED) AS requests, \
+                 CAST(SUM(CASE WHEN status < 400 OR status = 499 OR error_class = 'server_shutdown' \
+                 THEN 1 ELSE 0 END) AS SIGNED) AS account_requests, 0 AS tokens, 0 AS cost_micros \
                  FROM usage_records WHERE group_id = ",
             );
             q.push_bind(group_id);
@@ -196,7 +204,10 @@ pub async fn sums(
             match out.iter_mut().find(|s| {
                 (s.user_id, s.key_id, s.account_id) == (c.user_id, c.key_id, c.account_id)
             }) {
-                Some(s) => s.requests += c.requests,
+                Some(s) => {
+                    s.requests += c.requests;
+                    s.account_requests += c.account_requests;
+                }
                 None => out.push(c),
             }
         }

@@ -35,6 +35,7 @@ fn usage_counts_only_what_the_limit_applies_to() {
         key_id,
         account_id,
         requests: 1,
+        account_requests: 1,
         tokens: 10,
         cost_micros,
     };
