@@ -139,6 +139,56 @@ async fn concurrency_caps_hold_with_redis() {
     concurrency_caps_hold(true).await;
 }
 
+/// A client that hangs up while the upstream has not answered yet gives the account's
+/// concurrency slot back: the slot is not left taken for good (in memory nothing expires it).
+async fn a_hang_up_before_the_first_byte_frees_the_slot(redis: bool) {
+    let Some(gw) = start(redis).await else { return };
+    let ups = gw.add_upstreams(MODEL, &[1]).await;
+    let (status, _) = gw
+        .api(
+            "PUT",
+            &format!("/api/accounts/{}", ups[0].1),
+            Some(json!({"max_concurrency": 1})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for stream in [false, true] {
+        let mut b = body("hang up");
+        b["stream"] = json!(stream);
+        ups[0]
+            .0
+            .set_fault(Fault::delay_first_byte(Duration::from_millis(600)).times(1));
+        let gone = gw
+            .post("/v1/chat/completions", &b)
+            .timeout(Duration::from_millis(150))
+            .send()
+            .await;
+        assert!(gone.is_err(), "the client should have given up");
+        // The next request gets the slot (the release runs in a task of its own).
+        let mut status = 0;
+        for _ in 0..20 {
+            let res = gw.post("/v1/chat/completions", &b).send().await.unwrap();
+            status = res.status().as_u16();
+            if status == 200 {
+                assert!(!res.text().await.unwrap().is_empty());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(status, 200, "stream: {stream}: the slot stayed taken");
+    }
+}
+
+#[tokio::test]
+async fn a_hang_up_before_the_first_byte_frees_the_slot_in_memory() {
+    a_hang_up_before_the_first_byte_frees_the_slot(false).await;
+}
+
+#[tokio::test]
+async fn a_hang_up_before_the_first_byte_frees_the_slot_with_redis() {
+    a_hang_up_before_the_first_byte_frees_the_slot(true).await;
+}
+
 #[tokio::test]
 async fn a_conversation_sticks_to_its_account_and_moves_when_it_fails() {
     let gw = start(false).await.unwrap();

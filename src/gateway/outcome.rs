@@ -104,3 +104,39 @@ async fn account_done(
         counters.report(id, event, now_ms(), policy).await;
     }
 }
+
+/// An attempt's cap slot while the attempt runs: handed on with [`HeldLease::take`] where the
+/// attempt ends (failure, whole answer, stream), and given back (with no tokens) when dropped
+/// still holding it: the request was dropped mid-attempt, as when its client hangs up before
+/// the upstream's first byte. In memory nothing else would ever free that slot (Redis leases
+/// expire on their own, after the lease TTL).
+pub(super) struct HeldLease {
+    counters: Arc<CounterStore>,
+    lease: Option<Lease>,
+}
+
+impl HeldLease {
+    pub(super) fn new(counters: &Arc<CounterStore>, lease: Option<Lease>) -> HeldLease {
+        HeldLease {
+            counters: Arc::clone(counters),
+            lease,
+        }
+    }
+
+    /// The slot, for whatever ends the attempt to give back.
+    pub(super) fn take(&mut self) -> Option<Lease> {
+        self.lease.take()
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let counters = Arc::clone(&self.counters);
+            runtime.spawn(async move { counters.release(&lease, 0, now_ms()).await });
+        }
+    }
+}

@@ -21,6 +21,7 @@ use super::engine::{
 use super::error::{ErrorKind, GatewayError};
 use super::health::{HealthEvent, OutReason};
 use super::keys::MemberKey;
+use super::outcome::HeldLease;
 use super::probe::ProbeClaim;
 use super::relay::{Conversion, Relay, StreamEnd};
 use super::response_pins;
@@ -300,6 +301,7 @@ impl Gateway {
             } else {
                 None
             };
+            let mut lease = HeldLease::new(&self.counters, lease);
             let account_limits: Vec<Limit> = routing
                 .map(|g| g.account_limits(id).cloned().collect())
                 .unwrap_or_default();
@@ -317,8 +319,8 @@ impl Gateway {
                 .flat_map(|(_, c)| c.iter().cloned())
                 .collect();
             if let Err(refusal) = self.counters.reserve(&charges).await {
-                if let Some(lease) = &lease {
-                    self.counters.release(lease, 0, now_ms()).await;
+                if let Some(lease) = lease.take() {
+                    self.counters.release(&lease, 0, now_ms()).await;
                 }
                 // A request limit refused (nothing was held): the request ends here. An account
                 // limit refused: the request's own limits are still to be held, alone.
@@ -393,7 +395,7 @@ impl Gateway {
                             usage,
                             response_id,
                         } => {
-                            self.settle_account(id, lease, StreamEnd::Complete, usage)
+                            self.settle_account(id, lease.take(), StreamEnd::Complete, usage)
                                 .await;
                             if let (Some(group), Some(response)) = (pin_in, &response_id) {
                                 response_pins::pin(&self.counters, group, response, id).await;
@@ -425,7 +427,7 @@ impl Gateway {
                                 first,
                                 rest,
                                 guard.take(),
-                                Some(self.on_stream_end(id, lease, pin_in)),
+                                Some(self.on_stream_end(id, lease.take(), pin_in)),
                             )
                             .estimating_input_of(req.body.clone());
                             ProxyResponse {
@@ -459,8 +461,8 @@ impl Gateway {
                     return Ok(response);
                 }
                 Err(failure) => {
-                    if let Some(lease) = &lease {
-                        self.counters.release(lease, 0, now_ms()).await;
+                    if let Some(lease) = lease.take() {
+                        self.counters.release(&lease, 0, now_ms()).await;
                     }
                     // The account's budget hold goes back at once: this account served nothing.
                     if let Some((_, held)) = guard.held_mut().account.take() {
