@@ -641,6 +641,32 @@ async fn only_requests_sent_to_an_account_count() {
     assert_eq!(used(&gw, &second).await, expected, "from the records");
 }
 
+/// Deleting an account deletes the groups' limits on it; the other limits stay.
+#[tokio::test]
+async fn an_accounts_limits_go_with_it() {
+    let gw = gateway::start().await;
+    let group = group_limit(&gw, "requests", "day", 100).await;
+    let (status, body) = gw
+        .api(
+            "POST",
+            &format!("/api/groups/{}/limits", gw.group_id),
+            Some(json!({"scope": "account", "target_id": gw.openai_account,
+                "metric": "tokens", "window": "month", "cap": 1000})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(used(&gw, &gw.base).await.len(), 2);
+    let (status, body) = gw
+        .api(
+            "DELETE",
+            &format!("/api/accounts/{}", gw.openai_account),
+            None,
+        )
+        .await;
+    assert!(status == 200 || status == 204, "{status} {body}");
+    assert_eq!(used(&gw, &gw.base).await, vec![(group, 0)]);
+}
+
 /// A chat request for `n` choices may be billed `n` answers: its hold is `n` output caps.
 #[tokio::test]
 async fn a_request_for_n_choices_holds_n_answers() {

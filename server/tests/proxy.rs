@@ -505,6 +505,48 @@ async fn an_upstream_dying_mid_stream_ends_with_a_protocol_error_event() {
     }
 }
 
+/// A cut stream's output is estimated from the text delivered, but never above the request's
+/// output cap: the provider stops there, so long words (a token per four characters is an
+/// estimate) cannot bill more than the budget reserved. Same dialect and translated.
+#[tokio::test]
+async fn a_cut_streams_estimated_output_stays_within_its_cap() {
+    let gw = gateway::start().await;
+    let long = "x".repeat(60);
+    let prompt = format!("{long} {long} {long}");
+    let mut bodies = Vec::new();
+    for (path, model) in [
+        ("/v1/chat/completions", "gpt-4o-mini"),
+        ("/v1/chat/completions", "claude-sonnet-4-5"),
+    ] {
+        let mut b = chat(model, &prompt);
+        b["max_tokens"] = json!(4);
+        bodies.push((path, b));
+    }
+    let mut b = messages("claude-sonnet-4-5", &prompt);
+    b["max_tokens"] = json!(4);
+    bodies.push(("/v1/messages", b));
+    for (i, (path, mut body)) in bodies.into_iter().enumerate() {
+        body["stream"] = json!(true);
+        gw.mock.set_fault(Fault::drop_mid_stream_after(3).times(1));
+        let text = gw
+            .post(path, &body)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.contains(&long), "{text}");
+        let row = gw.usage(i + 1).await.pop().unwrap();
+        assert_eq!(
+            row.error_class.as_deref(),
+            Some("upstream_stream_error"),
+            "{row:?}"
+        );
+        assert_eq!(row.output_tokens, 4, "{path} {}: {row:?}", body["model"]);
+    }
+}
+
 #[tokio::test]
 async fn upstream_keys_are_encrypted_at_rest_and_never_returned() {
     let gw = gateway::start().await;

@@ -1,6 +1,6 @@
 //! Upstream accounts and their bindings to groups.
 
-use super::{Db, DbError, InsertId, on_pool};
+use super::{BeginWrite, Db, DbError, InsertId, on_pool};
 
 /// An upstream account as stored (credentials still sealed).
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -173,11 +173,17 @@ pub async fn list_dedicated(db: &Db, user_id: i64) -> Result<Vec<AccountRow>, Db
     Ok(rows)
 }
 
-/// Deletes an account (bindings go with it).
+/// Deletes an account, in one transaction with the groups' limits on it (bindings go with it
+/// by their foreign key).
 pub async fn delete(db: &Db, id: i64) -> Result<bool, DbError> {
     let n = on_pool!(db, pool => {
-        sqlx::query("DELETE FROM upstream_accounts WHERE id = ?")
-            .bind(id).execute(pool).await?.rows_affected()
+        let mut tx = pool.begin_write().await?;
+        sqlx::query("DELETE FROM usage_limits WHERE scope = 'account' AND target_id = ?")
+            .bind(id).execute(&mut *tx).await?;
+        let n = sqlx::query("DELETE FROM upstream_accounts WHERE id = ?")
+            .bind(id).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        n
     });
     Ok(n == 1)
 }

@@ -143,7 +143,9 @@ impl Limit {
         match self.metric {
             // Exact: a cap of $0.004 is not "$0.00".
             LimitMetric::Cost => crate::money::amount_text("$", value),
+            LimitMetric::Tokens if value == 1 => "1 token".to_owned(),
             LimitMetric::Tokens => format!("{value} tokens"),
+            LimitMetric::Requests if value == 1 => "1 request".to_owned(),
             LimitMetric::Requests => format!("{value} requests"),
         }
     }
@@ -352,6 +354,38 @@ pub fn output_cap(body: &Value) -> i64 {
         .unwrap_or(DEFAULT_OUTPUT_CAP)
 }
 
+/// A chat request for `n` choices is billed `n` answers.
+fn choices(body: &Value, endpoint: Endpoint) -> i64 {
+    match endpoint.wire() {
+        Wire::Chat => body
+            .get("n")
+            .and_then(Value::as_i64)
+            .filter(|n| *n > 1)
+            .unwrap_or(1),
+        _ => 1,
+    }
+}
+
+/// The most output tokens an answer from `candidate` can have when the request bounds it: the
+/// client's cap (times `n` choices), or for a request translated for an Anthropic account the
+/// `max_tokens` the translation sets (a thinking budget included). `None` when nothing does.
+/// An estimate of a cut stream's output is held to it: the provider stopped there.
+pub fn answer_cap(body: &Value, endpoint: Endpoint, candidate: &Candidate) -> Option<u64> {
+    let translated = endpoint.wire() != Wire::Messages
+        && endpoint.upstream_wire(candidate.account.provider) == Some(Wire::Messages);
+    let cap = if translated {
+        translate::translated_output_cap(body, DEFAULT_MAX_TOKENS)
+    } else {
+        super::body::TOKEN_CAPS
+            .iter()
+            .filter_map(|f| body.get(*f).and_then(Value::as_u64))
+            .filter(|n| *n > 0)
+            .max()?
+    };
+    let choices = u64::try_from(choices(body, endpoint)).unwrap_or(1);
+    Some(cap.saturating_mul(choices))
+}
+
 /// The worst case of a request to `endpoint` over its candidates, `n` answers for a chat
 /// request asking for `n` choices. An Anthropic account
 /// serving a chat or Responses request gets the `max_tokens` the translation sets, which may
@@ -378,15 +412,7 @@ pub fn estimate(
         Some(cap) if translated(c) => cap,
         _ => client_cap,
     };
-    // A chat request for `n` choices is billed `n` answers.
-    let choices = match endpoint.wire() {
-        Wire::Chat => body
-            .get("n")
-            .and_then(Value::as_i64)
-            .filter(|n| *n > 1)
-            .unwrap_or(1),
-        _ => 1,
-    };
+    let choices = choices(body, endpoint);
     let output_of = |c: &Candidate| output_of(c).saturating_mul(choices);
     let output = candidates.iter().map(output_of).max().unwrap_or(client_cap);
     let cost = candidates
@@ -430,6 +456,16 @@ mod tests {
             warn_at: vec![80, 100],
             zone: Zone::or_default("Asia/Shanghai"),
         }
+    }
+
+    #[test]
+    fn one_request_or_token_is_singular() {
+        let requests = limit(LimitMetric::Requests, LimitWindow::Day);
+        assert_eq!(requests.describe(1), "1 request");
+        assert_eq!(requests.describe(2), "2 requests");
+        let tokens = limit(LimitMetric::Tokens, LimitWindow::Day);
+        assert_eq!(tokens.describe(1), "1 token");
+        assert_eq!(tokens.describe(0), "0 tokens");
     }
 
     #[test]

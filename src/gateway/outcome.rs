@@ -110,32 +110,25 @@ async fn account_done(
 /// still holding it: the request was dropped mid-attempt, as when its client hangs up before
 /// the upstream's first byte. In memory nothing else would ever free that slot (Redis leases
 /// expire on their own, after the lease TTL).
-pub(super) struct HeldLease {
-    counters: Arc<CounterStore>,
-    lease: Option<Lease>,
-}
+pub(super) struct HeldLease(Option<(Lease, Arc<CounterStore>)>);
 
 impl HeldLease {
     pub(super) fn new(counters: &Arc<CounterStore>, lease: Option<Lease>) -> HeldLease {
-        HeldLease {
-            counters: Arc::clone(counters),
-            lease,
-        }
+        HeldLease(lease.map(|lease| (lease, Arc::clone(counters))))
     }
 
     /// The slot, for whatever ends the attempt to give back.
     pub(super) fn take(&mut self) -> Option<Lease> {
-        self.lease.take()
+        self.0.take().map(|(lease, _)| lease)
     }
 }
 
 impl Drop for HeldLease {
     fn drop(&mut self) {
-        let Some(lease) = self.lease.take() else {
+        let Some((lease, counters)) = self.0.take() else {
             return;
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let counters = Arc::clone(&self.counters);
             runtime.spawn(async move { counters.release(&lease, 0, now_ms()).await });
         }
     }

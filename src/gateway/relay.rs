@@ -353,6 +353,8 @@ pub struct Relay {
     /// The client's request, to estimate the input of a stream the provider never reported
     /// it for (OpenAI-style streams report usage only in their last chunk).
     request: Option<Bytes>,
+    /// The most output the answer can have (the request's cap), when it has one.
+    output_cap: Option<u64>,
 }
 
 impl Relay {
@@ -375,6 +377,7 @@ impl Relay {
             delivered: Delivered::default(),
             done: false,
             request: None,
+            output_cap: None,
         }
     }
 
@@ -384,6 +387,15 @@ impl Relay {
     /// its prompt for free.
     pub fn estimating_input_of(mut self, request: Bytes) -> Relay {
         self.request = Some(request);
+        self
+    }
+
+    /// Holds the estimate of the output delivered to `cap` (the request's output cap, see
+    /// [`super::budget::answer_cap`]): the provider stops there, so text counted beyond it is
+    /// the estimate's error (long words, code), and billing it would overspend the budget
+    /// that reserved the cap.
+    pub fn capping_output_at(mut self, cap: Option<u64>) -> Relay {
+        self.output_cap = cap;
         self
     }
 
@@ -473,7 +485,8 @@ impl Relay {
     }
 
     /// What the provider reported; until its final count came, at least an estimate of the
-    /// text delivered (about four ASCII characters or one other a token): what came before
+    /// text delivered (about four ASCII characters or one other a token, at most the
+    /// request's output cap): what came before
     /// that count is no
     /// count of the answer (Anthropic's `message_start` says 1 output token before the first
     /// word). Its input likewise from the request when none was reported (see
@@ -481,7 +494,9 @@ impl Relay {
     fn billed_usage(&self) -> Usage {
         let mut usage = self.conversion.usage();
         if !self.conversion.final_usage_seen {
-            usage.output_tokens = usage.output_tokens.max(self.delivered.tokens());
+            let delivered = self.delivered.tokens();
+            let delivered = self.output_cap.map_or(delivered, |cap| delivered.min(cap));
+            usage.output_tokens = usage.output_tokens.max(delivered);
         }
         if usage.total_input() == 0
             && let Some(request) = &self.request

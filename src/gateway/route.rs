@@ -429,7 +429,8 @@ impl Gateway {
                                 guard.take(),
                                 Some(self.on_stream_end(id, lease.take(), pin_in)),
                             )
-                            .estimating_input_of(req.body.clone());
+                            .estimating_input_of(req.body.clone())
+                            .capping_output_at(budget::answer_cap(&body, req.endpoint, candidate));
                             ProxyResponse {
                                 status: 200,
                                 headers: vec![
