@@ -346,12 +346,23 @@ pub fn estimate_input_tokens(body: &Value) -> i64 {
 /// The output cap of a request: the largest of its caps (a provider may honour any of them),
 /// else [`DEFAULT_OUTPUT_CAP`].
 pub fn output_cap(body: &Value) -> i64 {
+    client_cap(body).unwrap_or(DEFAULT_OUTPUT_CAP)
+}
+
+/// The largest output cap the client set, if it set one.
+fn client_cap(body: &Value) -> Option<i64> {
     super::body::TOKEN_CAPS
         .iter()
         .filter_map(|f| body.get(*f).and_then(Value::as_i64))
         .filter(|n| *n > 0)
         .max()
-        .unwrap_or(DEFAULT_OUTPUT_CAP)
+}
+
+/// Whether a request to `endpoint` goes to `candidate` translated into Anthropic's messages,
+/// with the `max_tokens` the translation sets.
+fn translated_to_messages(endpoint: Endpoint, candidate: &Candidate) -> bool {
+    endpoint.wire() != Wire::Messages
+        && endpoint.upstream_wire(candidate.account.provider) == Some(Wire::Messages)
 }
 
 /// A chat request for `n` choices is billed `n` answers.
@@ -371,16 +382,10 @@ fn choices(body: &Value, endpoint: Endpoint) -> i64 {
 /// `max_tokens` the translation sets (a thinking budget included). `None` when nothing does.
 /// An estimate of a cut stream's output is held to it: the provider stopped there.
 pub fn answer_cap(body: &Value, endpoint: Endpoint, candidate: &Candidate) -> Option<u64> {
-    let translated = endpoint.wire() != Wire::Messages
-        && endpoint.upstream_wire(candidate.account.provider) == Some(Wire::Messages);
-    let cap = if translated {
+    let cap = if translated_to_messages(endpoint, candidate) {
         translate::translated_output_cap(body, DEFAULT_MAX_TOKENS)
     } else {
-        super::body::TOKEN_CAPS
-            .iter()
-            .filter_map(|f| body.get(*f).and_then(Value::as_u64))
-            .filter(|n| *n > 0)
-            .max()?
+        u64::try_from(client_cap(body)?).ok()?
     };
     let choices = u64::try_from(choices(body, endpoint)).unwrap_or(1);
     Some(cap.saturating_mul(choices))
@@ -399,10 +404,7 @@ pub fn estimate(
 ) -> Amounts {
     let input = estimate_input_tokens(body);
     let client_cap = output_cap(body);
-    let translated = |c: &Candidate| {
-        endpoint.wire() != Wire::Messages
-            && endpoint.upstream_wire(c.account.provider) == Some(Wire::Messages)
-    };
+    let translated = |c: &Candidate| translated_to_messages(endpoint, c);
     // Worked out only when some candidate translates (most requests go out as they came).
     let translated_cap = candidates.iter().any(translated).then(|| {
         i64::try_from(translate::translated_output_cap(body, DEFAULT_MAX_TOKENS))

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
@@ -27,25 +27,25 @@ const LINGER: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct Recorder {
     tx: mpsc::Sender<UsageRow>,
-    stop: std::sync::Arc<Notify>,
+    stop: Arc<Notify>,
     worker: Mutex<Option<JoinHandle<()>>>,
     /// Set when the server ends the requests still in flight at shutdown.
     cutting_off: AtomicBool,
     /// Records handed to [`Recorder::record`] so far.
     queued: AtomicU64,
     /// Records the writer is done with (written, or given up on), counted like `queued`.
-    done: std::sync::Arc<watch::Sender<u64>>,
+    done: Arc<watch::Sender<u64>>,
     /// Asks the writer to write what it holds now instead of lingering.
-    flush_now: std::sync::Arc<Notify>,
+    flush_now: Arc<Notify>,
 }
 
 impl Recorder {
     /// Starts the writer task (needs a tokio runtime).
     pub fn start(db: Db) -> Recorder {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let stop = std::sync::Arc::new(Notify::new());
-        let done = std::sync::Arc::new(watch::Sender::new(0));
-        let flush_now = std::sync::Arc::new(Notify::new());
+        let stop = Arc::new(Notify::new());
+        let done = Arc::new(watch::Sender::new(0));
+        let flush_now = Arc::new(Notify::new());
         let writer = Writer {
             db,
             done: done.clone(),
@@ -129,14 +129,14 @@ impl Recorder {
 /// The writer's database and its count of records done with.
 struct Writer {
     db: Db,
-    done: std::sync::Arc<watch::Sender<u64>>,
+    done: Arc<watch::Sender<u64>>,
 }
 
 async fn write_loop(
     writer: Writer,
     mut rx: mpsc::Receiver<UsageRow>,
-    stop: std::sync::Arc<Notify>,
-    flush_now: std::sync::Arc<Notify>,
+    stop: Arc<Notify>,
+    flush_now: Arc<Notify>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {

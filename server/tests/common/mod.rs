@@ -5,6 +5,7 @@
     reason = "each test binary uses a different part of the support module"
 )]
 
+pub mod budgets;
 pub mod gateway;
 pub mod members;
 pub mod mock_client;
