@@ -98,6 +98,75 @@ async fn a_stored_conversation_stays_put_across_two_nodes_sharing_redis() {
     conversation_stays_put(&gw, &[gw.base.clone(), second]).await;
 }
 
+/// A streamed response is pinned the moment the upstream names it (`response.created`), not
+/// when its stream ends: a client continuing right after `response.completed` finds the pin,
+/// on this node or another, even while the end of the stream is still on its way. Here the
+/// upstream holds the stream after its first event, so only an early pin can be found.
+#[tokio::test]
+async fn a_streamed_response_is_pinned_as_soon_as_the_upstream_names_it() {
+    for redis in [false, true] {
+        let gw = start(redis).await.unwrap();
+        let ups = gw.add_upstreams(MODEL, &[1, 1, 1]).await;
+        let continue_on = if redis {
+            gw.second_node().await
+        } else {
+            gw.base.clone()
+        };
+        for (mock, _) in &ups {
+            mock.set_fault(Fault::hold_after_first_chunk().times(1));
+        }
+        let mut res = gw
+            .http
+            .post(format!("{}/v1/responses", gw.base))
+            .bearer_auth(&gw.key)
+            .json(&json!({"model": MODEL, "input": "hi", "stream": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let holder: i64 = res.headers()["x-aicarpool-account-id"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut text = String::new();
+        let id = loop {
+            let chunk = res
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream ended while held");
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+            let created = sse_events(&text)
+                .into_iter()
+                .find(|(name, _)| name.as_deref() == Some("response.created"));
+            if let Some((_, data)) = created {
+                let event: Value = serde_json::from_str(&data).unwrap();
+                break event["response"]["id"].as_str().unwrap().to_owned();
+            }
+        };
+        for (mock, _) in &ups {
+            mock.clear_faults();
+        }
+        // Without the pin each continuation would go to any of the three accounts.
+        for i in 0..6 {
+            let (status, account, body) = turn(&gw, &continue_on, Some(&id), false).await;
+            assert_eq!(
+                (status, account),
+                (200, holder),
+                "redis {redis}, turn {i}: {body:?}"
+            );
+        }
+        for (mock, _) in &ups {
+            mock.release();
+        }
+        while let Some(chunk) = res.chunk().await.unwrap() {
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+        assert!(text.contains("response.completed"), "{text}");
+    }
+}
+
 /// While the account holding a conversation fails, its continuations get that failure (a 5xx
 /// to retry), not another account's "not found" (a 400 saying the conversation is gone); when
 /// it is back, the conversation goes on there.

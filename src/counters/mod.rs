@@ -6,6 +6,7 @@
 mod memory;
 mod redis;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use memory::MemoryCounters;
@@ -245,6 +246,22 @@ impl CounterStore {
         match self {
             Self::Memory(m) => m.sticky_set(key, account, ttl, now),
             Self::Redis(r) => r.sticky_set(key, account, ttl, now).await,
+        }
+    }
+
+    /// Pins a conversation to an account for `ttl` without waiting: on this node at once, and
+    /// with Redis on every node a moment later (in a task). For a pin made inside a stream,
+    /// before the event that names what is pinned goes out.
+    pub fn sticky_set_now(self: &Arc<Self>, key: String, account: i64, ttl: Duration, now: i64) {
+        match &**self {
+            Self::Memory(m) => m.sticky_set(&key, account, ttl, now),
+            Self::Redis(r) => {
+                r.sticky_remember(&key, account, now);
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    let store = Arc::clone(self);
+                    runtime.spawn(async move { store.sticky_set(&key, account, ttl, now).await });
+                }
+            }
         }
     }
 }

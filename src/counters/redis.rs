@@ -271,14 +271,17 @@ impl RedisCounters {
         Some(account)
     }
 
-    pub(super) async fn sticky_set(&self, key: &str, account: i64, ttl: Duration, now: i64) {
-        {
-            let mut cache = lock(&self.sticky_cache);
-            if cache.len() > 100_000 {
-                cache.retain(|_, (_, until)| *until > now);
-            }
-            cache.insert(key.to_owned(), (account, now + 5_000));
+    /// Remembers a pin on this node (for the few seconds a shared pin is trusted).
+    pub(super) fn sticky_remember(&self, key: &str, account: i64, now: i64) {
+        let mut cache = lock(&self.sticky_cache);
+        if cache.len() > 100_000 {
+            cache.retain(|_, (_, until)| *until > now);
         }
+        cache.insert(key.to_owned(), (account, now + 5_000));
+    }
+
+    pub(super) async fn sticky_set(&self, key: &str, account: i64, ttl: Duration, now: i64) {
+        self.sticky_remember(key, account, now);
         let r: Result<(), _> = self
             .client
             .set(

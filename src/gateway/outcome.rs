@@ -1,13 +1,13 @@
 //! What an attempt's outcome does to its account: a failure feeds its health (and, when it
 //! is news, its last error on the accounts page); an answer gives its cap slot back, closes a
-//! circuit left open and pins a stored Responses answer to it.
+//! circuit left open; a stored Responses answer is pinned to it.
 
 use std::sync::Arc;
 
 use super::catalog::Candidate;
 use super::engine::Gateway;
 use super::health::{HealthEvent, HealthPolicy, HealthState};
-use super::relay::{OnEnd, StreamEnd};
+use super::relay::{OnEnd, OnResponseId, StreamEnd};
 use super::response_pins;
 use super::upstream::AttemptFailure;
 use super::usage::Usage;
@@ -56,27 +56,28 @@ impl Gateway {
         account_done(&self.counters, &self.policy, id, lease, end, usage).await;
     }
 
-    /// What a relayed stream does when it ends; with `pin_in` (a group), a completed
-    /// Responses stream's id is pinned to the account.
-    pub(super) fn on_stream_end(
-        &self,
-        id: i64,
-        lease: Option<Lease>,
-        pin_in: Option<i64>,
-    ) -> OnEnd {
+    /// What a relayed stream does when it ends.
+    pub(super) fn on_stream_end(&self, id: i64, lease: Option<Lease>) -> OnEnd {
         let counters = Arc::clone(&self.counters);
         let policy = self.policy;
-        Box::new(move |end, usage, response| {
+        Box::new(move |end, usage| {
             let Ok(runtime) = tokio::runtime::Handle::try_current() else {
                 return;
             };
             runtime.spawn(async move {
-                if let (StreamEnd::Complete, Some(group), Some(response)) = (end, pin_in, response)
-                {
-                    response_pins::pin(&counters, group, &response, id).await;
-                }
                 account_done(&counters, &policy, id, lease, end, usage).await;
             });
+        })
+    }
+
+    /// Pins a stored Responses stream's response (in `group`) to account `id` the moment the
+    /// upstream names it: a client continuing right after `response.completed`, on any node,
+    /// finds the pin even before this stream's end is read.
+    pub(super) fn pin_response(&self, group: i64, id: i64) -> OnResponseId {
+        let counters = Arc::clone(&self.counters);
+        Box::new(move |response| {
+            let key = response_pins::key(group, response);
+            counters.sticky_set_now(key, id, response_pins::PIN_TTL, now_ms());
         })
     }
 }

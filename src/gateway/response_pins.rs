@@ -47,8 +47,9 @@ pub fn key(group: i64, response: &str) -> String {
     format!("resp:{group}:{response}")
 }
 
-/// Pins `response` to `account`: before a whole answer goes out (so a client continuing at
-/// once, on any node, finds the pin), at the end of a stream.
+/// Pins `response` to `account` before a whole answer goes out, so a client continuing at
+/// once, on any node, finds the pin. A stream's response is pinned as soon as the upstream
+/// names it (`Gateway::pin_response`).
 pub async fn pin(counters: &CounterStore, group: i64, response: &str, account: i64) {
     counters
         .sticky_set(&key(group, response), account, PIN_TTL, now_ms())

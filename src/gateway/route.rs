@@ -427,8 +427,9 @@ impl Gateway {
                                 first,
                                 rest,
                                 guard.take(),
-                                Some(self.on_stream_end(id, lease.take(), pin_in)),
+                                Some(self.on_stream_end(id, lease.take())),
                             )
+                            .on_response_id(pin_in.map(|group| self.pin_response(group, id)))
                             .estimating_input_of(req.body.clone())
                             .capping_output_at(budget::answer_cap(&body, req.endpoint, candidate));
                             ProxyResponse {

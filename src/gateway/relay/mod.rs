@@ -39,13 +39,18 @@ pub enum StreamEnd {
     ClientGone,
 }
 
-/// Called once when a stream ends, with how it ended, the tokens it used and, for a native
-/// Responses stream, the response's id.
-pub type OnEnd = Box<dyn FnOnce(StreamEnd, Usage, Option<String>) + Send>;
+/// Called once when a stream ends, with how it ended and the tokens it used.
+pub type OnEnd = Box<dyn FnOnce(StreamEnd, Usage) + Send>;
+
+/// Called with a native Responses stream's response id as soon as the upstream names it
+/// (`response.created`), before the client sees it: what pins a stored response to its
+/// account.
+pub type OnResponseId = Box<dyn FnOnce(&str) + Send>;
 
 /// A stream in flight.
 pub struct Relay {
     on_end: Option<OnEnd>,
+    on_response_id: Option<OnResponseId>,
     conversion: Conversion,
     parser: SseParser,
     first: Option<Bytes>,
@@ -72,6 +77,7 @@ impl Relay {
     ) -> Relay {
         Relay {
             on_end,
+            on_response_id: None,
             conversion,
             parser: SseParser::new(),
             first: Some(first),
@@ -103,6 +109,12 @@ impl Relay {
         self
     }
 
+    /// Hands the response id of a native Responses stream to `on_id` once it is known.
+    pub fn on_response_id(mut self, on_id: Option<OnResponseId>) -> Relay {
+        self.on_response_id = on_id;
+        self
+    }
+
     fn emit(&mut self, events: Vec<SseEvent>) {
         for ev in events {
             self.delivered
@@ -129,6 +141,12 @@ impl Relay {
     fn relay_event(&mut self, ev: SseEvent) -> bool {
         match self.conversion.on_event(ev) {
             Ok(out) => {
+                if self.on_response_id.is_some()
+                    && let Some(id) = self.conversion.response_id.as_deref()
+                    && let Some(on_id) = self.on_response_id.take()
+                {
+                    on_id(id);
+                }
                 self.emit(out);
                 true
             }
@@ -184,7 +202,7 @@ impl Relay {
 
     fn ended(&mut self, end: StreamEnd, usage: Usage) {
         if let Some(on_end) = self.on_end.take() {
-            on_end(end, usage, self.conversion.response_id.take());
+            on_end(end, usage);
         }
     }
 
