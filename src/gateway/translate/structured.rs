@@ -1,13 +1,15 @@
 //! Chat `response_format` for Anthropic accounts, which have no JSON mode: the schema becomes
-//! the input schema of a forced `json_response` tool, whose input the answer side turns back
-//! into the message content ([`super::AnswerShape`]).
+//! the input schema of a `json_response` tool, whose input the answer side turns back into the
+//! message content ([`super::AnswerShape`]). The tool is forced, or, when the client has tools
+//! of its own the model may call, a tool call is required (theirs or `json_response`).
 
 use serde_json::{Map, Value, json};
 
 use super::{JSON_TOOL, TranslateError, check};
 
-/// Adds the `json_response` tool and forces it when `response_format` asks for JSON;
-/// `{"type": "text"}` (the default) changes nothing.
+/// Adds the `json_response` tool when `response_format` asks for JSON, and forces it (or any
+/// tool, when the client's own may be called); `{"type": "text"}` (the default) changes
+/// nothing.
 pub(crate) fn response_format_to_messages(
     req: &Value,
     body: &mut Map<String, Value>,
@@ -53,6 +55,19 @@ pub(crate) fn response_format_to_messages(
             ),
         ));
     }
+    // With tools of the client's own that it may call, the model must be free to call them:
+    // any tool is required (one of the client's, or `json_response` for the answer), as an
+    // OpenAI model calls tools and then answers in JSON. Forcing `json_response` would leave
+    // the client's tools uncallable.
+    let own_tools = !body.get("tool_choice").is_some_and(|c| c["type"] == "none")
+        && body
+            .get("tools")
+            .and_then(Value::as_array)
+            .is_some_and(|t| !t.is_empty());
+    let parallel = body
+        .get("tool_choice")
+        .and_then(|c| c.get("disable_parallel_tool_use"))
+        .cloned();
     let tools = body
         .entry("tools")
         .or_insert_with(|| Value::Array(Vec::new()));
@@ -74,10 +89,15 @@ pub(crate) fn response_format_to_messages(
         tools
             .push(json!({ "name": JSON_TOOL, "description": description, "input_schema": schema }));
     }
-    body.insert(
-        "tool_choice".into(),
-        json!({ "type": "tool", "name": JSON_TOOL }),
-    );
+    let mut choice = if own_tools {
+        json!({ "type": "any" })
+    } else {
+        json!({ "type": "tool", "name": JSON_TOOL })
+    };
+    if let Some(parallel) = parallel {
+        choice["disable_parallel_tool_use"] = parallel;
+    }
+    body.insert("tool_choice".into(), choice);
     Ok(())
 }
 
@@ -138,9 +158,35 @@ mod tests {
                 .unwrap()
                 .contains("`place`")
         );
+        // The client's `weather` stays callable: a tool is required, not `json_response`.
+        assert_eq!(out["tool_choice"], json!({"type": "any"}));
+
+        // Without tools of its own, or with `tool_choice: "none"`, the answer's tool is forced.
+        for extra in [
+            json!({}),
+            json!({"tools": [{"type": "function", "function": {"name": "weather"}}],
+                   "tool_choice": "none"}),
+        ] {
+            let mut req = with(json!({"response_format": {"type": "json_schema",
+                "json_schema": {"name": "place", "schema": schema}}}));
+            req.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let out = chat_to_messages_request(&req, 4096).unwrap();
+            assert_eq!(
+                out["tool_choice"],
+                json!({"type": "tool", "name": "json_response"}),
+                "{extra}"
+            );
+        }
+        // `parallel_tool_calls: false` still holds.
+        let req = with(json!({"response_format": {"type": "json_object"},
+            "tools": [{"type": "function", "function": {"name": "weather"}}],
+            "parallel_tool_calls": false}));
+        let out = chat_to_messages_request(&req, 4096).unwrap();
         assert_eq!(
             out["tool_choice"],
-            json!({"type": "tool", "name": "json_response"})
+            json!({"type": "any", "disable_parallel_tool_use": true})
         );
     }
 
