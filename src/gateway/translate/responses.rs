@@ -136,9 +136,20 @@ fn to_chat(req: &Value, media: ToolMedia) -> Result<Value, TranslateError> {
     Ok(Value::Object(body))
 }
 
+/// Built-in Responses tools the client runs (the model asks, the client executes): dropping
+/// one would leave the client waiting for calls that never come.
+const CLIENT_RUN_BUILT_INS: [&str; 5] = [
+    "local_shell",
+    "shell",
+    "apply_patch",
+    "computer_use_preview",
+    "computer_use",
+];
+
 /// The client's function tools as chat tools. Responses tools are flat (`tools[0].name`).
 /// Provider-run built-in tools (web_search, file_search…) have no chat equivalent and are
-/// dropped; a `custom` tool is the client's own and is refused rather than silently lost.
+/// dropped; a `custom` tool or a built-in the client runs (`local_shell`, `apply_patch`…) is
+/// the client's own and is refused rather than silently lost.
 fn function_tools(req: &Value) -> Result<Vec<Value>, TranslateError> {
     let tools = match check::field(req, "tools") {
         None => return Ok(Vec::new()),
@@ -157,6 +168,17 @@ fn function_tools(req: &Value) -> Result<Vec<Value>, TranslateError> {
                     format!(
                         "`{p}.type` is `custom`: free-form custom tools can't be translated for \
                          this model; define it as a function tool"
+                    ),
+                ));
+            }
+            kind if CLIENT_RUN_BUILT_INS.contains(&kind) => {
+                return Err(TranslateError::new(
+                    format!("{p}.type"),
+                    format!(
+                        "`{p}.type` is `{kind}`, a built-in tool your client runs that only \
+                         OpenAI models call; this model is served by translation and would \
+                         never call it. Define it as a function tool, or use a model an OpenAI \
+                         account serves"
                     ),
                 ));
             }

@@ -135,6 +135,27 @@ fn bad_translated_fields_are_refused_naming_the_field() {
             "custom tools",
         ),
         (
+            with(
+                "tools",
+                json!([{"type": "function", "name": "f"}, {"type": "local_shell"}]),
+            ),
+            "tools[1].type",
+            "`tools[1].type` is `local_shell`, a built-in tool your client runs",
+        ),
+        (
+            with("tools", json!([{"type": "apply_patch"}])),
+            "tools[0].type",
+            "Define it as a function tool",
+        ),
+        (
+            with(
+                "tools",
+                json!([{"type": "computer_use_preview", "display_width": 1024}]),
+            ),
+            "tools[0].type",
+            "only OpenAI models call",
+        ),
+        (
             with("tools", json!([{"type": "function"}])),
             "tools[0].name",
             "`tools[0].name` is missing",
