@@ -142,8 +142,10 @@ pub(crate) fn messages_tools_to_chat(
                     return Err(TranslateError::new(
                         format!("{p}.type"),
                         format!(
-                            "`{p}.type` is `{kind}`: Anthropic server tools can't be translated \
-                             for this model; only client tools {{\"name\", \"input_schema\"}} can"
+                            "`{p}.type` is `{kind}`: Anthropic's built-in tools (server tools \
+                             such as web search, and the bash, text_editor and computer tools) \
+                             can't be translated for this model; only tools you define \
+                             {{\"name\", \"input_schema\"}} can"
                         ),
                     ));
                 }
@@ -253,7 +255,7 @@ mod tests {
         );
         let err = err.unwrap_err();
         assert_eq!(err.param, "tools[0].type");
-        assert!(err.message.contains("server tools"), "{}", err.message);
+        assert!(err.message.contains("built-in tools"), "{}", err.message);
     }
 
     /// Each bad chat tool field, the param named, and a phrase of the message.
@@ -364,7 +366,7 @@ mod tests {
             (
                 t(json!({"type": "bash_20250124", "name": "bash"})),
                 "tools[0].type",
-                "server tools",
+                "the bash, text_editor and computer tools",
             ),
             (
                 t(ok.clone()).merged("tool_choice", json!("auto")),
