@@ -356,7 +356,24 @@ fn api_key(headers: &HeaderMap) -> Option<&str> {
     }
 }
 
+/// The answer to a proxy request. Anthropic's API names each answer in a `request-id` header
+/// (the Anthropic SDK reads it into `_request_id` and its errors' `requestID`), so answers on
+/// its routes carry the request's id there too, as well as in `x-request-id`.
 async fn proxy(state: &ServerState, endpoint: Endpoint, req: Request) -> Response {
+    let anthropic_id = match endpoint.dialect() {
+        Dialect::Anthropic => req.headers().get(crate::REQUEST_ID).cloned(),
+        Dialect::OpenAi => None,
+    };
+    let mut response = answer(state, endpoint, req).await;
+    if let Some(id) = anthropic_id {
+        response
+            .headers_mut()
+            .insert(http::HeaderName::from_static("request-id"), id);
+    }
+    response
+}
+
+async fn answer(state: &ServerState, endpoint: Endpoint, req: Request) -> Response {
     let gateway = state.app.gateway();
     let dialect = endpoint.dialect();
     let fail = |err: GatewayError| into_response(ProxyResponse::error(&err, dialect));

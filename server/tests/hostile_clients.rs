@@ -349,6 +349,13 @@ async fn the_direct_lane_answers_with_the_routers_headers() {
             );
         }
         assert_eq!(direct.headers()["x-request-id"], id.as_str(), "{case}");
+        // Anthropic's routes also name it as Anthropic does (`request-id`), the others not.
+        let anthropic_id = direct.headers().get("request-id").map(|v| v.as_bytes());
+        if path.starts_with("/v1/messages") {
+            assert_eq!(anthropic_id, Some(id.as_bytes()), "{case}");
+        } else {
+            assert_eq!(anthropic_id, None, "{case}");
+        }
     }
 
     // Without a usable id (none, or one too long to log and store), each lane makes one up
