@@ -8,6 +8,7 @@ use super::STREAM_ERROR;
 use crate::gateway::sse::SseEvent;
 use crate::gateway::translate::{
     AnswerShape, ChatToMessagesStream, ChatToResponsesStream, MessagesToChatStream,
+    responses_error_event,
 };
 use crate::gateway::upstream::Wire;
 use crate::gateway::upstream_event::{self, BadEvent};
@@ -46,13 +47,14 @@ impl Stage {
         }
     }
 
-    /// The client's error event; `code` is shown where the dialect has a code (chat chunks;
-    /// `response.failed` keeps the Responses API's own `server_error`).
+    /// The client's error event; `code` is shown where the dialect has a code (chat chunks,
+    /// the Responses `error` event; `response.failed` keeps the Responses API's own
+    /// `server_error`).
     fn fail(&mut self, code: &str, message: &str) -> Vec<SseEvent> {
         match self {
             Self::MessagesToChat(s) => s.fail(code, message),
             Self::ChatToMessages(s) => s.fail(message),
-            Self::ChatToResponses(s) => s.fail(message),
+            Self::ChatToResponses(s) => s.fail(code, message),
         }
     }
 
@@ -80,6 +82,11 @@ pub struct Conversion {
     terminal_seen: bool,
     /// A native Responses stream's response id (what a later `previous_response_id` names).
     pub(super) response_id: Option<String>,
+    /// A native Responses stream's first lifecycle event (`response.created`), for the
+    /// `response.failed` that ends it if the upstream fails.
+    created: Option<String>,
+    /// The `sequence_number` the next event of a native Responses stream takes.
+    next_sequence: u64,
 }
 
 impl Conversion {
@@ -119,6 +126,8 @@ impl Conversion {
             final_usage_seen: false,
             terminal_seen: false,
             response_id: None,
+            created: None,
+            next_sequence: 0,
         }
     }
 
@@ -130,8 +139,14 @@ impl Conversion {
         if reading.terminal {
             self.terminal_seen = true;
         }
-        if self.response_id.is_none() && self.stages.is_empty() {
-            self.response_id = reading.response_id;
+        if self.stages.is_empty() && self.upstream == Wire::Responses {
+            if self.response_id.is_none() && reading.response_id.is_some() {
+                self.response_id = reading.response_id;
+                self.created = Some(ev.data.clone());
+            }
+            self.next_sequence = reading
+                .sequence_number
+                .map_or(self.next_sequence + 1, |n| n + 1);
         }
         if let Some(u) = reading.usage {
             // Anthropic's `message_start` counts the input and 1 output token, before any.
@@ -197,11 +212,32 @@ impl Conversion {
             Wire::Chat => vec![SseEvent::data(
                 json!({"error": {"message": message, "type": "server_error", "param": null, "code": code}}).to_string(),
             )],
-            Wire::Responses => vec![SseEvent::named(
-                "error",
-                json!({"type": "error", "code": code, "message": message, "param": null}).to_string(),
-            )],
+            Wire::Responses => self.responses_failed(code, message),
         }
+    }
+
+    /// How a native Responses stream ends when the upstream fails, as OpenAI ends one: an
+    /// `error` event, then `response.failed` with the response as it was created (status
+    /// `failed`, the error), each with the next `sequence_number`.
+    fn responses_failed(&mut self, code: &str, message: &str) -> Vec<SseEvent> {
+        let mut error = responses_error_event(code, message);
+        error["type"] = "error".into();
+        error["sequence_number"] = self.next_sequence.into();
+        let mut out = vec![SseEvent::named("error", error.to_string())];
+        let created = self.created.take();
+        let response = created
+            .and_then(|data| serde_json::from_str::<Value>(&data).ok())
+            .map(|mut event| event["response"].take())
+            .filter(Value::is_object);
+        if let Some(mut response) = response {
+            response["status"] = "failed".into();
+            response["error"] = json!({ "code": "server_error", "message": message });
+            let failed = json!({ "type": "response.failed",
+                "sequence_number": self.next_sequence + 1, "response": response });
+            out.push(SseEvent::named("response.failed", failed.to_string()));
+        }
+        self.next_sequence += out.len() as u64;
+        out
     }
 
     /// The usage seen so far: the first stage's view when translating (it reads the upstream).
@@ -284,6 +320,49 @@ mod tests {
         );
     }
 
+    /// A native Responses stream the upstream fails ends as OpenAI ends one: `error` (code
+    /// and message at the top and as an `error` object), then `response.failed` with the
+    /// response as created, numbered on from the upstream's last event.
+    #[test]
+    fn a_failed_native_responses_stream_ends_in_error_then_response_failed() {
+        let mut c = conversion(Wire::Responses, Wire::Responses);
+        let created = r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","model":"gpt-4o","status":"in_progress","output":[]}}"#;
+        let delta = r#"{"type":"response.output_text.delta","sequence_number":4,"item_id":"m","output_index":0,"content_index":0,"delta":"hi"}"#;
+        c.on_event(SseEvent::named("response.created", created))
+            .unwrap();
+        c.on_event(SseEvent::named("response.output_text.delta", delta))
+            .unwrap();
+        assert_eq!(c.response_id.as_deref(), Some("resp_1"));
+        let out = c.fail(
+            STREAM_ERROR,
+            "the connection to the upstream was lost mid-stream",
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].event.as_deref(), Some("error"));
+        let error = json_of(&out[0]);
+        assert_eq!(error["type"], "error");
+        assert_eq!(error["sequence_number"], 5);
+        assert_eq!(error["code"], STREAM_ERROR);
+        assert_eq!(error["error"]["code"], STREAM_ERROR);
+        assert!(error["error"]["message"].as_str().unwrap().contains("lost"));
+        assert_eq!(out[1].event.as_deref(), Some("response.failed"));
+        let failed = json_of(&out[1]);
+        assert_eq!(failed["sequence_number"], 6);
+        assert_eq!(failed["response"]["id"], "resp_1");
+        assert_eq!(failed["response"]["model"], "gpt-4o");
+        assert_eq!(failed["response"]["status"], "failed");
+        assert_eq!(failed["response"]["error"]["code"], "server_error");
+
+        // A provider without sequence numbers: they count the events relayed.
+        let mut c = conversion(Wire::Responses, Wire::Responses);
+        let created = r#"{"type":"response.created","response":{"id":"resp_2"}}"#;
+        c.on_event(SseEvent::named("response.created", created))
+            .unwrap();
+        let out = c.fail(STREAM_ERROR, "cut");
+        assert_eq!(json_of(&out[0])["sequence_number"], 1);
+        assert_eq!(json_of(&out[1])["sequence_number"], 2);
+    }
+
     #[test]
     fn translated_streams_refuse_garbage_and_end_in_the_clients_error() {
         // Anthropic -> chat: the error chunk carries the code, a cut the same as a bad event.
@@ -323,9 +402,17 @@ mod tests {
             to_responses.on_event(SseEvent::named("message_delta", "null")),
             Err(BadEvent::NotObject)
         );
-        let failed = json_of(&to_responses.fail(BadEvent::CODE, "bad")[0]);
+        let out = to_responses.fail(BadEvent::CODE, "bad");
+        let error = json_of(&out[0]);
+        assert_eq!(out[0].event.as_deref(), Some("error"));
+        assert_eq!(error["code"], "upstream_bad_event");
+        let failed = json_of(&out[1]);
         assert_eq!(failed["type"], "response.failed");
         assert_eq!(failed["response"]["error"]["message"], "bad");
+        assert_eq!(
+            failed["sequence_number"],
+            error["sequence_number"].as_u64().unwrap() + 1
+        );
 
         // A chat upstream's `[DONE]` still ends a translated stream.
         let mut done = conversion(Wire::Chat, Wire::Messages);

@@ -99,7 +99,8 @@ impl ChatToResponsesStream {
                 .as_str()
                 .or(err.as_str())
                 .unwrap_or("upstream error");
-            return self.fail(msg);
+            let code = err["code"].as_str().unwrap_or("upstream_stream_error");
+            return self.fail(code, msg);
         }
         if let Some(u) = Usage::from_chat(v) {
             self.usage = self.usage.merge(u);
@@ -139,14 +140,17 @@ impl ChatToResponsesStream {
         out
     }
 
-    /// Upstream died mid-stream: `response.failed` carrying the message.
-    pub fn fail(&mut self, message: &str) -> Vec<SseEvent> {
+    /// Upstream died mid-stream: as OpenAI ends a failed stream, an `error` event (`code`,
+    /// the message), then `response.failed` carrying the message.
+    pub fn fail(&mut self, code: &str, message: &str) -> Vec<SseEvent> {
         let mut out = Vec::new();
         if self.done {
             return out;
         }
         self.start(&mut out);
         self.done = true;
+        let error = super::responses_error_event(code, message);
+        out.push(self.event("error", error));
         let mut response = self.snapshot(Status::Failed);
         response["error"] = json!({ "code": "server_error", "message": message });
         out.push(self.event("response.failed", json!({ "response": response })));
@@ -376,10 +380,18 @@ mod tests {
         let _ = t.on_event(&SseEvent::data(
             r#"{"id":"c","choices":[{"index":0,"delta":{"content":"a"}}]}"#,
         ));
-        let v = decode(&t.fail("upstream timed out"));
-        assert_eq!(v[0]["type"], "response.failed");
-        assert_eq!(v[0]["response"]["status"], "failed");
-        assert_eq!(v[0]["response"]["error"]["message"], "upstream timed out");
+        let v = decode(&t.fail("upstream_stream_error", "upstream timed out"));
+        assert_eq!(v[0]["type"], "error");
+        assert_eq!(v[0]["code"], "upstream_stream_error");
+        assert_eq!(v[0]["error"]["message"], "upstream timed out");
+        assert_eq!(v[1]["type"], "response.failed");
+        assert_eq!(v[1]["response"]["status"], "failed");
+        assert_eq!(v[1]["response"]["error"]["message"], "upstream timed out");
+        let numbers: Vec<u64> = v
+            .iter()
+            .map(|e| e["sequence_number"].as_u64().unwrap())
+            .collect();
+        assert_eq!(numbers, [numbers[0], numbers[0] + 1], "{v:?}");
         assert!(t.finish().is_empty());
     }
 

@@ -34,7 +34,7 @@ pub use messages_to_chat::messages_to_chat_request;
 pub use messages_to_chat_stream::MessagesToChatStream;
 pub use reasoning::translated_output_cap;
 pub use responses::{responses_to_chat_request, responses_to_messages_request};
-pub use responses_object::chat_response_to_responses;
+pub use responses_object::{chat_response_to_responses, responses_error_event};
 
 use rand::Rng;
 use serde_json::Value;

@@ -6,6 +6,14 @@ use serde_json::{Value, json};
 use super::{derive_id, random_id, text_of, unix_now};
 use crate::gateway::usage::Usage;
 
+/// The body of a Responses stream's `error` event (the stream adds `type` and
+/// `sequence_number`): code, message and param at the top, as OpenAI's reference has them, and
+/// again as an `error` object, as the API sends them (the OpenAI SDK raises that one).
+pub fn responses_error_event(code: &str, message: &str) -> Value {
+    json!({ "code": code, "message": message, "param": null,
+        "error": { "type": "server_error", "code": code, "message": message, "param": null } })
+}
+
 /// A chat completion as a full Response object, echoing the settings of `req` (the
 /// client's Responses request) as OpenAI does.
 pub fn chat_response_to_responses(resp: &Value, req: &Value) -> Value {

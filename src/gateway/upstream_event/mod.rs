@@ -96,6 +96,8 @@ pub struct Reading {
     pub value: Option<Value>,
     /// The response's id, on a Responses lifecycle event (`response.created`, …).
     pub response_id: Option<String>,
+    /// A Responses event's `sequence_number`.
+    pub sequence_number: Option<u64>,
 }
 
 /// Reads `ev`, an event of a `wire` stream; with `keep`, the parsed event is kept for the
@@ -232,6 +234,7 @@ where
                     .and_then(|u| u.responses()),
                 terminal,
                 response_id: event.response.id,
+                sequence_number: event.sequence_number,
                 ..Reading::default()
             })
         }
@@ -267,6 +270,8 @@ struct ResponsesEvent<'a> {
     kind: Cow<'a, str>,
     #[serde(default)]
     response: UsageHolder,
+    #[serde(default)]
+    sequence_number: Option<u64>,
 }
 
 /// The `usage` and string `id` of a nested object; anything that is not an object holds
