@@ -208,7 +208,7 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
                 let pages = pages.clone();
                 async move {
                     // An API client with a mistyped path gets JSON, not the HTML 404 page.
-                    match proxy::misspelled_route(req.method(), &uri) {
+                    match proxy::misspelled_route(&state, &req) {
                         Some(answer) => answer,
                         None => pages(uri, state, req).await,
                     }

@@ -25,7 +25,10 @@ use body_read::{BodyRead, Room, read_body};
 
 mod body_read;
 mod direct;
+mod unknown_path;
 pub use direct::Direct;
+pub use unknown_path::{misspelled_route, wrong_base_url};
+use unknown_path::{not_an_endpoint, unknown_route};
 
 /// The `/v1` routes.
 pub fn routes() -> Router<ServerState> {
@@ -219,72 +222,6 @@ pub async fn stored_response(
         Err(err) => ProxyResponse::error(&err, Dialect::OpenAi),
     };
     into_response(answer)
-}
-
-async fn unknown_route(req: Request) -> Response {
-    let path = req.uri().path();
-    // `/v1/chat/completions/` or `/v1//messages`: an endpoint with a stray `/` (a base URL
-    // ending in one), named.
-    let meant = collapse_slashes(path);
-    let hint = if meant != path && ENDPOINTS.contains(&meant.as_str()) {
-        format!(" (did you mean {meant}? check the base URL for a doubled or trailing `/`)")
-    } else {
-        String::new()
-    };
-    not_an_endpoint(req.method(), path, &meant, hint)
-}
-
-/// The endpoints a path with a stray slash may have meant.
-const ENDPOINTS: [&str; 5] = [
-    "/v1/chat/completions",
-    "/v1/messages",
-    "/v1/messages/count_tokens",
-    "/v1/responses",
-    "/v1/models",
-];
-
-/// `path` without empty segments: `//v1//chat/completions/` is `/v1/chat/completions`.
-fn collapse_slashes(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        out.push('/');
-        out.push_str(segment);
-    }
-    out
-}
-
-/// A path no route matched that is an API path with doubled slashes or another letter case
-/// (`//v1/chat/completions`: a base URL ending in `/`; `/V1/models`): a JSON 404 in the
-/// caller's dialect naming the path to use, instead of the pages' HTML 404.
-pub fn misspelled_route(method: &Method, uri: &http::Uri) -> Option<Response> {
-    let path = uri.path();
-    let lower = collapse_slashes(path).to_ascii_lowercase();
-    let api = lower == "/v1" || lower.starts_with("/v1/") || lower.starts_with("/api/");
-    // Real /v1 and /api paths never get here: their routers answer every path below them.
-    api.then(|| {
-        let hint =
-            format!(" (did you mean {lower}? check the base URL for a doubled `/` or capitals)");
-        not_an_endpoint(method, path, &lower, hint)
-    })
-}
-
-/// The 404 for `path` (`meant`: its normal spelling, which picks the dialect).
-fn not_an_endpoint(method: &Method, path: &str, meant: &str, hint: String) -> Response {
-    let err = GatewayError::new(
-        ErrorKind::NotFound,
-        "unknown_route",
-        format!(
-            "{method} {path} is not an endpoint of this gateway{hint}; it serves POST \
-             /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, /v1/responses and \
-             GET /v1/models, /v1/models/{{id}}, /v1/responses/{{id}}"
-        ),
-    );
-    let dialect = if meant.starts_with("/v1/messages") {
-        Dialect::Anthropic
-    } else {
-        Dialect::OpenAi
-    };
-    into_response(ProxyResponse::error(&err, dialect))
 }
 
 /// Whether an `E` is anywhere in `err`'s chain of causes (body errors come wrapped twice).

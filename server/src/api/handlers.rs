@@ -396,9 +396,17 @@ pub async fn accept_invitation(
 }
 
 pub async fn not_found(
+    State(state): State<ServerState>,
     method: http::Method,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    headers: http::HeaderMap,
 ) -> Response {
+    // `/api/v1/chat/completions`: a chat client with the base URL set wrong, answered in its
+    // dialect with the base URL to use.
+    let app_url = &state.app.config().app_url;
+    if let Some(answer) = crate::proxy::wrong_base_url(&method, &headers, uri.path(), app_url) {
+        return answer;
+    }
     let message = format!(
         "{method} {} is not an endpoint of this API (the chat proxy is under /v1: POST /v1/chat/completions, /v1/messages, /v1/responses, GET /v1/models)",
         uri.path()
