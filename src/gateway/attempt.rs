@@ -10,12 +10,14 @@ use futures_util::stream::BoxStream;
 use serde_json::Value;
 
 use super::body::{missing_for_translation, passes_through, translate_request, translate_response};
+use super::budget;
 use super::catalog::Candidate;
 use super::client;
 use super::engine::{Gateway, ProxyRequest};
 use super::error::{ErrorKind, GatewayError};
 use super::health::HealthEvent;
-use super::sse::SseParser;
+use super::relay::delivered::answer_text;
+use super::sse::{SseEvent, SseParser};
 use super::upstream::{self, AttemptFailure, Wire};
 use super::upstream_event::{self, BadEvent};
 use super::usage::Usage;
@@ -202,10 +204,16 @@ impl Gateway {
             if let Some(missing) = whole.missing {
                 return Err(unusable(missing));
             }
+            let usage = if reported(whole.usage) {
+                whole.usage
+            } else {
+                let answer = serde_json::from_slice(&raw).unwrap_or_default();
+                estimated(req, client_body, candidate, wire, &answer)
+            };
             return Ok(Attempted {
                 answer: Answer::Json {
                     body: raw,
-                    usage: whole.usage,
+                    usage,
                     response_id: whole.id.filter(|_| wire == Wire::Responses),
                 },
                 wire,
@@ -214,10 +222,12 @@ impl Gateway {
         }
         // Translated: parsed once, and only what the translator can read passes.
         let value: Value = serde_json::from_slice(&raw).map_err(|_| not_json())?;
-        let usage = Usage::from_wire(wire, &value).unwrap_or_default();
         if let Some(missing) = missing_for_translation(&value, wire) {
             return Err(unusable(missing));
         }
+        let usage = Usage::from_wire(wire, &value)
+            .filter(|u| reported(*u))
+            .unwrap_or_else(|| estimated(req, client_body, candidate, wire, &value));
         let body = Bytes::from(
             translate_response(
                 &value,
@@ -240,6 +250,40 @@ impl Gateway {
     }
 }
 
+/// Whether a provider reported usage: an answer without any count (no `usage`, or counts
+/// that are not non-negative integers) reported none.
+fn reported(usage: Usage) -> bool {
+    usage.total_input() > 0 || usage.output_tokens > 0
+}
+
+/// The usage of a whole answer whose provider reported none, as a cut stream's is billed: the
+/// input by the gateway's estimate of the request, the output by the answer's text (a token
+/// per four ASCII characters, one per other character, at most the request's output cap). A
+/// provider leaving usage out must not make requests free of their budgets.
+fn estimated(
+    req: &ProxyRequest,
+    client_body: &Value,
+    candidate: &Candidate,
+    wire: Wire,
+    answer: &Value,
+) -> Usage {
+    // Counting tokens uses none.
+    if wire == Wire::CountTokens {
+        return Usage::default();
+    }
+    let output = answer_text(wire, answer).tokens();
+    let cap = budget::answer_cap(client_body, req.endpoint, candidate);
+    tracing::warn!(
+        account = candidate.account.id,
+        "the upstream's answer reported no usage; billing the gateway's estimate"
+    );
+    Usage {
+        input_tokens: u64::try_from(budget::estimate_input_tokens(client_body)).unwrap_or(0),
+        output_tokens: cap.map_or(output, |cap| output.min(cap)),
+        ..Usage::default()
+    }
+}
+
 /// The largest whole (non-streamed) answer taken from a provider. Real ones are far smaller
 /// (an answer with generated images is a few MiB); past this a broken or hostile upstream
 /// would only cost memory, most of all when the answer is translated (parsed into a tree).
@@ -251,9 +295,11 @@ const FIRST_EVENT_PROBE_BYTES: usize = 1024 * 1024;
 
 /// Reads on from `first` to the stream's first whole event and checks it; returns every byte
 /// read, for the relay. Nothing has reached the client yet, so garbage there fails this
-/// attempt and the next account is tried; later garbage can only end the stream. Comments or
-/// keep-alives alone until the first-byte deadline, a first event over 1 MiB or a stream that
-/// ends first commit unchecked (the relay checks every event anyway).
+/// attempt and the next account is tried, and so does a stream that ends before any event
+/// with data, or whose first is chat's `[DONE]` (an empty answer is no answer); later garbage
+/// can only end the stream. Comments, keep-alives or events without data alone until the
+/// first-byte deadline, or a first event over 1 MiB, commit unchecked (the relay checks every
+/// event anyway).
 async fn first_event_checked(
     wire: Wire,
     first: Bytes,
@@ -261,16 +307,19 @@ async fn first_event_checked(
     deadline: tokio::time::Instant,
     status: u16,
 ) -> Result<Bytes, AttemptFailure> {
+    // An event without data says nothing (the SSE standard does not even dispatch it).
+    let first_said = |events: &[SseEvent]| events.iter().position(|ev| !ev.data.trim().is_empty());
     let mut parser = SseParser::new();
     let mut events = parser.push(&first);
-    // Only a first chunk without a whole event is copied (the usual stream never is).
+    // Only a first chunk without an event with data is copied (the usual stream never is).
     let mut more_read: Option<BytesMut> = None;
-    while events.is_empty()
+    let mut ended = false;
+    while first_said(&events).is_none()
         && more_read.as_ref().map_or(first.len(), BytesMut::len) < FIRST_EVENT_PROBE_BYTES
     {
         match tokio::time::timeout_at(deadline, rest.next()).await {
             Ok(Some(Ok(more))) => {
-                events = parser.push(&more);
+                events.extend(parser.push(&more));
                 more_read
                     .get_or_insert_with(|| BytesMut::from(&first[..]))
                     .extend_from_slice(&more);
@@ -278,25 +327,33 @@ async fn first_event_checked(
             Ok(Some(Err(e))) => return Err(upstream::transport_failure(&e)),
             Ok(None) => {
                 events.extend(parser.finish());
+                ended = true;
                 break;
             }
             Err(_) => break,
         }
     }
-    match events
-        .first()
-        .map(|ev| upstream_event::read(wire, ev, false))
-    {
-        Some(Err(bad)) => Err(failure(
+    let bad_start = |what: &str| {
+        failure(
             ErrorKind::BadGateway,
             BadEvent::CODE,
-            &format!(
-                "the upstream began its stream with {}; nothing was sent on",
-                bad.reason()
-            ),
+            &format!("the upstream {what}; nothing was sent on"),
             Some(status),
-        )),
-        _ => Ok(more_read.map_or(first, BytesMut::freeze)),
+        )
+    };
+    match first_said(&events).map(|i| &events[i]) {
+        Some(ev) if wire == Wire::Chat && ev.is_done() => {
+            Err(bad_start("ended its stream ([DONE]) before any answer"))
+        }
+        Some(ev) => match upstream_event::read(wire, ev, false) {
+            Err(bad) => Err(bad_start(&format!(
+                "began its stream with {}",
+                bad.reason()
+            ))),
+            Ok(_) => Ok(more_read.map_or(first, BytesMut::freeze)),
+        },
+        None if ended => Err(bad_start("ended its stream before its first event")),
+        None => Ok(more_read.map_or(first, BytesMut::freeze)),
     }
 }
 

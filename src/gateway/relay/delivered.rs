@@ -1,8 +1,58 @@
 //! The text a stream delivered to its client, counted without parsing the events again: what
-//! a stream cut before the provider's final count is billed by.
+//! a stream cut before the provider's final count is billed by; and likewise the text of a
+//! whole answer that came without a count.
+
+use serde_json::Value;
 
 use crate::gateway::sse::SseEvent;
 use crate::gateway::upstream::Wire;
+
+/// Fields whose string value is answer text in some dialect: chat's `content`, `refusal`,
+/// `reasoning_content` and tool-call `arguments`; Anthropic's `text` and `thinking`; the
+/// Responses API's `text`, `refusal` and `arguments`.
+const TEXT_FIELDS: [&str; 6] = [
+    "content",
+    "text",
+    "refusal",
+    "arguments",
+    "reasoning_content",
+    "thinking",
+];
+
+/// The text of a whole `wire` answer: its message content, reasoning and tool-call arguments
+/// (an Anthropic tool call's `input` as its JSON text), found under `choices`, `content` or
+/// `output`. Ids, names and other fields are not answer text.
+pub(in crate::gateway) fn answer_text(wire: Wire, answer: &Value) -> Delivered {
+    fn walk(v: &Value, d: &mut Delivered) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| walk(i, d)),
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match value {
+                        Value::String(text) if TEXT_FIELDS.contains(&key.as_str()) => {
+                            d.add(Delivered::of(text));
+                        }
+                        Value::Object(_) if key == "input" => {
+                            d.add(Delivered::of(&value.to_string()));
+                        }
+                        _ => walk(value, d),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let field = match wire {
+        Wire::Chat => "choices",
+        Wire::Messages | Wire::CountTokens => "content",
+        Wire::Responses => "output",
+    };
+    let mut d = Delivered::default();
+    if let Some(v) = answer.get(field) {
+        walk(v, &mut d);
+    }
+    d
+}
 
 /// The characters of text an event delivers, for billing a cut stream: the chat delta's
 /// content, an Anthropic text or tool-input delta, a Responses delta. Read straight from the
@@ -26,13 +76,26 @@ pub(super) fn delivered_text(client: Wire, ev: &SseEvent) -> Delivered {
 
 /// Text delivered to a client, by kind of character.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Delivered {
+pub(in crate::gateway) struct Delivered {
     ascii: usize,
     /// Characters outside ASCII: CJK text runs about a token a character.
     other: usize,
 }
 
 impl Delivered {
+    /// The characters of `text`.
+    fn of(text: &str) -> Delivered {
+        let mut d = Delivered::default();
+        for c in text.chars() {
+            if c.is_ascii() {
+                d.ascii += 1;
+            } else {
+                d.other += 1;
+            }
+        }
+        d
+    }
+
     pub(super) fn add(&mut self, d: Delivered) {
         self.ascii += d.ascii;
         self.other += d.other;
@@ -40,7 +103,7 @@ impl Delivered {
 
     /// About four ASCII characters a token, one other character a token (the input
     /// estimate's rule, [`super::budget::estimate_input_tokens`]).
-    pub(super) fn tokens(self) -> u64 {
+    pub(in crate::gateway) fn tokens(self) -> u64 {
         (self.ascii.div_ceil(4) + self.other) as u64
     }
 }
@@ -132,6 +195,35 @@ mod tests {
         assert_eq!(delivered(Wire::Chat, r#"{"choices":[]}"#), ascii(0));
         assert_eq!(
             delivered(Wire::Chat, r#"{"delta":{"content":"unterminated"#),
+            ascii(0)
+        );
+    }
+
+    #[test]
+    fn a_whole_answers_text_is_its_content_reasoning_and_tool_input_only() {
+        let chat = serde_json::json!({"id": "chatcmpl-123456789", "choices": [{"index": 0,
+            "message": {"role": "assistant", "content": "abcd", "reasoning_content": "你好",
+                "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "weather", "arguments": "{\"a\":1}"}}]},
+            "finish_reason": "tool_calls"}], "usage": null});
+        assert_eq!(
+            answer_text(Wire::Chat, &chat),
+            Delivered {
+                ascii: 4 + 7,
+                other: 2
+            }
+        );
+        let messages = serde_json::json!({"id": "msg_1", "content": [
+            {"type": "thinking", "thinking": "ab", "signature": "sig-not-text"},
+            {"type": "text", "text": "cd"},
+            {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}]});
+        assert_eq!(answer_text(Wire::Messages, &messages), ascii(2 + 2 + 7));
+        let responses = serde_json::json!({"id": "resp_1", "output": [
+            {"type": "message", "id": "msg_1", "content": [{"type": "output_text", "text": "abc"}]},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}]});
+        assert_eq!(answer_text(Wire::Responses, &responses), ascii(3 + 2));
+        assert_eq!(
+            answer_text(Wire::Chat, &serde_json::json!({"choices": "x"})),
             ascii(0)
         );
     }

@@ -5,7 +5,7 @@
 //! client goes away the stream is dropped, which drops the upstream connection too.
 
 mod conversion;
-mod delivered;
+pub(super) mod delivered;
 
 pub use conversion::Conversion;
 
