@@ -288,6 +288,31 @@ async fn bad_translated_requests_are_refused_before_the_provider() {
                 "messages": [{"role": "user", "content": "hi"}]}),
             "system",
         ),
+        // What only the other side keeps or runs changes the conversation: refused, not
+        // dropped.
+        (
+            "/v1/responses",
+            json!({"model": "claude-sonnet-4-5", "input": "hi", "prompt": {"id": "pmpt_1"}}),
+            "prompt",
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "claude-sonnet-4-5", "input": "hi", "conversation": "conv_1"}),
+            "conversation",
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "gpt-4o-mini", "max_tokens": 10,
+                "mcp_servers": [{"type": "url", "url": "https://mcp.example/sse", "name": "m"}],
+                "messages": [{"role": "user", "content": "hi"}]}),
+            "mcp_servers",
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "gpt-4o-mini", "max_tokens": 10, "container": "container_1",
+                "messages": [{"role": "user", "content": "hi"}]}),
+            "container",
+        ),
     ];
     for (path, body, param) in cases {
         let res = gw.post(path, &body).send().await.unwrap();

@@ -16,6 +16,7 @@ pub fn messages_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
             "the request body must be a JSON object",
         ));
     }
+    anthropic_only(req)?;
     let messages = req
         .get("messages")
         .and_then(Value::as_array)
@@ -94,6 +95,29 @@ pub fn messages_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
     }
     super::tools::messages_tools_to_chat(req, &mut body)?;
     Ok(Value::Object(body))
+}
+
+/// Refuses what only Anthropic runs and that changes the conversation: MCP servers it
+/// connects the model to (their tools and results) and a code execution container (its files
+/// and state). Dropped, the model would answer without them as if they were not asked for.
+fn anthropic_only(req: &Value) -> Result<(), TranslateError> {
+    if req.get("mcp_servers").is_some_and(|v| !v.is_null()) {
+        return Err(TranslateError::new(
+            "mcp_servers",
+            "`mcp_servers` has Anthropic connect the model to MCP servers, and this model is \
+             served by an account that is not Anthropic's; call the MCP server's tools yourself \
+             (pass them in `tools`), or use a model an Anthropic account serves",
+        ));
+    }
+    if req.get("container").is_some_and(|v| !v.is_null()) {
+        return Err(TranslateError::new(
+            "container",
+            "`container` names a code execution container on Anthropic's side, and this model \
+             is served by an account that is not Anthropic's and has none; send the request \
+             without it, or use a model an Anthropic account serves",
+        ));
+    }
+    Ok(())
 }
 
 /// The top-level `system`: a string or an array of text blocks (Claude Code sends blocks

@@ -1,5 +1,6 @@
 //! OpenAI Responses API (what Codex CLI speaks) <-> Chat Completions, for requests and
-//! whole responses. The proxy is stateless, so `previous_response_id` is refused.
+//! whole responses. The proxy is stateless, so what continues state OpenAI keeps
+//! (`previous_response_id`, `conversation`, a stored `prompt`) is refused.
 
 use serde_json::{Map, Value, json};
 
@@ -51,6 +52,24 @@ fn to_chat(req: &Value, media: ToolMedia) -> Result<Value, TranslateError> {
         return Err(TranslateError::new(
             "previous_response_id",
             "stored responses are not supported; send the full input",
+        ));
+    }
+    // Both make the answer continue something OpenAI stores; without it the model would
+    // answer another conversation, so they are refused rather than dropped.
+    if req.get("prompt").is_some_and(|v| !v.is_null()) {
+        return Err(TranslateError::new(
+            "prompt",
+            "`prompt` names a prompt template stored at OpenAI, and this model is served by an \
+             account that is not OpenAI's and cannot read it; send the prompt's text in \
+             `instructions` and `input` instead, or use a model an OpenAI account serves",
+        ));
+    }
+    if req.get("conversation").is_some_and(|v| !v.is_null()) {
+        return Err(TranslateError::new(
+            "conversation",
+            "`conversation` continues a conversation stored at OpenAI, and this model is \
+             served by an account that is not OpenAI's and cannot read it; send the whole \
+             conversation in `input` instead, or use a model an OpenAI account serves",
         ));
     }
     let mut messages: Vec<Value> = Vec::new();

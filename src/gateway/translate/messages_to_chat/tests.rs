@@ -276,3 +276,39 @@ fn tool_errors_say_so() {
     let err = messages_to_chat_request(&result(json!("x"), json!("yes"))).unwrap_err();
     assert_eq!(err.param, "messages[2].content[0].is_error");
 }
+
+/// MCP servers and a code execution container are run by Anthropic; dropped, the model would
+/// answer without their tools and files, so they are refused, saying what to do instead.
+#[test]
+fn mcp_servers_and_container_are_refused_not_dropped() {
+    let base = json!({"model": "gpt-4.1", "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}]});
+    for (field, value, advice) in [
+        (
+            "mcp_servers",
+            json!([{"type": "url", "url": "https://mcp.example/sse", "name": "x"}]),
+            "pass them in `tools`",
+        ),
+        (
+            "container",
+            json!("container_011"),
+            "send the request without it",
+        ),
+        (
+            "container",
+            json!({"id": "c", "skills": []}),
+            "an Anthropic account",
+        ),
+    ] {
+        let mut req = base.clone();
+        req[field] = value;
+        let err = messages_to_chat_request(&req).unwrap_err();
+        assert_eq!(err.param, field);
+        assert!(err.message.contains(advice), "{}", err.message);
+    }
+    // Sent as null (SDKs with every field present), nothing is asked for: passed.
+    let mut req = base;
+    req["mcp_servers"] = Value::Null;
+    req["container"] = Value::Null;
+    messages_to_chat_request(&req).unwrap();
+}

@@ -283,3 +283,39 @@ fn an_empty_input_is_refused_naming_input() {
     assert_eq!(err.param, "input");
     assert!(err.message.starts_with("`input` has no message"), "{err}");
 }
+
+/// A stored prompt template and a stored conversation make the answer another conversation;
+/// dropped, the model would answer the bare input, so they are refused like
+/// `previous_response_id`, saying what to send instead.
+#[test]
+fn stored_prompts_and_conversations_are_refused_not_dropped() {
+    for (field, value, advice) in [
+        (
+            "prompt",
+            json!({"id": "pmpt_123", "version": "2"}),
+            "`instructions`",
+        ),
+        (
+            "conversation",
+            json!("conv_123"),
+            "whole conversation in `input`",
+        ),
+        (
+            "conversation",
+            json!({"id": "conv_123"}),
+            "an OpenAI account",
+        ),
+    ] {
+        let mut req = json!({"model": "m", "input": "hi"});
+        req[field] = value;
+        for err in [
+            responses_to_chat_request(&req).unwrap_err(),
+            responses_to_messages_request(&req, 100).unwrap_err(),
+        ] {
+            assert_eq!(err.param, field);
+            assert!(err.message.contains(advice), "{}", err.message);
+        }
+    }
+    let nulls = json!({"model": "m", "input": "hi", "prompt": null, "conversation": null});
+    responses_to_chat_request(&nulls).unwrap();
+}
