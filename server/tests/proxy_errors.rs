@@ -329,9 +329,105 @@ async fn bad_translated_requests_are_refused_before_the_provider() {
     assert!(gw.mock.requests().is_empty(), "{:?}", gw.mock.requests());
     // The same-dialect path is the provider's to validate: it is passed on untouched.
     let mut same = chat("gpt-4o-mini", "hi");
-    same["temperature"] = json!("hot");
+    same["seed"] = json!("lucky");
     gw.post("/v1/chat/completions", &same).send().await.unwrap();
-    assert_eq!(gw.mock.last_request().unwrap().body["temperature"], "hot");
+    assert_eq!(gw.mock.last_request().unwrap().body["seed"], "lucky");
+}
+
+/// A temperature or `top_p` outside the caller's API's range is a 400 naming it on every
+/// endpoint, sent on or translated (a Claude model used to get -5 as 0 and 3 as 1 without a
+/// word); OpenAI's 1 < t <= 2 reaches Claude as 1, its highest.
+#[tokio::test]
+async fn sampling_values_out_of_range_are_refused_on_every_endpoint() {
+    let gw = gateway::start().await;
+    let with = |mut body: Value, key: &str, value: Value| {
+        body[key] = value;
+        body
+    };
+    let messages = |model: &str| json!({"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+    let responses = |model: &str| json!({"model": model, "input": "hi"});
+    let cases = [
+        (
+            "/v1/chat/completions",
+            with(chat("claude-sonnet-4-5", "hi"), "temperature", json!(2.5)),
+            "temperature",
+            "from 0 to 2",
+        ),
+        (
+            "/v1/chat/completions",
+            with(chat("claude-sonnet-4-5", "hi"), "temperature", json!(-5)),
+            "temperature",
+            "from 0 to 2",
+        ),
+        (
+            "/v1/chat/completions",
+            with(chat("gpt-4o-mini", "hi"), "temperature", json!(3)),
+            "temperature",
+            "from 0 to 2",
+        ),
+        (
+            "/v1/chat/completions",
+            with(chat("gpt-4o-mini", "hi"), "top_p", json!(1.5)),
+            "top_p",
+            "from 0 to 1",
+        ),
+        (
+            "/v1/responses",
+            with(responses("claude-sonnet-4-5"), "temperature", json!(-1)),
+            "temperature",
+            "from 0 to 2",
+        ),
+        (
+            "/v1/responses",
+            with(responses("gpt-4o-mini"), "top_p", json!(-0.5)),
+            "top_p",
+            "from 0 to 1",
+        ),
+        (
+            "/v1/messages",
+            with(messages("claude-sonnet-4-5"), "temperature", json!(1.5)),
+            "temperature",
+            "from 0 to 1",
+        ),
+        (
+            "/v1/messages",
+            with(messages("gpt-4o-mini"), "temperature", json!(2)),
+            "temperature",
+            "from 0 to 1",
+        ),
+        (
+            "/v1/messages/count_tokens",
+            with(messages("gpt-4o-mini"), "top_p", json!(7)),
+            "top_p",
+            "from 0 to 1",
+        ),
+    ];
+    for (path, body, param, range) in cases {
+        let res = gw.post(path, &body).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{path} {body}");
+        let err: Value = res.json().await.unwrap();
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("`{param}` must be a number {range}")),
+            "{message}"
+        );
+        if path.starts_with("/v1/messages") {
+            assert_eq!(err["type"], "error", "Anthropic's shape: {err}");
+        } else {
+            assert_eq!(err["error"]["param"], param, "{err}");
+        }
+    }
+    assert!(gw.mock.requests().is_empty(), "{:?}", gw.mock.requests());
+    // In range: OpenAI's 2 reaches Claude as Anthropic's highest, 1; 0 and 1 as they are.
+    for (sent, received) in [(2.0, 1.0), (1.5, 1.0), (0.0, 0.0), (0.7, 0.7)] {
+        let body = with(chat("claude-sonnet-4-5", "hi"), "temperature", json!(sent));
+        let res = gw.post("/v1/chat/completions", &body).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{sent}");
+        assert_eq!(
+            gw.mock.last_request().unwrap().body["temperature"],
+            json!(received)
+        );
+    }
 }
 
 #[tokio::test]

@@ -124,7 +124,8 @@ pub fn chat_to_messages_request(
         .collect();
     body.insert("messages".into(), Value::Array(messages));
     if let Some(t) = check::opt_number(req, "", "temperature")?.and_then(Value::as_f64) {
-        // OpenAI allows 0..2, Anthropic 0..1; clamping beats an upstream 400.
+        // OpenAI allows 0..=2 (checked with the request's shape), Anthropic 0..=1: above 1
+        // is sent as 1, the most random Anthropic allows, rather than refused.
         body.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
     }
     if let Some(top_p) = check::opt_number(req, "", "top_p")? {

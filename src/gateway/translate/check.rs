@@ -1,7 +1,8 @@
 //! Type checks for the request fields a translator reads or rewrites. A field the gateway
 //! translates is its responsibility: a wrong type becomes a 400 naming the field by its JSON
 //! path and saying what was expected, never a silent default (a dropped `max_tokens` would
-//! bill the caller for the default cap). Ranges stay the provider's business.
+//! bill the caller for the default cap). Ranges stay the provider's business, except the
+//! sampling ones every request is checked for (`temperature`, `top_p`).
 
 use serde_json::{Value, json};
 
@@ -67,11 +68,13 @@ pub enum Dialect {
 /// a malformed request gets the gateway's 400 naming the field rather than whatever an
 /// upstream makes of it (a 5xx from a provider would count against the account): each message
 /// an object with a role (Anthropic: `user` or `assistant`, with text or content blocks),
-/// content parts, tools and input items objects, token caps whole numbers. Translation checks
-/// more; values and ranges stay the provider's business.
+/// content parts, tools and input items objects, token caps whole numbers, `temperature` and
+/// `top_p` in their dialect's range (see [`sampling`]). Translation checks more; other values
+/// and ranges stay the provider's business.
 pub fn request_shape(dialect: Dialect, body: &Value) -> Result<(), TranslateError> {
     // Paths are only written out for an error: this runs on every request.
     let at = |i: usize, rest: &str| format!("messages[{i}]{rest}");
+    sampling(dialect, body)?;
     match dialect {
         Dialect::Chat => {
             for key in ["max_tokens", "max_completion_tokens"] {
@@ -166,6 +169,26 @@ pub fn request_shape(dialect: Dialect, body: &Value) -> Result<(), TranslateErro
         Some(Value::Array(tools)) => objects(tools, || "tools".to_owned()),
         Some(v) => Err(wrong("tools", "an array of tools", v)),
     }
+}
+
+/// `temperature` and `top_p` as the caller's own API takes them: OpenAI's temperature from 0 to
+/// 2, Anthropic's from 0 to 1, `top_p` from 0 to 1 in both. Checked on every request, sent on
+/// or translated: a translation would otherwise change a value out of range without a word
+/// (Anthropic's range is narrower, so -5 would become 0), and a provider's 400 for it would
+/// differ from provider to provider.
+fn sampling(dialect: Dialect, body: &Value) -> Result<(), TranslateError> {
+    let top_temperature = match dialect {
+        Dialect::Chat | Dialect::Responses => 2.0,
+        Dialect::Messages => 1.0,
+    };
+    for (key, top) in [("temperature", top_temperature), ("top_p", 1.0)] {
+        if let Some(v) = field(body, key)
+            && !v.as_f64().is_some_and(|x| (0.0..=top).contains(&x))
+        {
+            return Err(wrong(key, &format!("a number from 0 to {top}"), v));
+        }
+    }
+    Ok(())
 }
 
 /// The array at `key`, empty when it is anything else (checked elsewhere).
@@ -416,6 +439,71 @@ mod tests {
             {"role": "assistant", "content": []},
         ]));
         assert!(request_shape(Dialect::Messages, &prefill).is_ok());
+    }
+
+    /// OpenAI's dialects take a temperature from 0 to 2, Anthropic's from 0 to 1, and `top_p`
+    /// is 0 to 1 in all; outside, a 400 naming the field, never a value changed quietly.
+    #[test]
+    fn sampling_values_are_in_the_callers_range() {
+        let chat = |extra: Value| {
+            let mut body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            body
+        };
+        for ok in [
+            json!({"temperature": 0}),
+            json!({"temperature": 2}),
+            json!({"temperature": 1.3, "top_p": 1}),
+            json!({"temperature": null, "top_p": 0.0}),
+        ] {
+            request_shape(Dialect::Chat, &chat(ok.clone())).unwrap();
+            let responses = json!({"model": "m", "input": "hi"});
+            let mut responses = responses.as_object().unwrap().clone();
+            responses.extend(ok.as_object().unwrap().clone());
+            request_shape(Dialect::Responses, &Value::Object(responses)).unwrap();
+        }
+        for (dialect, extra, message) in [
+            (
+                Dialect::Chat,
+                json!({"temperature": 2.5}),
+                "`temperature` must be a number from 0 to 2; got 2.5",
+            ),
+            (
+                Dialect::Chat,
+                json!({"temperature": -5}),
+                "`temperature` must be a number from 0 to 2; got -5",
+            ),
+            (
+                Dialect::Chat,
+                json!({"temperature": "hot"}),
+                "`temperature` must be a number from 0 to 2; got the string \"hot\"",
+            ),
+            (
+                Dialect::Chat,
+                json!({"top_p": 1.5}),
+                "`top_p` must be a number from 0 to 1; got 1.5",
+            ),
+            (
+                Dialect::Messages,
+                json!({"max_tokens": 5, "temperature": 1.5}),
+                "`temperature` must be a number from 0 to 1; got 1.5",
+            ),
+            (
+                Dialect::Messages,
+                json!({"max_tokens": 5, "top_p": -0.1}),
+                "`top_p` must be a number from 0 to 1; got -0.1",
+            ),
+        ] {
+            let err = request_shape(dialect, &chat(extra)).unwrap_err();
+            assert_eq!(err.message, message);
+        }
+        let hot = json!({"model": "m", "input": "hi", "temperature": 3});
+        assert_eq!(
+            request_shape(Dialect::Responses, &hot).unwrap_err().param,
+            "temperature"
+        );
     }
 
     #[test]
