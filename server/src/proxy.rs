@@ -362,6 +362,7 @@ async fn answer(state: &ServerState, endpoint: Endpoint, req: Request) -> Respon
         memory: gateway.body_memory().clone(),
         wait: gateway.config().body_memory_wait,
         declared,
+        total_kib: gateway.config().max_body_memory.div_ceil(1024),
     };
     let body = match read_body(body, cap, room).await {
         Ok(body) => body,
@@ -383,6 +384,19 @@ async fn answer(state: &ServerState, endpoint: Endpoint, req: Request) -> Respon
         Err(BodyRead::TooLarge(rest)) => {
             tokio::spawn(drain(rest, oversize));
             return fail(too_large());
+        }
+        Err(BodyRead::TooManyValues { values, mib }) => {
+            let room = gateway.config().max_body_memory / (1024 * 1024);
+            return fail(GatewayError::new(
+                ErrorKind::TooLarge,
+                "request_too_large",
+                format!(
+                    "the request body holds about {values} JSON values (messages, content \
+                     parts, fields); reading that many takes about {mib} MiB, more than this \
+                     gateway has for request bodies ({room} MiB, MAX_BODY_MEMORY); send fewer, \
+                     longer messages"
+                ),
+            ));
         }
         Err(BodyRead::Failed(err)) => {
             let stalled = caused_by::<tower_http::timeout::TimeoutError>(&err);

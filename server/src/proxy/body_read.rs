@@ -14,7 +14,22 @@ pub(super) enum BodyRead {
     Failed(axum::Error),
     /// A large body found no room in `MAX_BODY_MEMORY` in time.
     NoRoom,
+    /// A large body holds so many JSON values that parsing it would take more than all of
+    /// `MAX_BODY_MEMORY`.
+    TooManyValues {
+        /// The values counted.
+        values: usize,
+        /// The memory parsing them would take, in MiB.
+        mib: usize,
+    },
 }
+
+/// What parsing (and translating) a JSON value of a request body costs in memory, about: a
+/// tree node, its map or array slot and its string. Measured on a body of 120 000 small
+/// messages translated for an Anthropic account (about 530 bytes a value; 210 not
+/// translated). Bodies made of a few long strings (images, documents) cost little more than
+/// their size; bodies of many small values cost this much a value.
+pub(super) const VALUE_COST: usize = 512;
 
 /// Where a large body takes room ([`aicarpool::gateway::engine::LARGE_BODY`]): the gateway's
 /// semaphore, a permit a KiB.
@@ -24,6 +39,8 @@ pub(super) struct Room {
     pub(super) wait: std::time::Duration,
     /// The body's declared length.
     pub(super) declared: Option<u64>,
+    /// All the room there is (`MAX_BODY_MEMORY`), in KiB.
+    pub(super) total_kib: usize,
 }
 
 /// The permits a body holds.
@@ -113,6 +130,22 @@ pub(super) async fn read_body(mut body: Body, cap: usize, room: Room) -> Result<
             all.extend_from_slice(&data);
         }
     }
+    if held.permit.is_some() {
+        // A large body also takes room for what parsing it will cost: that is a cost a JSON
+        // value, and a body of many small values costs many times its size.
+        let raw = if all.is_empty() { &first[..] } else { &all[..] };
+        let values = json_values(raw);
+        let kib = len
+            .saturating_add(values.saturating_mul(VALUE_COST))
+            .div_ceil(1024);
+        if kib > room.total_kib {
+            return Err(BodyRead::TooManyValues {
+                values,
+                mib: kib.div_ceil(1024),
+            });
+        }
+        room.grow(&mut held, kib).await?;
+    }
     Ok(match (held.permit, all.is_empty()) {
         (None, true) => first,
         (None, false) => Bytes::from(all),
@@ -125,4 +158,49 @@ pub(super) async fn read_body(mut body: Body, cap: usize, room: Room) -> Result<
             _permit: permit,
         }),
     })
+}
+
+/// About how many values a JSON text holds: one, and one more for each object, array and
+/// separator outside strings (`[1,2,3]` counts 4, `{"a":"b,c"}` 2). Counted byte by byte
+/// (about a millisecond a MiB), so only for large bodies.
+fn json_values(raw: &[u8]) -> usize {
+    let mut values = 1;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in raw {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' | b',' => values += 1,
+                _ => {}
+            }
+        }
+    }
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_values;
+
+    #[test]
+    fn values_are_counted_outside_strings_only() {
+        assert_eq!(json_values(b"[1,2,3]"), 4);
+        assert_eq!(json_values(br#"{"a":"b,c{["}"#), 2);
+        assert_eq!(json_values(br#"{"a":"x\"],[","b":[{},{}]}"#), 7);
+        let messages = r#"{"role":"user","content":"hi"}"#;
+        let body = format!(
+            r#"{{"model":"m","messages":[{}]}}"#,
+            [messages; 100].join(",")
+        );
+        assert_eq!(json_values(body.as_bytes()), 1 + 3 + 100 * 2 + 99);
+    }
 }
