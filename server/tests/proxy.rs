@@ -376,6 +376,24 @@ async fn count_tokens_upstream_or_estimated() {
         .await
         .unwrap();
     assert!(v["input_tokens"].as_u64().unwrap() > 0);
+    // An image counts as an image, not as its base64 text (300 KB of it here).
+    let image = "iVBORw0K".repeat(40_000);
+    let v: Value = gw
+        .post(
+            "/v1/messages/count_tokens",
+            &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                    "data": image}},
+                {"type": "text", "text": "what is this?"}]}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let counted = v["input_tokens"].as_u64().unwrap();
+    assert!((1_000..3_000).contains(&counted), "{v}");
 }
 
 #[tokio::test]

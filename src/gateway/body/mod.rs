@@ -310,16 +310,13 @@ pub fn translate_response(
     }
 }
 
-/// A local estimate of input tokens (about four characters a token) for providers without
-/// a counting endpoint.
+/// A local estimate of input tokens for providers without a counting endpoint: the budget's
+/// estimate ([`super::budget::estimate_input_tokens`]: about four ASCII characters a token,
+/// one other character a token, an image a fixed amount, whatever its base64 length).
 pub fn estimate_tokens(body: &Value) -> u64 {
-    let mut chars = 0usize;
-    for field in ["system", "messages", "tools"] {
-        if let Some(v) = body.get(field) {
-            chars += v.to_string().len();
-        }
-    }
-    (chars as u64).div_ceil(4).max(1)
+    u64::try_from(super::budget::estimate_input_tokens(body))
+        .unwrap_or(0)
+        .max(1)
 }
 #[cfg(test)]
 mod tests;
