@@ -88,7 +88,16 @@ pub async fn create(
         return Err(ServiceError::invalid("name")(FieldError::ControlChars));
     }
     let models = match input.models {
-        Some(list) if !list.is_empty() => {
+        // An empty list would read as "no model at all" to the person who sent it, while a
+        // key without a list may use every model: refused rather than guessed.
+        Some(list) if list.is_empty() => {
+            return Err(rule(
+                "models",
+                "must not be an empty list: leave `models` out for a key that may use every \
+                 model of the group, or list the models the key may use",
+            ));
+        }
+        Some(list) => {
             let mut out: Vec<String> = Vec::new();
             for m in list {
                 let m = m.trim().to_owned();
@@ -104,7 +113,7 @@ pub async fn create(
             }
             Some(out)
         }
-        _ => None,
+        None => None,
     };
     let now = now_ms();
     let expires_at = input

@@ -262,3 +262,66 @@ async fn the_list_pages_as_anthropic_pages_it() {
         .unwrap();
     assert_eq!(res.status(), 401);
 }
+
+/// A key limited to models the group does not serve is told exactly that, in the caller's
+/// dialect (it used to hear that the group had no models yet); an empty list, which would
+/// have been stored as "every model", is refused.
+#[tokio::test]
+async fn a_key_for_models_the_group_does_not_serve_is_told_so() {
+    let gw = gateway::start().await;
+    let (status, err) = gw
+        .api(
+            "POST",
+            &format!("/api/groups/{}/keys", gw.group_id),
+            Some(json!({"name": "none", "models": []})),
+        )
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["field"], "models", "{err}");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("leave `models` out"), "{message}");
+
+    let elsewhere = gw
+        .new_key(
+            &gw.admin.clone(),
+            json!({"name": "elsewhere", "models": ["gpt-5", "o3"]}),
+        )
+        .await;
+    let told = "this key is limited to gpt-5, o3 and the group serves none of them (it serves \
+                claude-sonnet-4-5, fast, gpt-4o-mini)";
+    // A model of its list, on OpenAI's route.
+    let res = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.base))
+        .bearer_auth(&elsewhere)
+        .json(&chat("gpt-5", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let err: Value = res.json().await.unwrap();
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains(told),
+        "{err}"
+    );
+    // A model the group serves, outside its list, on Anthropic's route: Anthropic's shape.
+    let res = gw
+        .http
+        .post(format!("{}/v1/messages", gw.base))
+        .header("x-api-key", &elsewhere)
+        .json(&json!({"model": "claude-sonnet-4-5", "max_tokens": 5,
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["type"], "error", "{err}");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains(told), "{message}");
+    assert!(!message.contains("no models yet"), "{message}");
+    let (status, err) = get_as(&gw, "/v1/models/gpt-5", &elsewhere).await;
+    assert_eq!(status, 404);
+    assert!(err.to_string().contains(told), "{err}");
+    assert!(gw.mock.requests().is_empty(), "{:?}", gw.mock.requests());
+}

@@ -282,7 +282,7 @@ impl Gateway {
             Ok(c) => c,
             Err(e) => return unavailable(&e, dialect),
         };
-        let names = usable_models(&catalog, member);
+        let names = usable_models(&catalog, member).names;
         let (shown, has_more) = page.slice(&names);
         let data: Vec<Value> = shown.iter().map(|id| model_object(id)).collect();
         ProxyResponse::json(
@@ -347,22 +347,45 @@ impl Gateway {
     }
 }
 
-/// The model names `member` may use, sorted.
-pub(super) fn usable_models(catalog: &Catalog, member: &MemberKey) -> Vec<String> {
-    catalog
-        .models(member.group_id)
-        .into_iter()
-        .filter(|m| member.allows(m))
-        .collect()
+/// The models a key may use, with what the refusal needs to say when there are none.
+pub(super) struct UsableModels {
+    /// The names the key may use, sorted.
+    pub names: Vec<String>,
+    /// The key's own list of models, when it is limited to some.
+    limited_to: Option<Vec<String>>,
+    /// Every model the group serves, sorted.
+    served: Vec<String>,
 }
 
-/// The end of a 404 for a model: which ones the key can use instead.
-pub(super) fn usable_text(names: &[String]) -> String {
-    if names.is_empty() {
-        "this key's group has no models yet: a group admin binds accounts on the group page"
-            .to_owned()
-    } else {
-        format!("models this key can use: {}", names.join(", "))
+/// The models `member` may use.
+pub(super) fn usable_models(catalog: &Catalog, member: &MemberKey) -> UsableModels {
+    let served = catalog.models(member.group_id);
+    UsableModels {
+        names: served
+            .iter()
+            .filter(|m| member.allows(m))
+            .cloned()
+            .collect(),
+        limited_to: member.models.clone(),
+        served,
+    }
+}
+
+/// The end of a 404 for a model: which ones the key can use instead, or why there are none
+/// (the group serves none yet, or none of those the key is limited to).
+pub(super) fn usable_text(usable: &UsableModels) -> String {
+    match (&usable.limited_to, usable.names.is_empty()) {
+        (_, false) => format!("models this key can use: {}", usable.names.join(", ")),
+        (Some(limited), true) if !limited.is_empty() && !usable.served.is_empty() => format!(
+            "this key is limited to {} and the group serves none of them (it serves {}); use \
+             a key for the group's models, or ask a group admin to bind an account that \
+             serves yours",
+            limited.join(", "),
+            usable.served.join(", ")
+        ),
+        _ => "this key's group has no models yet: a group admin binds accounts on the group \
+              page"
+            .to_owned(),
     }
 }
 

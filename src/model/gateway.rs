@@ -288,7 +288,7 @@ pub struct NewKeyView {
 pub struct KeyInput {
     /// Name.
     pub name: String,
-    /// Allowed models; all of the group's when absent or empty.
+    /// Allowed models; all of the group's when absent (an empty list is refused).
     #[serde(default)]
     pub models: Option<Vec<String>>,
     /// Expiry: ms since the epoch, or an RFC 3339 time string.
