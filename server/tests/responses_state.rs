@@ -223,6 +223,24 @@ async fn a_continuation_never_goes_to_an_account_that_translates() {
         (200, openai),
         "a continuation goes where it is stored"
     );
+    // So does a request naming a stored conversation or prompt, which the Anthropic account,
+    // first in line, would refuse.
+    for extra in [
+        json!({"conversation": "conv_1"}),
+        json!({"prompt": {"id": "pmpt_1"}}),
+    ] {
+        let mut body = json!({"model": MODEL, "input": "and then?"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let res = gw.post("/v1/responses", &body).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{extra}");
+        assert_eq!(
+            res.headers()["x-aicarpool-account-id"],
+            openai.to_string().as_str(),
+            "{extra}"
+        );
+    }
 
     // A model only translating accounts serve: a 400 that says what to do instead.
     let res = gw

@@ -36,6 +36,15 @@ pub fn previous(endpoint: Endpoint, body: &Value) -> Option<&str> {
         .filter(|id| !id.is_empty())
 }
 
+/// Whether a Responses request names something only the provider keeps besides a previous
+/// response: a stored `conversation` or a stored `prompt`.
+pub fn kept_upstream(endpoint: Endpoint, body: &Value) -> bool {
+    endpoint == Endpoint::Responses
+        && ["conversation", "prompt"]
+            .iter()
+            .any(|field| body.get(*field).is_some_and(|v| !v.is_null()))
+}
+
 /// Whether the answer to this request is stored upstream, so worth a pin: a Responses
 /// request without `store: false` (Codex CLI sends `store: false`).
 pub fn stored(endpoint: Endpoint, body: &Value) -> bool {

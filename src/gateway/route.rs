@@ -142,6 +142,16 @@ impl Gateway {
             if candidates.is_empty() {
                 return Err(response_pins::no_account(&model));
             }
+        } else if response_pins::kept_upstream(req.endpoint, &body) {
+            // A stored conversation or prompt is likewise only for accounts that speak
+            // Responses natively, while there are any (a translating one refuses it: with
+            // only those, the client hears that from the translation).
+            let native = |c: &Candidate| {
+                req.endpoint.upstream_wire(c.account.provider) == Some(Wire::Responses)
+            };
+            if candidates.iter().any(native) {
+                candidates.retain(native);
+            }
         }
 
         let routing = catalog.group(group);
