@@ -33,10 +33,10 @@ fn responses(model: &str, stream: bool) -> Value {
     json!({"model": model, "stream": stream, "input": "hi"})
 }
 
-/// A stream that ends before any event with data (blank, a keep-alive comment, an event
-/// without data) or whose first event is chat's `[DONE]` is no answer: the attempt fails
-/// before anything reaches the client, the next account is tried, and with none left the
-/// client gets a 502 in its dialect and nothing is billed.
+/// A stream that ends before any event that says something (blank, a keep-alive comment, an
+/// event without data, Anthropic's ping) or whose first event is chat's `[DONE]` is no
+/// answer: the attempt fails before anything reaches the client, the next account is tried,
+/// and with none left the client gets a 502 in its dialect and nothing is billed.
 #[tokio::test]
 async fn a_stream_that_ends_before_its_first_event_fails_over_and_costs_nothing() {
     let gw = start().await;
@@ -76,6 +76,12 @@ async fn a_stream_that_ends_before_its_first_event_fails_over_and_costs_nothing(
             "event: ping\n\n",
             "/v1/messages",
             messages("claude-sonnet-4-5", true),
+        ),
+        (
+            MockRoute::Messages,
+            "event: ping\ndata: {\"type\": \"ping\"}\n\n",
+            "/v1/chat/completions",
+            chat("claude-sonnet-4-5", true),
         ),
         (
             MockRoute::Messages,

@@ -296,10 +296,10 @@ const FIRST_EVENT_PROBE_BYTES: usize = 1024 * 1024;
 /// Reads on from `first` to the stream's first whole event and checks it; returns every byte
 /// read, for the relay. Nothing has reached the client yet, so garbage there fails this
 /// attempt and the next account is tried, and so does a stream that ends before any event
-/// with data, or whose first is chat's `[DONE]` (an empty answer is no answer); later garbage
-/// can only end the stream. Comments, keep-alives or events without data alone until the
-/// first-byte deadline, or a first event over 1 MiB, commit unchecked (the relay checks every
-/// event anyway).
+/// that says something (not a ping, not without data), or whose first is chat's `[DONE]` (an
+/// empty answer is no answer); later garbage can only end the stream. Comments, keep-alives,
+/// pings or events without data alone until the first-byte deadline, or a first event over
+/// 1 MiB, commit unchecked (the relay checks every event anyway).
 async fn first_event_checked(
     wire: Wire,
     first: Bytes,
@@ -307,8 +307,7 @@ async fn first_event_checked(
     deadline: tokio::time::Instant,
     status: u16,
 ) -> Result<Bytes, AttemptFailure> {
-    // An event without data says nothing (the SSE standard does not even dispatch it).
-    let first_said = |events: &[SseEvent]| events.iter().position(|ev| !ev.data.trim().is_empty());
+    let first_said = |events: &[SseEvent]| events.iter().position(says_something);
     let mut parser = SseParser::new();
     let mut events = parser.push(&first);
     // Only a first chunk without an event with data is copied (the usual stream never is).
@@ -355,6 +354,16 @@ async fn first_event_checked(
         None if ended => Err(bad_start("ended its stream before its first event")),
         None => Ok(more_read.map_or(first, BytesMut::freeze)),
     }
+}
+
+/// Whether a stream event says anything: one without data (the SSE standard does not even
+/// dispatch it) or Anthropic's keep-alive `ping` does not.
+fn says_something(ev: &SseEvent) -> bool {
+    let data = ev.data.trim();
+    !data.is_empty()
+        && ev.event.as_deref() != Some("ping")
+        && !data.starts_with(r#"{"type":"ping""#)
+        && !data.starts_with(r#"{"type": "ping""#)
 }
 
 fn first_byte_timeout() -> AttemptFailure {

@@ -95,6 +95,24 @@ pub(crate) fn chat_tools_to_messages(
             ));
         }
     };
+    // A forced call of a function that is not among the tools can only fail: OpenAI refuses
+    // it, and dropping it would answer as if nothing had been forced.
+    if let Some(name) = choice.get("name").and_then(Value::as_str)
+        && !out.iter().any(|t| t["name"] == name)
+    {
+        let param = if check::field(req, "functions").is_some() {
+            "function_call.name"
+        } else {
+            "tool_choice.function.name"
+        };
+        return Err(TranslateError::new(
+            param,
+            format!(
+                "`{param}` is `{name}`, which is not one of the request's tools; add its \
+                 definition to the tools or name one of them"
+            ),
+        ));
+    }
     if out.is_empty() {
         return Ok(());
     }
@@ -310,6 +328,19 @@ mod tests {
                 f(json!({})).merged("tool_choice", json!("sometimes")),
                 "tool_choice",
                 "\"required\"",
+            ),
+            (
+                json!({"tool_choice": {"type": "function", "function": {"name": "nope"}}}),
+                "tool_choice.function.name",
+                "`nope`, which is not one of the request's tools",
+            ),
+            (
+                f(json!({})).merged(
+                    "tool_choice",
+                    json!({"type": "function", "function": {"name": "g"}}),
+                ),
+                "tool_choice.function.name",
+                "not one of the request's tools",
             ),
             (
                 f(json!({})).merged("tool_choice", json!({"type": "function"})),
