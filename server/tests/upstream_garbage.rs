@@ -11,28 +11,10 @@
 
 mod common;
 
-use common::gateway::{self, Gateway, sse_events};
+use common::gateway::{Gateway, sse_events};
+use common::misbehaving::{chat, messages, responses, start};
 use serde_json::{Value, json};
 use server::mock_upstream::{Fault, MockRoute};
-
-/// A gateway whose accounts never trip their circuit, so one test can fail them repeatedly.
-async fn start() -> Gateway {
-    gateway::start_with(|c| c.gateway.circuit_failures = 1000).await
-}
-
-fn chat(model: &str, stream: bool) -> Value {
-    json!({"model": model, "stream": stream, "stream_options": {"include_usage": true},
-           "messages": [{"role": "user", "content": "hi"}]})
-}
-
-fn messages(model: &str, stream: bool) -> Value {
-    json!({"model": model, "stream": stream, "max_tokens": 50,
-           "messages": [{"role": "user", "content": "hi"}]})
-}
-
-fn responses(model: &str, stream: bool) -> Value {
-    json!({"model": model, "stream": stream, "input": "hi"})
-}
 
 /// Posts `body` to `path` with `raw` as the upstream's answer on `route`; the client's text.
 async fn through(gw: &Gateway, route: MockRoute, raw: &str, path: &str, body: &Value) -> String {

@@ -10,28 +10,10 @@
 
 mod common;
 
-use common::gateway::{self, Gateway, sse_events};
-use serde_json::{Value, json};
+use common::gateway::sse_events;
+use common::misbehaving::{chat, messages, responses, start};
+use serde_json::Value;
 use server::mock_upstream::{Fault, MockRoute};
-
-/// A gateway whose accounts never trip their circuit, so one test can fail them repeatedly.
-async fn start() -> Gateway {
-    gateway::start_with(|c| c.gateway.circuit_failures = 1000).await
-}
-
-fn chat(model: &str, stream: bool) -> Value {
-    json!({"model": model, "stream": stream, "stream_options": {"include_usage": true},
-           "messages": [{"role": "user", "content": "hi"}]})
-}
-
-fn messages(model: &str, stream: bool) -> Value {
-    json!({"model": model, "stream": stream, "max_tokens": 50,
-           "messages": [{"role": "user", "content": "hi"}]})
-}
-
-fn responses(model: &str, stream: bool) -> Value {
-    json!({"model": model, "stream": stream, "input": "hi"})
-}
 
 /// A stream that ends before any event that says something (blank, a keep-alive comment, an
 /// event without data, Anthropic's ping) or whose first event is chat's `[DONE]` is no

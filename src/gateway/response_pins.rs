@@ -13,13 +13,13 @@ use http::{HeaderMap, HeaderValue, header};
 use serde_json::Value;
 
 use super::attempt::MAX_ANSWER_BYTES;
-use super::catalog::Account;
+use super::catalog::{Account, Candidate};
 use super::client;
 use super::engine::{Gateway, JSON, ProxyBody, ProxyResponse, database_unavailable};
 use super::error::{Dialect, ErrorKind, GatewayError};
 use super::keys::MemberKey;
 use super::route::check_query;
-use super::upstream::{self, Endpoint};
+use super::upstream::{self, Endpoint, Wire};
 use crate::counters::CounterStore;
 use crate::db::now_ms;
 
@@ -36,13 +36,33 @@ pub fn previous(endpoint: Endpoint, body: &Value) -> Option<&str> {
         .filter(|id| !id.is_empty())
 }
 
-/// Whether a Responses request names something only the provider keeps besides a previous
-/// response: a stored `conversation` or a stored `prompt`.
-pub fn kept_upstream(endpoint: Endpoint, body: &Value) -> bool {
-    endpoint == Endpoint::Responses
+/// Keeps the candidates that can read what a Responses request names upstream. A previous
+/// response continues only on accounts that speak Responses natively (with none, the
+/// refusal): one serving the model by translation keeps nothing. A stored `conversation` or
+/// `prompt` goes there too while there are any; a translating account refuses it, so with only
+/// those the client hears why from the translation.
+pub fn keep_readers(
+    endpoint: Endpoint,
+    body: &Value,
+    model: &str,
+    candidates: &mut Vec<Candidate>,
+) -> Result<(), GatewayError> {
+    let native =
+        |c: &Candidate| endpoint.upstream_wire(c.account.provider) == Some(Wire::Responses);
+    if previous(endpoint, body).is_some() {
+        candidates.retain(native);
+        if candidates.is_empty() {
+            return Err(no_account(model));
+        }
+    } else if endpoint == Endpoint::Responses
         && ["conversation", "prompt"]
             .iter()
             .any(|field| body.get(*field).is_some_and(|v| !v.is_null()))
+        && candidates.iter().any(native)
+    {
+        candidates.retain(native);
+    }
+    Ok(())
 }
 
 /// Whether the answer to this request is stored upstream, so worth a pin: a Responses

@@ -27,7 +27,7 @@ use super::relay::{Conversion, Relay, StreamEnd};
 use super::response_pins;
 use super::select::{self, BudgetLeft, Planned, session_key};
 use super::translate;
-use super::upstream::{AttemptFailure, Endpoint, Wire};
+use super::upstream::{AttemptFailure, Endpoint};
 use super::usage::Usage;
 use super::usage_guard::UsageGuard;
 use crate::counters::{CapHit, Charge};
@@ -133,26 +133,8 @@ impl Gateway {
             ));
         }
 
-        // A stored conversation continues only on an account that speaks Responses natively.
         let previous = response_pins::previous(req.endpoint, &body);
-        if previous.is_some() {
-            candidates.retain(|c| {
-                req.endpoint.upstream_wire(c.account.provider) == Some(Wire::Responses)
-            });
-            if candidates.is_empty() {
-                return Err(response_pins::no_account(&model));
-            }
-        } else if response_pins::kept_upstream(req.endpoint, &body) {
-            // A stored conversation or prompt is likewise only for accounts that speak
-            // Responses natively, while there are any (a translating one refuses it: with
-            // only those, the client hears that from the translation).
-            let native = |c: &Candidate| {
-                req.endpoint.upstream_wire(c.account.provider) == Some(Wire::Responses)
-            };
-            if candidates.iter().any(native) {
-                candidates.retain(native);
-            }
-        }
+        response_pins::keep_readers(req.endpoint, &body, &model, &mut candidates)?;
 
         let routing = catalog.group(group);
         let strategy = routing.map(|g| g.strategy).unwrap_or_default();

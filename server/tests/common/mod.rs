@@ -8,6 +8,7 @@
 pub mod budgets;
 pub mod gateway;
 pub mod members;
+pub mod misbehaving;
 pub mod mock_client;
 pub mod pages;
 pub mod proxies;
