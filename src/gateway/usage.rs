@@ -38,9 +38,18 @@ pub(super) fn capped(field: &str, n: u64) -> u64 {
     n.min(MAX_TOKENS)
 }
 
+/// A count written as a float: one with no fraction (`1e3`, `12.0`, as some OpenAI-compatible
+/// servers write their counts) is that count; a fraction, a negative or a non-finite number is
+/// none.
+pub(super) fn float_count(n: f64) -> Option<u64> {
+    // `as` saturates: a float past u64::MAX is u64::MAX, which `capped` then caps.
+    (n.is_finite() && n >= 0.0 && n.fract() == 0.0).then_some(n as u64)
+}
+
 /// The counts of one usage object, wherever they are read from: a parsed [`Value`], or
 /// [`UsageCounts`](super::usage_counts::UsageCounts) read straight from the text. A count is
-/// a non-negative integer; anything else under a count's name reads as absent.
+/// a non-negative integer, or a float without a fraction ([`float_count`]); anything else
+/// under a count's name reads as absent.
 pub(super) trait Counts {
     /// `key`'s count, capped.
     fn count(&self, key: &'static str) -> Option<u64>;
@@ -53,7 +62,7 @@ pub(super) trait Counts {
 impl Counts for Value {
     fn count(&self, key: &'static str) -> Option<u64> {
         self.get(key)
-            .and_then(Value::as_u64)
+            .and_then(|v| v.as_u64().or_else(|| v.as_f64().and_then(float_count)))
             .map(|n| capped(key, n))
     }
 

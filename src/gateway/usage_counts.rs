@@ -134,7 +134,8 @@ impl<'de> Deserialize<'de> for CountKey {
 }
 
 /// What reads any JSON value without failing on its type: an object goes to `from_map`, an
-/// integer that fits a `u64` to `from_count`, anything else (consumed) is the default. Read
+/// integer that fits a `u64` or a float without a fraction to `from_count`, anything else
+/// (consumed) is the default. Read
 /// with [`deserialize_any_json`].
 pub(super) trait AnyJson: Default {
     /// The value read from a count.
@@ -189,8 +190,8 @@ impl<'de, T: AnyJson> Visitor<'de> for AnyJsonVisitor<T> {
         Ok(u64::try_from(n).map_or_else(|_| T::default(), T::from_count))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<T, E> {
-        Ok(T::default())
+    fn visit_f64<E>(self, n: f64) -> Result<T, E> {
+        Ok(super::usage::float_count(n).map_or_else(T::default, T::from_count))
     }
 
     fn visit_bool<E>(self, _: bool) -> Result<T, E> {
@@ -210,7 +211,7 @@ impl<'de, T: AnyJson> Visitor<'de> for AnyJsonVisitor<T> {
     }
 }
 
-/// A value kept when it is a count (`Value::as_u64`'s rule).
+/// A value kept when it is a count (the rule of [`Counts`](super::usage::Counts) on a `Value`).
 #[derive(Default)]
 struct Count(Option<u64>);
 
@@ -298,6 +299,8 @@ mod tests {
             r#"{"input_tokens": 328, "input_tokens_details": {"cached_tokens": 128, "cached_tokens": 64}, "output_tokens": 52}"#,
             r#"{"input_tokens": 18446744073709551615, "output_tokens": 100000001}"#,
             r#"{"input_tokens": 1e3, "output_tokens": 18446744073709551616}"#,
+            r#"{"prompt_tokens": 12.0, "completion_tokens": 3.5, "prompt_tokens_details": {"cached_tokens": 4e0}}"#,
+            r#"{"input_tokens": -0.0, "output_tokens": 7.000000000000001}"#,
             r#""usage""#,
             r#"[1, {"prompt_tokens": 3}]"#,
             r#"3"#,
@@ -328,5 +331,23 @@ mod tests {
             })
         );
         assert_eq!(first.of(Wire::CountTokens), None);
+        // Counts written as floats without a fraction are counts; a fraction is none.
+        let floats: UsageCounts = serde_json::from_str(objects[15]).unwrap();
+        assert_eq!(
+            floats.chat(),
+            Some(Usage {
+                input_tokens: 8,
+                output_tokens: 0,
+                cache_read_tokens: 4,
+                cache_write_tokens: 0
+            })
+        );
+        let thousand: UsageCounts = serde_json::from_str(objects[14]).unwrap();
+        assert_eq!(
+            thousand.messages().map(|u| u.input_tokens),
+            Some(1_000),
+            "{}",
+            objects[14]
+        );
     }
 }
