@@ -1,8 +1,9 @@
 //! SDKs given the wrong base URL: the OpenAI SDK without `/v1` (`POST /chat/completions`), the
 //! Anthropic SDK with it (`POST /v1/v1/messages`), or behind a provider's prefix
-//! (`/openai/v1/…`, `/anthropic/v1/…`). Each gets a JSON 404 in the dialect its path implies,
-//! naming the endpoint meant and the base URL to set; a browser following a link still gets
-//! the HTML page.
+//! (`/openai/v1/…`, `/anthropic/v1/…`). Each gets a JSON error in the dialect its path
+//! implies (a 404 in OpenAI's; a 400 in Anthropic's, which Claude Code shows where it hides a
+//! 404's message), naming the endpoint meant and the base URL to set; a browser following a
+//! link still gets the HTML page.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -109,11 +110,11 @@ async fn the_anthropic_sdk_with_v1_is_told_to_drop_it_in_anthropics_shape() {
     ] {
         for key_header in ["x-api-key", "bearer"] {
             let (status, kind, text) = ask(&gw, "POST", path, Some(key_header)).await;
-            assert_eq!(status, 404, "{path}: {text}");
+            assert_eq!(status, 400, "{path}: {text}");
             assert!(kind.starts_with("application/json"), "{path}: {kind}");
             let body: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(body["type"], "error", "{body}");
-            assert_eq!(body["error"]["type"], "not_found_error", "{body}");
+            assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
             let message = body["error"]["message"].as_str().unwrap();
             assert!(message.contains(path), "{message}");
             assert!(

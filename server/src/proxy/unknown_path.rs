@@ -101,10 +101,11 @@ pub fn misspelled_route(state: &ServerState, req: &Request) -> Option<Response> 
     wrong_base_url(method, req.headers(), path, &state.app.config().app_url)
 }
 
-/// The 404 for a request to `path` that ends as an endpoint's path does (`/chat/completions`,
-/// `/v1/v1/messages`, `/anthropic/v1/messages`) but is not one: in the dialect the path
-/// implies, naming the endpoint meant and the base URL each SDK needs (`app_url`: this
-/// gateway's public URL). `None` when `path` ends as no endpoint does.
+/// The answer to a request to `path` that ends as an endpoint's path does
+/// (`/chat/completions`, `/v1/v1/messages`, `/anthropic/v1/messages`) but is not one: in the
+/// dialect the path implies (a 404 in OpenAI's, a 400 in Anthropic's), naming the endpoint
+/// meant and the base URL each SDK needs (`app_url`: this gateway's public URL). `None` when
+/// `path` ends as no endpoint does.
 pub fn wrong_base_url(
     method: &Method,
     headers: &HeaderMap,
@@ -148,12 +149,15 @@ pub fn wrong_base_url(
             },
         ),
     };
-    let err = GatewayError::new(ErrorKind::NotFound, "unknown_route", message);
-    let dialect = if anthropic {
-        Dialect::Anthropic
+    // In Anthropic's dialect a 400, not a 404: Claude Code answers every 404 with its own
+    // "issue with the selected model" and never shows the message, but shows a 400's as it
+    // is ("API Error: 400 …"), without retrying.
+    let (kind, dialect) = if anthropic {
+        (ErrorKind::InvalidRequest, Dialect::Anthropic)
     } else {
-        Dialect::OpenAi
+        (ErrorKind::NotFound, Dialect::OpenAi)
     };
+    let err = GatewayError::new(kind, "unknown_route", message);
     Some(into_response(ProxyResponse::error(&err, dialect)))
 }
 
