@@ -179,7 +179,15 @@ pub fn translate_request(
     stream: bool,
 ) -> Result<Value, translate::TranslateError> {
     let mut out = match (client, upstream) {
-        (a, b) if a == b => body.clone(),
+        (a, b) if a == b => {
+            let mut out = body.clone();
+            if is_anthropic(upstream) {
+                translate::chat_reasoning::strip_from_messages(&mut out);
+            } else if upstream == Wire::Responses {
+                translate::chat_reasoning::strip_from_responses(&mut out);
+            }
+            out
+        }
         (Wire::Chat, Wire::Messages) => {
             translate::chat_to_messages_request(body, DEFAULT_MAX_TOKENS)?
         }
@@ -232,8 +240,9 @@ fn responses_names(mut e: translate::TranslateError) -> translate::TranslateErro
 }
 
 /// Whether the client's body can go upstream byte for byte: same wire format, the model the
-/// account serves named once, and (for a chat stream) usage already requested. Then the
-/// gateway neither copies nor re-serializes it.
+/// account serves named once, (for a chat stream) usage already requested, and no thinking
+/// block or reasoning item the gateway made. Then the gateway neither copies nor
+/// re-serializes it.
 pub fn passes_through(
     raw: &[u8],
     body: &Value,
@@ -253,6 +262,15 @@ pub fn passes_through(
         && (!stream
             || upstream != Wire::Chat
             || body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true)))
+        // Thinking blocks and reasoning items made from a chat provider's reasoning would fail
+        // Anthropic's and OpenAI's checks (see `translate_request`).
+        && !(is_anthropic(upstream) && translate::chat_reasoning::in_messages(body))
+        && !(upstream == Wire::Responses && translate::chat_reasoning::in_responses(body))
+}
+
+/// Whether `wire` is Anthropic's (Messages or its token count).
+fn is_anthropic(wire: Wire) -> bool {
+    matches!(wire, Wire::Messages | Wire::CountTokens)
 }
 
 /// What a whole upstream answer lacks to be translated from `upstream`'s format, if anything:

@@ -302,3 +302,51 @@ fn messages_max_tokens_fits_u32() {
         err.message
     );
 }
+
+/// A Messages request holding a thinking block the gateway made from a chat provider's
+/// reasoning (the conversation moved from a DeepSeek model to a Claude one) is rewritten for
+/// an Anthropic account without it: Anthropic would refuse its signature.
+#[test]
+fn the_gateways_thinking_blocks_never_reach_an_anthropic_account() {
+    let raw = r#"{"model":"m","max_tokens":5,"messages":[
+        {"role":"user","content":"hi"},
+        {"role":"assistant","content":[
+            {"type":"thinking","thinking":"hmm","signature":"aicarpool.chat.reasoning_content"},
+            {"type":"thinking","thinking":"claude","signature":"EqQBCgIYAhIM"},
+            {"type":"text","text":"hello"}]},
+        {"role":"user","content":"again"}]}"#;
+    for wire in [Wire::Messages, Wire::CountTokens] {
+        assert!(!check(raw, wire, wire, "m", false));
+        let body: Value = serde_json::from_str(raw).unwrap();
+        let out = translate_request(&body, wire, wire, "m", false).unwrap();
+        assert_eq!(
+            out["messages"][1]["content"],
+            json!([{"type":"thinking","thinking":"claude","signature":"EqQBCgIYAhIM"},
+                   {"type":"text","text":"hello"}])
+        );
+    }
+    let claude_only = raw.replace("aicarpool.chat.reasoning_content", "EqQBCgIYAhIN");
+    assert!(check(
+        &claude_only,
+        Wire::Messages,
+        Wire::Messages,
+        "m",
+        false
+    ));
+}
+
+/// The same for a Responses reasoning item the gateway made, on its way to an OpenAI account.
+#[test]
+fn the_gateways_reasoning_items_never_reach_an_openai_account() {
+    let raw = r#"{"model":"m","input":[{"role":"user","content":"hi"},
+        {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"hmm"}],
+         "encrypted_content":"aicarpool.chat.reasoning_content"},
+        {"type":"message","role":"assistant","content":[{"type":"output_text","text":"yo"}]}]}"#;
+    assert!(!check(raw, Wire::Responses, Wire::Responses, "m", false));
+    let body: Value = serde_json::from_str(raw).unwrap();
+    let out = translate_request(&body, Wire::Responses, Wire::Responses, "m", false).unwrap();
+    assert_eq!(out["input"].as_array().unwrap().len(), 2);
+    assert_eq!(out["input"][1]["role"], "assistant");
+    let openai = raw.replace("aicarpool.chat.reasoning_content", "gAAAAABo");
+    assert!(check(&openai, Wire::Responses, Wire::Responses, "m", false));
+}

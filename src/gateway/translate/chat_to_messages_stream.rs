@@ -1,12 +1,15 @@
 //! OpenAI `chat.completion.chunk` stream -> Anthropic Messages stream.
 //!
+//! A provider's reasoning (`reasoning_content`, `reasoning`) streams as a `thinking` block,
+//! signed at its end as [`chat_reasoning`] describes, so it can go back the way it came.
+//!
 //! Anthropic blocks can't interleave, so a tool call opens a `tool_use` block that stays
 //! open until another block starts; fragments for an already-closed tool call (providers
 //! that interleave parallel calls) can't be placed and are dropped.
 
 use serde_json::{Value, json};
 
-use super::{derive_id, stop_reason_of_answer, tool_id};
+use super::{chat_reasoning, derive_id, stop_reason_of_answer, tool_id};
 use crate::gateway::sse::SseEvent;
 use crate::gateway::usage::Usage;
 
@@ -14,7 +17,12 @@ use crate::gateway::usage::Usage;
 enum Open {
     None,
     Text(u64),
-    Tool { block: u64, call: u64 },
+    /// A `thinking` block of the reasoning that came in the chat field named.
+    Thinking(u64, &'static str),
+    Tool {
+        block: u64,
+        call: u64,
+    },
 }
 
 /// Turns chat chunks into the Anthropic event sequence, one upstream event at a time.
@@ -95,6 +103,22 @@ impl ChatToMessagesStream {
             return out;
         };
         let delta = &choice["delta"];
+        if let Some((field, reasoning)) = chat_reasoning::of(delta) {
+            if !matches!(self.open, Open::Thinking(_, f) if f == field) {
+                self.close_block(&mut out);
+                let index = self.open_block(|i| Open::Thinking(i, field));
+                out.push(event(
+                    "content_block_start",
+                    json!({ "index": index, "content_block":
+                        { "type": "thinking", "thinking": "", "signature": "" } }),
+                ));
+            }
+            out.push(event(
+                "content_block_delta",
+                json!({ "index": self.block_index(),
+                "delta": { "type": "thinking_delta", "thinking": reasoning } }),
+            ));
+        }
         let refusal = delta["refusal"].as_str().filter(|t| !t.is_empty());
         self.refused |= refusal.is_some();
         let content = delta["content"].as_str().filter(|t| !t.is_empty());
@@ -204,12 +228,20 @@ impl ChatToMessagesStream {
 
     fn block_index(&self) -> u64 {
         match self.open {
-            Open::Text(i) | Open::Tool { block: i, .. } => i,
+            Open::Text(i) | Open::Thinking(i, _) | Open::Tool { block: i, .. } => i,
             Open::None => 0,
         }
     }
 
     fn close_block(&mut self, out: &mut Vec<SseEvent>) {
+        // Anthropic signs a thinking block last, just before it ends.
+        if let Open::Thinking(index, field) = self.open {
+            out.push(event(
+                "content_block_delta",
+                json!({ "index": index, "delta":
+                    { "type": "signature_delta", "signature": chat_reasoning::signature(field) } }),
+            ));
+        }
         if self.open != Open::None {
             out.push(event(
                 "content_block_stop",
@@ -392,5 +424,70 @@ mod tests {
             .collect();
         assert_eq!(text, "I cannot help with that.");
         assert_eq!(events[5].1["delta"]["stop_reason"], "refusal");
+    }
+
+    /// DeepSeek's thinking model streams `reasoning_content` first (recorded shape): a
+    /// `thinking` block, signed just before it ends, then the text and the tool call.
+    #[test]
+    fn streamed_reasoning_is_a_signed_thinking_block() {
+        let (events, _) = run(&[
+            r#"{"id":"d1","object":"chat.completion.chunk","created":1,"model":"deepseek-v4-pro","choices":[{"index":0,"delta":{"role":"assistant","content":null,"reasoning_content":""},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"id":"d1","choices":[{"index":0,"delta":{"content":null,"reasoning_content":"The user"},"finish_reason":null}]}"#,
+            r#"{"id":"d1","choices":[{"index":0,"delta":{"content":null,"reasoning_content":" asks."},"finish_reason":null}]}"#,
+            r#"{"id":"d1","choices":[{"index":0,"delta":{"content":"Checking.","reasoning_content":null},"finish_reason":null}]}"#,
+            r#"{"id":"d1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_00_a","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},"finish_reason":null}]}"#,
+            r#"{"id":"d1","choices":[{"index":0,"delta":{"content":""},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":9,"completion_tokens":20,"total_tokens":29}}"#,
+            "[DONE]",
+        ]);
+        let shown: Vec<String> = events
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "content_block_start" => format!("start {}", v["content_block"]["type"]),
+                "content_block_delta" => {
+                    let d = &v["delta"];
+                    let text = [
+                        &d["thinking"],
+                        &d["text"],
+                        &d["signature"],
+                        &d["partial_json"],
+                    ]
+                    .into_iter()
+                    .find_map(Value::as_str)
+                    .unwrap_or("");
+                    format!("{} {} {text}", v["index"], d["type"].as_str().unwrap())
+                }
+                other => other.to_owned(),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "message_start",
+                "start \"thinking\"",
+                "0 thinking_delta The user",
+                "0 thinking_delta  asks.",
+                "0 signature_delta aicarpool.chat.reasoning_content",
+                "content_block_stop",
+                "start \"text\"",
+                "1 text_delta Checking.",
+                "content_block_stop",
+                "start \"tool_use\"",
+                "2 input_json_delta {}",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        assert_eq!(
+            events[1].1["content_block"],
+            json!({"type": "thinking", "thinking": "", "signature": ""})
+        );
+        assert_eq!(events[12].1["delta"]["stop_reason"], "tool_use");
+        // A stream that ends while thinking still signs and closes the block.
+        let (cut, _) = run(&[
+            r#"{"id":"d2","choices":[{"index":0,"delta":{"reasoning":"hmm"},"finish_reason":null}]}"#,
+        ]);
+        assert_eq!(cut[3].1["delta"]["signature"], "aicarpool.chat.reasoning");
+        assert_eq!(cut[4].0, "content_block_stop");
     }
 }

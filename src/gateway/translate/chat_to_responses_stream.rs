@@ -1,20 +1,27 @@
 //! OpenAI `chat.completion.chunk` stream -> Responses API stream events.
 //!
 //! Every event is named after its `type` and carries a `sequence_number`, as OpenAI's do.
-//! Output items are emitted one at a time (text message, then each function call), each
-//! closed with its `.done` events before the next opens.
+//! Output items are emitted one at a time (the provider's reasoning, the text message, then
+//! each function call), each closed with its `.done` events before the next opens.
 
 use serde_json::{Value, json};
 
 use super::responses_object::{
-    Status, function_call_item, message_item, refusal_item, response_object,
+    Status, function_call_item, message_item, reasoning_item, refusal_item, response_object,
 };
-use super::{derive_id, random_id, unix_now};
+use super::{chat_reasoning, derive_id, random_id, unix_now};
 use crate::gateway::sse::SseEvent;
 use crate::gateway::usage::Usage;
 
 #[derive(Debug)]
 enum OpenItem {
+    /// A chat provider's reasoning, streamed as a `reasoning` item's summary, and the chat
+    /// field it came in.
+    Reasoning {
+        id: String,
+        text: String,
+        field: &'static str,
+    },
     /// An assistant message with one part: `output_text`, or `refusal` when the model
     /// declined (chat's `delta.refusal`).
     Message {
@@ -113,6 +120,9 @@ impl ChatToResponsesStream {
         let Some(choice) = v["choices"].as_array().and_then(|c| c.first()) else {
             return out;
         };
+        if let Some((field, reasoning)) = chat_reasoning::of(&choice["delta"]) {
+            self.reasoning_delta(reasoning, field, &mut out);
+        }
         for (key, refusal) in [("content", false), ("refusal", true)] {
             if let Some(text) = choice["delta"][key].as_str().filter(|t| !t.is_empty()) {
                 self.text_delta(text, refusal, &mut out);
@@ -202,6 +212,41 @@ impl ChatToResponsesStream {
         out.push(self.event(&format!("response.{kind}.delta"), body));
     }
 
+    /// Reasoning streams as OpenAI streams a reasoning summary: the item, its one summary
+    /// part, then the part's text deltas.
+    fn reasoning_delta(&mut self, text: &str, field: &'static str, out: &mut Vec<SseEvent>) {
+        if !matches!(self.open, Some(OpenItem::Reasoning { field: f, .. }) if f == field) {
+            self.close_item(out);
+            let id = random_id("rs_");
+            let output_index = self.output.len();
+            out.push(self.event(
+                "response.output_item.added",
+                json!({ "output_index": output_index,
+                    "item": { "id": id, "type": "reasoning", "summary": [] } }),
+            ));
+            out.push(self.event(
+                "response.reasoning_summary_part.added",
+                json!({ "item_id": id, "output_index": output_index, "summary_index": 0,
+                    "part": { "type": "summary_text", "text": "" } }),
+            ));
+            self.open = Some(OpenItem::Reasoning {
+                id,
+                text: String::new(),
+                field,
+            });
+        }
+        let id = match &mut self.open {
+            Some(OpenItem::Reasoning { id, text: acc, .. }) => {
+                acc.push_str(text);
+                id.clone()
+            }
+            _ => return,
+        };
+        let body = json!({ "item_id": id, "output_index": self.output.len(),
+            "summary_index": 0, "delta": text });
+        out.push(self.event("response.reasoning_summary_text.delta", body));
+    }
+
     fn call_delta(&mut self, call: &Value, pos: u64, out: &mut Vec<SseEvent>) {
         let index = call["index"].as_u64().unwrap_or(pos);
         let is_open = matches!(&self.open, Some(OpenItem::Call { index: i, .. }) if *i == index);
@@ -255,6 +300,17 @@ impl ChatToResponsesStream {
         let output_index = self.output.len();
         let item = match self.open.take() {
             None => return,
+            Some(OpenItem::Reasoning { id, text, field }) => {
+                let base =
+                    json!({ "item_id": id, "output_index": output_index, "summary_index": 0 });
+                let mut done = base.clone();
+                done["text"] = text.as_str().into();
+                out.push(self.event("response.reasoning_summary_text.done", done));
+                let mut part = base;
+                part["part"] = json!({ "type": "summary_text", "text": text });
+                out.push(self.event("response.reasoning_summary_part.done", part));
+                reasoning_item(&id, &text, field)
+            }
             Some(OpenItem::Message { id, text, refusal }) => {
                 let base =
                     json!({ "item_id": id, "output_index": output_index, "content_index": 0 });
@@ -464,5 +520,59 @@ mod tests {
         let part = json!({"type": "refusal", "refusal": "I cannot help."});
         assert_eq!(v[7]["part"], part);
         assert_eq!(v[9]["response"]["output"][0]["content"], json!([part]));
+    }
+
+    /// DeepSeek's streamed `reasoning_content` reaches a Responses client (Codex CLI) as
+    /// OpenAI streams a reasoning summary, before the answer's own items.
+    #[test]
+    fn streamed_reasoning_is_a_reasoning_item() {
+        let mut t = ChatToResponsesStream::new(&json!({"model": "m"}));
+        let mut out = Vec::new();
+        for chunk in [
+            r#"{"id":"d","choices":[{"index":0,"delta":{"role":"assistant","content":null,"reasoning_content":"Think"}}]}"#,
+            r#"{"id":"d","choices":[{"index":0,"delta":{"content":null,"reasoning_content":"ing."}}]}"#,
+            r#"{"id":"d","choices":[{"index":0,"delta":{"content":"Done.","reasoning_content":null},"finish_reason":"stop"}]}"#,
+        ] {
+            out.extend(t.on_event(&SseEvent::data(chunk)));
+        }
+        out.extend(t.on_event(&SseEvent::done()));
+        let v = decode(&out);
+        let kinds: Vec<&str> = v.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.reasoning_summary_part.added",
+                "response.reasoning_summary_text.delta",
+                "response.reasoning_summary_text.delta",
+                "response.reasoning_summary_text.done",
+                "response.reasoning_summary_part.done",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed"
+            ]
+        );
+        assert_eq!(v[2]["item"]["type"], "reasoning");
+        assert_eq!(v[4]["delta"], "Think");
+        assert_eq!(v[6]["text"], "Thinking.");
+        let item = &v[8]["item"];
+        assert_eq!(
+            (&item["summary"], &item["encrypted_content"]),
+            (
+                &json!([{"type": "summary_text", "text": "Thinking."}]),
+                &json!("aicarpool.chat.reasoning_content")
+            )
+        );
+        assert_eq!(v[9]["output_index"], 1);
+        let output = &v.last().unwrap()["response"]["output"];
+        assert_eq!(output[0]["id"], v[2]["item"]["id"]);
+        assert_eq!(output[1]["content"][0]["text"], "Done.");
     }
 }

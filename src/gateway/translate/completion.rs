@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    derive_id, finish_reason_from_stop, lenient_arguments, stop_reason_of_answer, tool_id, unix_now,
+    chat_reasoning, derive_id, finish_reason_from_stop, lenient_arguments, stop_reason_of_answer,
+    tool_id, unix_now,
 };
 use crate::gateway::usage::Usage;
 
@@ -52,11 +53,15 @@ pub fn messages_response_to_chat(resp: &Value, model: &str) -> Value {
 }
 
 /// A chat completion (its first choice) as an Anthropic message. A refusal is its text with
-/// `stop_reason` `refusal`.
+/// `stop_reason` `refusal`; the provider's reasoning is a `thinking` block first.
 pub fn chat_response_to_messages(resp: &Value, model: &str) -> Value {
     let choice = &resp["choices"][0];
     let msg = &choice["message"];
     let mut content = Vec::new();
+    if let Some((field, reasoning)) = chat_reasoning::of(msg) {
+        content.push(json!({ "type": "thinking", "thinking": reasoning,
+            "signature": chat_reasoning::signature(field) }));
+    }
     let text = match &msg["content"] {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
@@ -217,5 +222,33 @@ mod tests {
             chat_response_to_messages(&plain, "m")["stop_reason"],
             "end_turn"
         );
+    }
+
+    /// DeepSeek's thinking model (recorded shape): its `reasoning_content` is a `thinking`
+    /// block before the text and the tool call, signed with the field it came in.
+    #[test]
+    fn chat_reasoning_is_a_thinking_block_first() {
+        let resp = json!({"id": "7a5e1c0e-1a7b-4f4e-9f7e-2b0c3c1d2e3f", "object": "chat.completion",
+            "created": 1764400000, "model": "deepseek-v4-pro", "system_fingerprint": "fp_1",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": null,
+                "message": {"role": "assistant", "content": "",
+                    "reasoning_content": "The user wants the weather; call get_weather.",
+                    "tool_calls": [{"index": 0, "id": "call_00_x1", "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{\"city\":\"Hangzhou\"}"}}]}}],
+            "usage": {"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340,
+                "prompt_tokens_details": {"cached_tokens": 256},
+                "completion_tokens_details": {"reasoning_tokens": 12},
+                "prompt_cache_hit_tokens": 256, "prompt_cache_miss_tokens": 44}});
+        let out = chat_response_to_messages(&resp, "deepseek-v4-pro");
+        assert_eq!(
+            out["content"],
+            json!([
+                {"type": "thinking", "thinking": "The user wants the weather; call get_weather.",
+                 "signature": "aicarpool.chat.reasoning_content"},
+                {"type": "tool_use", "id": "call_00_x1", "name": "get_weather",
+                 "input": {"city": "Hangzhou"}}
+            ])
+        );
+        assert_eq!(out["stop_reason"], "tool_use");
     }
 }

@@ -2,13 +2,14 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{TranslateError, check, text_of};
+use super::{TranslateError, chat_reasoning, check, text_of};
 
 /// The most stop sequences OpenAI's chat API takes.
 const MAX_CHAT_STOPS: usize = 4;
 
-/// Translates a Messages request body into a chat request body. Thinking blocks, `top_k`
-/// and cache-control markers have no chat equivalent and are dropped.
+/// Translates a Messages request body into a chat request body. Thinking blocks (but those
+/// made from a chat provider's reasoning, see [`chat_reasoning`]), `top_k` and cache-control
+/// markers have no chat equivalent and are dropped.
 pub fn messages_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
     if !req.is_object() {
         return Err(TranslateError::new(
@@ -371,9 +372,13 @@ fn document_part(block: &Value, p: &str) -> Result<Value, TranslateError> {
     }
 }
 
+/// One assistant turn as a chat message. A `thinking` block this gateway made from a chat
+/// provider's reasoning goes back in the field it came in (DeepSeek and Kimi refuse a tool
+/// call's turn without it); other thinking blocks are dropped.
 fn assistant_turn(m: &Value, p: &str) -> Result<Option<Value>, TranslateError> {
     let mut text = String::new();
     let mut calls = Vec::new();
+    let mut reasoning: Option<(&str, String)> = None;
     for (j, block) in blocks_of(m, p)?.iter().enumerate() {
         let pp = format!("{p}.content[{j}]");
         match check::part_type(block, &pp, "text or tool_use")? {
@@ -388,7 +393,17 @@ fn assistant_turn(m: &Value, p: &str) -> Result<Option<Value>, TranslateError> {
                 calls.push(json!({ "id": id, "type": "function",
                     "function": { "name": name, "arguments": arguments } }));
             }
-            "thinking" | "redacted_thinking" => {}
+            "thinking" => {
+                if let Some(field) = chat_reasoning::field_of(block)
+                    && let Some(thought) = block.get("thinking").and_then(Value::as_str)
+                {
+                    reasoning
+                        .get_or_insert_with(|| (field, String::new()))
+                        .1
+                        .push_str(thought);
+                }
+            }
+            "redacted_thinking" => {}
             other => {
                 return Err(TranslateError::new(
                     format!("{pp}.type"),
@@ -407,6 +422,9 @@ fn assistant_turn(m: &Value, p: &str) -> Result<Option<Value>, TranslateError> {
         "content": if text.is_empty() { Value::Null } else { text.into() } });
     if !calls.is_empty() {
         msg["tool_calls"] = Value::Array(calls);
+    }
+    if let Some((field, thought)) = reasoning {
+        msg[field] = thought.into();
     }
     Ok(Some(msg))
 }

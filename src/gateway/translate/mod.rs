@@ -9,6 +9,7 @@
 //! `ChatToResponsesStream`.
 
 mod answer_shape;
+pub(crate) mod chat_reasoning;
 mod chat_to_messages;
 mod chat_to_messages_stream;
 mod chat_to_responses_stream;

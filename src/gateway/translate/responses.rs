@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{TranslateError, check, text_of};
+use super::{TranslateError, chat_reasoning, check, text_of};
 
 /// Where the images (and files) of a `function_call_output` go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +94,8 @@ fn to_chat(req: &Value, media: ToolMedia) -> Result<Value, TranslateError> {
                 }
             }
             flush_media(&mut media_after, &mut messages);
+            // Reasoning that led to nothing the client kept is no turn of its own.
+            messages.retain(|m| !is_reasoning_only(m));
         }
         _ => {
             return Err(TranslateError::new(
@@ -292,6 +294,14 @@ fn text_format(req: &Value) -> Result<Option<Value>, TranslateError> {
     }
 }
 
+/// Whether `message` is an assistant turn holding only reasoning so far (made from a
+/// `reasoning` item, waiting for the answer or calls it led to).
+fn is_reasoning_only(message: &Value) -> bool {
+    message["role"] == "assistant"
+        && message["content"].is_null()
+        && message.get("tool_calls").is_none()
+}
+
 /// The media of tool outputs as a user message of their own, after the tool messages.
 fn flush_media(media: &mut Vec<Value>, out: &mut Vec<Value>) {
     if !media.is_empty() {
@@ -336,7 +346,13 @@ fn input_item(
                 }
             };
             let content = message_content(&item["content"], &format!("{p}.content"), true)?;
-            out.push(json!({ "role": role, "content": content }));
+            match out.last_mut() {
+                // The answer the reasoning before it led to.
+                Some(last) if role == "assistant" && is_reasoning_only(last) => {
+                    last["content"] = content;
+                }
+                _ => out.push(json!({ "role": role, "content": content })),
+            }
         }
         "function_call" => {
             let call_id = check::name(item, p, "call_id", "a function_call needs its call_id")?;
@@ -386,8 +402,22 @@ fn input_item(
                 "content": text_of(&Value::Array(text)) }));
             return Ok(Some(rest));
         }
-        // Reasoning summaries are model-private; other providers can't use them.
-        "reasoning" => {}
+        // A chat provider's reasoning this gateway made an item goes back in its field, on
+        // the assistant turn it preceded (see `chat_reasoning`); other reasoning is
+        // model-private, and other providers can't use it.
+        "reasoning" => {
+            if let Some(field) = chat_reasoning::field_of_item(item) {
+                let text = chat_reasoning::item_text(item);
+                match out.last_mut() {
+                    Some(last) if is_reasoning_only(last) => {
+                        if let Some(Value::String(acc)) = last.get_mut(field) {
+                            acc.push_str(&text);
+                        }
+                    }
+                    _ => out.push(json!({ "role": "assistant", "content": null, field: text })),
+                }
+            }
+        }
         other => {
             return Err(TranslateError::new(
                 format!("{p}.type"),

@@ -20,6 +20,9 @@ pub fn chat_response_to_responses(resp: &Value, req: &Value) -> Value {
     let choice = &resp["choices"][0];
     let msg = &choice["message"];
     let mut output = Vec::new();
+    if let Some((field, reasoning)) = super::chat_reasoning::of(msg) {
+        output.push(reasoning_item(&random_id("rs_"), reasoning, field));
+    }
     let text = text_of(&msg["content"]);
     if !text.is_empty() {
         output.push(message_item(&random_id("msg_"), &text, "completed"));
@@ -77,6 +80,14 @@ pub(crate) fn message_item(id: &str, text: &str, status: &str) -> Value {
 pub(crate) fn refusal_item(id: &str, refusal: &str, status: &str) -> Value {
     json!({ "id": id, "type": "message", "status": status, "role": "assistant",
         "content": [{ "type": "refusal", "refusal": refusal }] })
+}
+
+/// A `reasoning` output item holding a chat provider's reasoning as its summary, marked (in
+/// `encrypted_content`, which clients send back as it is) with the chat field it came in.
+pub(crate) fn reasoning_item(id: &str, text: &str, field: &str) -> Value {
+    json!({ "id": id, "type": "reasoning",
+        "summary": [{ "type": "summary_text", "text": text }],
+        "encrypted_content": super::chat_reasoning::signature(field) })
 }
 
 /// A `function_call` output item.
@@ -205,6 +216,52 @@ mod tests {
         assert_eq!(
             out["output"][0]["content"],
             json!([{"type": "refusal", "refusal": "I cannot help with that."}])
+        );
+    }
+
+    /// Codex CLI over a DeepSeek account: the reasoning is a `reasoning` item first, and the
+    /// item, sent back with the call, brings the reasoning back on the call's turn (DeepSeek
+    /// refuses a tool call's turn without it).
+    #[test]
+    fn chat_reasoning_is_a_reasoning_item_and_comes_back() {
+        let chat = json!({"id": "d1", "object": "chat.completion", "model": "deepseek-v4-pro",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": "", "reasoning_content": "List the files.",
+                "tool_calls": [{"id": "call_00_a", "type": "function",
+                    "function": {"name": "shell", "arguments": "{\"command\":[\"ls\"]}"}}]}}],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}});
+        let out = chat_response_to_responses(&chat, &codex_request());
+        let reasoning = &out["output"][0];
+        assert_eq!(reasoning["type"], "reasoning");
+        assert!(reasoning["id"].as_str().unwrap().starts_with("rs_"));
+        assert_eq!(
+            reasoning["summary"],
+            json!([{"type": "summary_text", "text": "List the files."}])
+        );
+        assert_eq!(out["output"][1]["type"], "function_call");
+        assert_eq!(out["output"].as_array().unwrap().len(), 2);
+        let next = json!({"input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "ls"}]},
+            reasoning, out["output"][1],
+            {"type": "function_call_output", "call_id": "call_00_a", "output": "a.rs"},
+            // Reasoning that led to an answer, and reasoning that led to nothing kept.
+            reasoning, {"type": "message", "role": "assistant",
+                        "content": [{"type": "output_text", "text": "One file."}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "ok"}]},
+            reasoning, reasoning]});
+        let chat_req = responses_to_chat_request(&next).unwrap();
+        assert_eq!(
+            chat_req["messages"],
+            json!([
+                {"role": "user", "content": "ls"},
+                {"role": "assistant", "content": null, "reasoning_content": "List the files.",
+                 "tool_calls": [{"id": "call_00_a", "type": "function",
+                     "function": {"name": "shell", "arguments": "{\"command\":[\"ls\"]}"}}]},
+                {"role": "tool", "tool_call_id": "call_00_a", "content": "a.rs"},
+                {"role": "assistant", "content": "One file.",
+                 "reasoning_content": "List the files."},
+                {"role": "user", "content": "ok"}
+            ])
         );
     }
 }

@@ -312,3 +312,42 @@ fn mcp_servers_and_container_are_refused_not_dropped() {
     req["container"] = Value::Null;
     messages_to_chat_request(&req).unwrap();
 }
+
+/// Claude Code over a DeepSeek account: the thinking blocks the gateway made from
+/// `reasoning_content` go back in it, on the turns they came with (DeepSeek refuses a tool
+/// call's turn without its reasoning); Claude's own thinking blocks are still dropped.
+#[test]
+fn reasoning_made_into_thinking_goes_back_as_reasoning() {
+    let sig = super::chat_reasoning::signature;
+    let req = json!({"max_tokens": 1000, "messages": [
+        {"role": "user", "content": "weather in Hangzhou?"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "Need the ", "signature": sig("reasoning_content")},
+            {"type": "thinking", "thinking": "tool.", "signature": sig("reasoning_content")},
+            {"type": "tool_use", "id": "call_00_a", "name": "get_weather", "input": {"city": "Hangzhou"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_00_a", "content": "sunny"}]},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "claude's", "signature": "EqQBCgIYAhIM"},
+            {"type": "text", "text": "Sunny."}]},
+        {"role": "user", "content": "and tomorrow?"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "via OpenRouter", "signature": sig("reasoning")},
+            {"type": "text", "text": "Rain."}]}
+    ]});
+    let out = messages_to_chat_request(&req).unwrap();
+    let messages = out["messages"].as_array().unwrap();
+    assert_eq!(
+        messages[1],
+        json!({"role": "assistant", "content": null, "reasoning_content": "Need the tool.",
+               "tool_calls": [{"id": "call_00_a", "type": "function",
+                   "function": {"name": "get_weather", "arguments": "{\"city\":\"Hangzhou\"}"}}]})
+    );
+    assert_eq!(
+        messages[3],
+        json!({"role": "assistant", "content": "Sunny."})
+    );
+    assert_eq!(
+        messages[5],
+        json!({"role": "assistant", "content": "Rain.", "reasoning": "via OpenRouter"})
+    );
+}
