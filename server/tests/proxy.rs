@@ -443,3 +443,50 @@ async fn upstream_keys_are_encrypted_at_rest_and_never_returned() {
             .any(|m| m == "gpt-4o-mini")
     );
 }
+
+/// Claude Code 2.1 sends a `system` message after the first user turn (Anthropic's
+/// mid-conversation system message, Claude Opus 4.8 and later). It used to be a 400, which
+/// Claude Code does not recover from: now it is passed on to Anthropic accounts as it is, and
+/// reaches chat providers as a system-reminder in the user turn it follows.
+#[tokio::test]
+async fn a_mid_conversation_system_message_is_served() {
+    let gw = gateway::start().await;
+    let body = |model: &str| {
+        json!({"model": model, "max_tokens": 50, "stream": true,
+            "system": [{"type": "text", "text": "You are Claude Code."}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                {"role": "system", "content": [{"type": "text", "text": "Available agent types: general."}]}]})
+    };
+    for (model, route) in [
+        ("claude-sonnet-4-5", "messages"),
+        ("gpt-4o-mini", "chat_completions"),
+    ] {
+        let res = gw
+            .post("/v1/messages", &body(model))
+            .header("anthropic-beta", "mid-conversation-system-2026-04-07")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{model}: {}", res.text().await.unwrap());
+        let text = res.text().await.unwrap();
+        assert!(text.contains("message_stop"), "{model}: {text}");
+        let sent = gw.mock.last_request().unwrap();
+        assert_eq!(sent.route.name(), route);
+        let messages = &sent.body["messages"];
+        if route == "messages" {
+            assert_eq!(messages, &body(model)["messages"]);
+            assert_eq!(
+                sent.header("anthropic-beta"),
+                Some("mid-conversation-system-2026-04-07")
+            );
+        } else {
+            assert_eq!(messages.as_array().unwrap().len(), 2, "{messages}");
+            assert_eq!(
+                messages[1],
+                json!({"role": "user", "content":
+                    "hi\n\n<system-reminder>\nAvailable agent types: general.\n</system-reminder>"})
+            );
+        }
+    }
+}

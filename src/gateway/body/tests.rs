@@ -196,7 +196,7 @@ fn malformed_messages_are_refused_before_any_provider_sees_them() {
     let messages = |messages: Value| json!({"model": "m", "max_tokens": 5, "messages": messages});
     for (body, param) in [
         (
-            messages(json!([{"role": "system", "content": "x"}])),
+            messages(json!([{"role": "developer", "content": "x"}])),
             "messages[0].role",
         ),
         (messages(json!([{"role": "user"}])), "messages[0].content"),

@@ -67,7 +67,8 @@ pub enum Dialect {
 /// The shape every provider of `dialect` needs, checked before a body is sent on unchanged, so
 /// a malformed request gets the gateway's 400 naming the field rather than whatever an
 /// upstream makes of it (a 5xx from a provider would count against the account): each message
-/// an object with a role (Anthropic: `user` or `assistant`, with text or content blocks),
+/// an object with a role (Anthropic: `user`, `assistant` or `system`, with text or content
+/// blocks),
 /// content parts, tools and input items objects, token caps whole numbers, `temperature` and
 /// `top_p` in their dialect's range (see [`sampling`]). Translation checks more; other values
 /// and ranges stay the provider's business.
@@ -103,8 +104,14 @@ pub fn request_shape(dialect: Dialect, body: &Value) -> Result<(), TranslateErro
             let messages = list(body, "messages");
             for (i, m) in messages.iter().enumerate() {
                 let role = role(m, i)?;
-                if !matches!(role, "user" | "assistant") {
-                    return Err(wrong(&at(i, ".role"), "`user` or `assistant`", &m["role"]));
+                // `system`: a system message mid-conversation (Claude Opus 4.8 and later; Claude
+                // Code 2.1 sends one after the first user turn).
+                if !matches!(role, "user" | "assistant" | "system") {
+                    return Err(wrong(
+                        &at(i, ".role"),
+                        "`user`, `assistant` or `system`",
+                        &m["role"],
+                    ));
                 }
                 match field(m, "content") {
                     Some(Value::String(_)) => {}

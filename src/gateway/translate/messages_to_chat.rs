@@ -35,17 +35,18 @@ pub fn messages_to_chat_request(req: &Value) -> Result<Value, TranslateError> {
         match check::field(m, "role") {
             Some(Value::String(r)) if r == "user" => user_turn(m, &p, &mut out)?,
             Some(Value::String(r)) if r == "assistant" => out.extend(assistant_turn(m, &p)?),
+            Some(Value::String(r)) if r == "system" => system_turn(m, &p, &mut out)?,
             Some(v) => {
                 return Err(check::wrong(
                     &format!("{p}.role"),
-                    "\"user\" or \"assistant\" (system text goes in the top-level `system`)",
+                    "\"user\", \"assistant\" or \"system\"",
                     v,
                 ));
             }
             None => {
                 return Err(check::missing(
                     &format!("{p}.role"),
-                    "each message needs a role (user or assistant)",
+                    "each message needs a role (user, assistant or system)",
                 ));
             }
         }
@@ -150,6 +151,56 @@ fn system_text(req: &Value) -> Result<String, TranslateError> {
         }
     }
     Ok(texts.join("\n"))
+}
+
+/// A system message inside `messages` (Anthropic's mid-conversation system message). Before
+/// any turn it joins the system prompt. After one it is a `<system-reminder>` in the user turn
+/// it follows, as Claude Code sends it to an API that refuses the role: several
+/// OpenAI-compatible chat templates refuse a system message after the first.
+fn system_turn(m: &Value, p: &str, out: &mut Vec<Value>) -> Result<(), TranslateError> {
+    let mut texts = Vec::new();
+    for (j, block) in blocks_of(m, p)?.iter().enumerate() {
+        let pp = format!("{p}.content[{j}]");
+        match check::part_type(block, &pp, "text")? {
+            "text" => texts.push(block_text(block, &pp)?.to_owned()),
+            other => {
+                return Err(TranslateError::new(
+                    format!("{pp}.type"),
+                    format!(
+                        "`{pp}.type` is `{other}`, which can't be translated for this model in a \
+                         system message; expected text"
+                    ),
+                ));
+            }
+        }
+    }
+    let text = texts.join("\n");
+    if text.is_empty() {
+        return Ok(());
+    }
+    if out.iter().all(|m| m["role"] == "system") {
+        match out.first_mut() {
+            Some(Value::Object(first)) => {
+                let joined = format!("{}\n{text}", first["content"].as_str().unwrap_or(""));
+                first.insert("content".into(), joined.into());
+            }
+            _ => out.push(json!({ "role": "system", "content": text })),
+        }
+        return Ok(());
+    }
+    let reminder = format!("<system-reminder>\n{text}\n</system-reminder>");
+    match out.last_mut() {
+        Some(last) if last["role"] == "user" => match &mut last["content"] {
+            Value::String(s) => {
+                s.push_str("\n\n");
+                s.push_str(&reminder);
+            }
+            Value::Array(parts) => parts.push(json!({ "type": "text", "text": reminder })),
+            _ => last["content"] = reminder.into(),
+        },
+        _ => out.push(json!({ "role": "user", "content": reminder })),
+    }
+    Ok(())
 }
 
 /// The `text` of a text block, which must be a string.

@@ -63,7 +63,7 @@ fn named_tool_choice_and_bad_role() {
         json!({"type": "function", "function": {"name": "f"}})
     );
     assert!(out.get("stream_options").is_none());
-    let bad = json!({"messages": [{"role": "system", "content": "x"}]});
+    let bad = json!({"messages": [{"role": "tool", "content": "x"}]});
     assert_eq!(
         messages_to_chat_request(&bad).unwrap_err().param,
         "messages[0].role"
@@ -156,7 +156,7 @@ fn bad_translated_fields_are_refused_naming_the_field() {
         (
             msgs(json!({"role": "bot", "content": "x"})),
             "messages[0].role",
-            "\"user\" or \"assistant\"",
+            "\"user\", \"assistant\" or \"system\"",
         ),
         (
             msgs(json!({"role": "user", "content": 5})),
@@ -350,4 +350,48 @@ fn reasoning_made_into_thinking_goes_back_as_reasoning() {
         messages[5],
         json!({"role": "assistant", "content": "Rain.", "reasoning": "via OpenRouter"})
     );
+}
+
+/// Claude Code 2.1 sends a `system` message after the first user turn (Anthropic's
+/// mid-conversation system message). For a chat provider it becomes a system-reminder in that
+/// user turn; one before any turn joins the system prompt; non-text content is a 400.
+#[test]
+fn mid_conversation_system_messages_become_reminders() {
+    let req = json!({"max_tokens": 100, "system": "You are Claude Code.", "messages": [
+        {"role": "system", "content": "Leading."},
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": [{"type": "text", "text": "Available agent types: general."}]},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": [{"type": "text", "text": "look"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}}]},
+        {"role": "system", "content": "Image attached."},
+    ]});
+    let out = messages_to_chat_request(&req).unwrap();
+    assert_eq!(
+        out["messages"],
+        json!([
+            {"role": "system", "content": "You are Claude Code.\nLeading."},
+            {"role": "user", "content":
+                "hi\n\n<system-reminder>\nAvailable agent types: general.\n</system-reminder>"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": [{"type": "text", "text": "look"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}},
+                {"type": "text", "text": "<system-reminder>\nImage attached.\n</system-reminder>"}]}
+        ])
+    );
+    let only = json!({"max_tokens": 5, "messages": [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]});
+    assert_eq!(
+        messages_to_chat_request(&only).unwrap()["messages"][0],
+        json!({"role": "system", "content": "Be brief."})
+    );
+    let tools = json!({"max_tokens": 5, "messages": [{"role": "user", "content": "hi"},
+        {"role": "system", "content": [{"type": "tool_addition", "name": "f"}]}]});
+    let err = messages_to_chat_request(&tools).unwrap_err();
+    assert_eq!(err.param, "messages[1].content[0].type");
+    let developer = json!({"max_tokens": 5, "messages": [{"role": "developer", "content": "x"}]});
+    let err =
+        super::super::request_shape(super::super::BodyDialect::Messages, &developer).unwrap_err();
+    assert_eq!(err.param, "messages[0].role");
+    assert!(err.message.contains("`system`"), "{}", err.message);
 }
