@@ -162,6 +162,8 @@ async fn refusals_explain_the_limit_in_each_dialect() {
     assert_eq!(res.headers()["x-ratelimit-limit-requests"], "2");
     assert_eq!(res.headers()["x-ratelimit-remaining-requests"], "0");
     assert!(res.headers().contains_key("retry-after"));
+    // A minute's limit is worth waiting for: SDKs may retry (a month's says x-should-retry: false).
+    assert!(!res.headers().contains_key("x-should-retry"));
     let err: Value = res.json().await.unwrap();
     let message = err["error"]["message"].as_str().unwrap();
     assert!(
