@@ -212,23 +212,10 @@ impl Limit {
             header("reset", format!("{secs}s"));
             retry_after = Some(secs.max(1));
         }
-        // A limit that stays reached for longer than a client would wait: the OpenAI and
-        // Anthropic SDKs (and Claude Code, which retries a 429 ten times over three minutes)
-        // read this and show the refusal at once instead of retrying.
-        if retry_after.is_none_or(|secs| secs > MAX_RETRY_WAIT_SECS) {
-            error.headers.push((
-                HeaderName::from_static("x-should-retry"),
-                HeaderValue::from_static("false"),
-            ));
-        }
         error.retry_after_secs = retry_after;
         error
     }
 }
-
-/// The longest wait for a reset after which a refused client is still told to retry: the
-/// SDKs wait out a `retry-after` of up to a minute.
-const MAX_RETRY_WAIT_SECS: u64 = 60;
 
 fn header_name(metric: &str, what: &str) -> HeaderName {
     HeaderName::from_static(match (metric, what) {
@@ -511,18 +498,13 @@ mod tests {
                 .iter()
                 .any(|(n, v)| *n == "x-ratelimit-remaining-cost-usd" && v == "0.010000")
         );
-        // Days away from its reset, the refusal tells SDKs not to retry; a minute window,
-        // whose reset is at most a minute away, leaves them to wait it out.
-        let no_retry = |e: &GatewayError| {
-            e.headers
-                .iter()
-                .any(|(n, v)| *n == "x-should-retry" && v == "false")
-        };
-        assert!(no_retry(&e));
+        // Days away from its reset, or never reset, a retry cannot help; a minute window's
+        // reset is at most a minute away.
+        assert!(!e.retry_may_help());
         let total = limit(LimitMetric::Requests, LimitWindow::Total).refusal(5, 1, now);
-        assert!(no_retry(&total));
+        assert!(!total.retry_may_help());
         let minute = limit(LimitMetric::Requests, LimitWindow::Minute).refusal(5, 1, now);
-        assert!(!no_retry(&minute));
+        assert!(minute.retry_may_help());
         assert!(minute.retry_after_secs.is_some_and(|s| s <= 60));
     }
 

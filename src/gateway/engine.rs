@@ -98,6 +98,12 @@ impl ProxyResponse {
                 .headers
                 .push((header::RETRY_AFTER, HeaderValue::from(secs)));
         }
+        if !err.retry_may_help() {
+            response.headers.push((
+                HeaderName::from_static("x-should-retry"),
+                HeaderValue::from_static("false"),
+            ));
+        }
         response.headers.extend(err.headers.iter().cloned());
         response
     }

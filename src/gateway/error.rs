@@ -103,6 +103,12 @@ impl ErrorKind {
     }
 }
 
+/// The longest `retry-after` a client is left to wait out. The OpenAI and Anthropic SDKs sleep
+/// for whatever `retry-after` says (a budget's reset days away would hang them silently), and
+/// Claude Code retries a 429 or 5xx ten times over three minutes; past this wait the answer
+/// says `x-should-retry: false`, which all three obey.
+pub const MAX_RETRY_WAIT_SECS: u64 = 60;
+
 /// A refusal or failure of one proxied request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -146,6 +152,16 @@ impl GatewayError {
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = Some(secs);
         self
+    }
+
+    /// Whether a client retrying soon may be served: not when the wait is longer than SDKs
+    /// wait (a `retry-after` past [`MAX_RETRY_WAIT_SECS`]), nor for a budget refusal without
+    /// a reset. Otherwise the client's own rules decide.
+    pub fn retry_may_help(&self) -> bool {
+        match self.retry_after_secs {
+            Some(secs) => secs <= MAX_RETRY_WAIT_SECS,
+            None => self.class != "budget_exceeded",
+        }
     }
 
     /// HTTP status.
@@ -256,5 +272,31 @@ mod tests {
         assert!(!s.contains("my-secret-key-123"), "{s}");
         assert!(!s.contains("ZZZZZZZZ"), "{s}");
         assert!(s.contains("sk-x ok"), "{s}");
+    }
+
+    /// An answer that retrying soon cannot change says so (`x-should-retry: false`): a wait
+    /// past a minute, or a budget that does not reset. A short wait leaves SDKs to retry.
+    #[test]
+    fn long_waits_tell_clients_not_to_retry() {
+        use crate::gateway::ProxyResponse;
+        let header = |e: &GatewayError| {
+            ProxyResponse::error(e, Dialect::Anthropic)
+                .headers
+                .iter()
+                .find(|(n, _)| n == "x-should-retry")
+                .map(|(_, v)| v.to_str().unwrap().to_owned())
+        };
+        let cooling = GatewayError::new(ErrorKind::RateLimit, "upstream_rate_limited", "x");
+        assert_eq!(
+            header(&cooling.clone().retry_after(3600)),
+            Some("false".into())
+        );
+        assert_eq!(header(&cooling.clone().retry_after(60)), None);
+        assert_eq!(header(&cooling), None);
+        let budget = GatewayError::new(ErrorKind::RateLimit, "budget_exceeded", "x");
+        assert_eq!(header(&budget), Some("false".into()));
+        assert_eq!(header(&budget.retry_after(30)), None);
+        let failed = GatewayError::new(ErrorKind::BadGateway, "upstream_error", "x");
+        assert_eq!(header(&failed), None);
     }
 }
