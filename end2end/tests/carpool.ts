@@ -95,7 +95,8 @@ export async function startMock(): Promise<RunningMock> {
 
 export interface AccountSpec {
   name: string;
-  provider: 'openai' | 'anthropic';
+  /** `openai_compatible`: chat completions only (DeepSeek, Qwen…), so Responses requests are translated. */
+  provider: 'openai' | 'anthropic' | 'openai_compatible';
   /** Models it serves; empty: it passes any model name through. */
   models: string[];
   model_aliases?: Record<string, string>;
@@ -213,7 +214,7 @@ export async function startCarpool(accounts: AccountSpec[] = DEFAULT_ACCOUNTS): 
         await api('POST', '/api/accounts', {
           name: spec.name,
           provider: spec.provider,
-          base_url: spec.provider === 'openai' ? mock.openaiBase : mock.base,
+          base_url: spec.provider === 'anthropic' ? mock.base : mock.openaiBase,
           api_key: MOCK_KEY,
           models: spec.models,
           model_aliases: spec.model_aliases ?? {},

@@ -72,6 +72,62 @@ test.describe('Claude Code on an OpenAI account', () => {
   });
 });
 
+// A thinking chat model (the mock's `mock:think`, as DeepSeek's thinking mode): its
+// `reasoning_content` reaches Claude Code as a thinking block and Codex as a reasoning item,
+// and must come back on the tool call's turn, or the provider refuses the next request (400).
+test.describe('Claude Code and Codex CLI on a thinking chat model', () => {
+  let carpool: Carpool;
+  test.beforeAll(async () => {
+    test.setTimeout(60_000);
+    carpool = await startCarpool([{ name: 'deepseek-any', provider: 'openai_compatible', models: [] }]);
+  });
+  test.afterAll(async () => {
+    await carpool?.stop();
+  });
+  test.beforeEach(async () => {
+    await carpool.mock.control('POST', '/_mock/reset');
+  });
+
+  /** The assistant turn with the tool call in the second chat request, with its reasoning. */
+  async function reasoningSentBack(): Promise<any> {
+    const chats = (await recorded(carpool)).filter((r) => r.route === 'chat_completions');
+    expect(chats.length).toBe(2);
+    const turn = chats[1].body.messages.find((m: any) => m.role === 'assistant' && m.tool_calls);
+    expect(turn, JSON.stringify(chats[1].body.messages)).toBeTruthy();
+    return turn;
+  }
+
+  test('Claude Code sends the thinking back on the Read loop', async () => {
+    test.setTimeout(120_000);
+    const work = workWithNote('kumquat-4471');
+    try {
+      const res = await claudeCode(carpool, `mock:think mock:call Read {"file_path":"${work}/note.txt"}`, work);
+      expect(res.code, res.detail).toBe(0);
+      expect(res.stdout, res.detail).toMatch(/mock reply: [\s\S]*the note says kumquat-4471/);
+      const turn = await reasoningSentBack();
+      expect(turn.reasoning_content).toMatch(/^mock thinking about /);
+      expect(turn.tool_calls[0].function.name).toBe('Read');
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  test('Codex sends the reasoning item back on the exec_command loop', async () => {
+    test.setTimeout(120_000);
+    const work = workWithNote('kumquat-4471');
+    try {
+      const res = await codexExec(carpool, 'mock:think mock:call exec_command {"cmd":"cat note.txt"}', work, 'deepseek-v4-pro');
+      expect(res.code, res.detail).toBe(0);
+      expect(res.stdout, res.detail).toMatch(/mock reply: .*the note says kumquat-4471/);
+      const turn = await reasoningSentBack();
+      expect(turn.reasoning_content).toMatch(/^mock thinking about /);
+      expect(turn.tool_calls[0].function.name).toBe('exec_command');
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
 test.describe('Codex CLI on an Anthropic account', () => {
   let carpool: Carpool;
   test.beforeAll(async () => {

@@ -168,3 +168,50 @@ async fn codex_gets_deepseek_reasoning_as_an_item_and_sends_it_back() {
     assert_eq!(sent["messages"][2]["role"], "tool");
     deepseek.shutdown().await;
 }
+
+/// The mock thinking as DeepSeek does (`mock:think`: reasoning first, and a tool call's turn
+/// without its reasoning refused): the whole answer's thinking block, sent back, is what makes
+/// the next request pass; without it the provider's 400 reaches the client.
+#[tokio::test]
+async fn a_provider_that_requires_its_reasoning_back_gets_it() {
+    let gw = gateway::start().await;
+    let tools = json!([{"name": "get_weather", "description": "Weather of a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
+    let question = json!({"role": "user", "content": "mock:think what is the weather?"});
+    let first = json!({"model": "gpt-4o-mini", "max_tokens": 500, "tools": tools,
+        "messages": [question]});
+    let res = gw.post("/v1/messages", &first).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.unwrap();
+    let content = answer["content"].as_array().unwrap().clone();
+    assert_eq!(content[0]["type"], "thinking", "{answer}");
+    assert!(
+        content[0]["thinking"]
+            .as_str()
+            .unwrap()
+            .starts_with("mock thinking about")
+    );
+    assert_eq!(content[1]["type"], "tool_use", "{answer}");
+    let result = json!({"role": "user", "content": [{"type": "tool_result",
+        "tool_use_id": content[1]["id"], "content": "Sunny"}]});
+    let next = |assistant: Vec<Value>| {
+        json!({"model": "gpt-4o-mini", "max_tokens": 500, "tools": tools,
+            "messages": [question, {"role": "assistant", "content": assistant}, result]})
+    };
+    let res = gw
+        .post("/v1/messages", &next(content.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // A client that drops the thinking block: the provider refuses, as DeepSeek does.
+    let res = gw
+        .post("/v1/messages", &next(content[1..].to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("reasoning_content"), "{message}");
+}

@@ -22,7 +22,10 @@
 //! call's name and arguments. When tools are defined and the last user text mentions
 //! "weather" (or `tool_choice` forces a tool) it calls the first (or the named) tool with
 //! `{"city":"Paris"}`; `mock:call NAME {JSON}` in that text calls the defined tool `NAME` with
-//! those arguments (to drive a real client's tool loop). With Anthropic `cache_control`
+//! those arguments (to drive a real client's tool loop). `mock:think` in a user message of a
+//! chat completion request makes the model think as DeepSeek's thinking mode does: the answer
+//! starts with `reasoning_content`, and an assistant turn with tool calls sent back without
+//! its `reasoning_content` is a 400. With Anthropic `cache_control`
 //! anywhere in the request, the system prompt's words are reported as cache creation the
 //! first time it is seen and as a cache read afterwards; with OpenAI `prompt_cache_key` they
 //! are reported as `cached_tokens` on repeats.

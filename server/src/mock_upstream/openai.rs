@@ -56,6 +56,29 @@ pub(crate) fn chat_completions(shared: &Shared, body: &Value) -> Result<Reply, A
         .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
         .collect::<Vec<_>>()
         .join(" ");
+    let thinks = messages.iter().any(|m| {
+        role(m) == "user" && text_of(m.get("content").unwrap_or(&Value::Null)).contains(THINK)
+    });
+    if thinks
+        && let Some(i) = messages.iter().position(|m| {
+            role(m) == "assistant"
+                && m.get("tool_calls")
+                    .and_then(Value::as_array)
+                    .is_some_and(|c| !c.is_empty())
+                && m.get("reasoning_content")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+        })
+    {
+        // DeepSeek's words for it.
+        return Err(ApiError::invalid(
+            "messages",
+            format!(
+                "Missing `reasoning_content` field in the assistant message at message index {i}. \
+                 The reasoning_content of a turn with tool calls must be passed back to the API."
+            ),
+        ));
+    }
     let others: Vec<&Value> = messages
         .iter()
         .filter(|m| !matches!(role(m), "system" | "developer"))
@@ -96,6 +119,7 @@ pub(crate) fn chat_completions(shared: &Shared, body: &Value) -> Result<Reply, A
     let id = format!("chatcmpl-mock{}", shared.next_id());
     let call_id = format!("call_mock{}", shared.next_id());
     let created = unix_now();
+    let reasoning = thinks.then(|| format!("mock thinking about {}", prompt.last_user_text));
     let finish = match &answer {
         Answer::ToolCall { .. } => "tool_calls",
         Answer::Text {
@@ -104,7 +128,7 @@ pub(crate) fn chat_completions(shared: &Shared, body: &Value) -> Result<Reply, A
         Answer::Text { .. } => "stop",
     };
     if body.get("stream").and_then(Value::as_bool) != Some(true) {
-        let message = match &answer {
+        let mut message = match &answer {
             Answer::Text { text, .. } => {
                 json!({"role": "assistant", "content": text, "refusal": null, "annotations": []})
             }
@@ -114,6 +138,9 @@ pub(crate) fn chat_completions(shared: &Shared, body: &Value) -> Result<Reply, A
                     "function": {"name": name, "arguments": arguments}}],
             }),
         };
+        if let Some(reasoning) = &reasoning {
+            message["reasoning_content"] = reasoning.as_str().into();
+        }
         return Ok(Reply::Json(json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
@@ -137,6 +164,18 @@ pub(crate) fn chat_completions(shared: &Shared, body: &Value) -> Result<Reply, A
         sse(None, &chunk)
     };
     let mut pieces = Vec::new();
+    if let Some(reasoning) = &reasoning {
+        pieces.push(Piece::Head(chunk(
+            json!({"role": "assistant", "content": null, "reasoning_content": ""}),
+            None,
+        )));
+        for word in Answer::deltas(reasoning) {
+            pieces.push(Piece::Delta(chunk(
+                json!({"content": null, "reasoning_content": word}),
+                None,
+            )));
+        }
+    }
     match &answer {
         Answer::Text { text, .. } => {
             pieces.push(Piece::Head(chunk(
@@ -176,6 +215,9 @@ pub(crate) fn chat_completions(shared: &Shared, body: &Value) -> Result<Reply, A
     pieces.push(Piece::Tail("data: [DONE]\n\n".into()));
     Ok(Reply::Stream(pieces))
 }
+
+/// What in a user message makes the mock think first (see the module docs).
+const THINK: &str = "mock:think";
 
 fn role(message: &Value) -> &str {
     message
