@@ -93,12 +93,17 @@ impl ProxyResponse {
     /// An error in the caller's dialect.
     pub fn error(err: &GatewayError, dialect: Dialect) -> ProxyResponse {
         let mut response = ProxyResponse::json(err.status(), &err.body(dialect));
-        if let Some(secs) = err.retry_after_secs {
-            response
-                .headers
-                .push((header::RETRY_AFTER, HeaderValue::from(secs)));
-        }
-        if !err.retry_may_help() {
+        // A wait no client should sit out is not offered: Codex CLI sleeps for any
+        // `retry-after` (a budget's reset a day away would hang it) and ignores
+        // `x-should-retry`; the SDKs and Claude Code obey that header. When the limit resets
+        // stays in the message and the `x-ratelimit-reset-*` headers.
+        if err.retry_may_help() {
+            if let Some(secs) = err.retry_after_secs {
+                response
+                    .headers
+                    .push((header::RETRY_AFTER, HeaderValue::from(secs)));
+            }
+        } else {
             response.headers.push((
                 HeaderName::from_static("x-should-retry"),
                 HeaderValue::from_static("false"),

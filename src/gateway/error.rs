@@ -103,10 +103,11 @@ impl ErrorKind {
     }
 }
 
-/// The longest `retry-after` a client is left to wait out. The OpenAI and Anthropic SDKs sleep
-/// for whatever `retry-after` says (a budget's reset days away would hang them silently), and
-/// Claude Code retries a 429 or 5xx ten times over three minutes; past this wait the answer
-/// says `x-should-retry: false`, which all three obey.
+/// The longest `retry-after` a client is left to wait out. The OpenAI and Anthropic SDKs and
+/// Codex CLI sleep for whatever `retry-after` says (a budget's reset days away would hang
+/// them silently), and Claude Code retries a 429 or 5xx ten times over three minutes; past
+/// this wait the answer has no `retry-after` and says `x-should-retry: false`, which the
+/// SDKs and Claude Code obey.
 pub const MAX_RETRY_WAIT_SECS: u64 = 60;
 
 /// A refusal or failure of one proxied request.
@@ -274,18 +275,28 @@ mod tests {
         assert!(s.contains("sk-x ok"), "{s}");
     }
 
-    /// An answer that retrying soon cannot change says so (`x-should-retry: false`): a wait
-    /// past a minute, or a budget that does not reset. A short wait leaves SDKs to retry.
+    /// An answer that retrying soon cannot change says so (`x-should-retry: false`, and no
+    /// `retry-after` to sit out): a wait past a minute, or a budget that does not reset. A
+    /// short wait leaves clients to retry after `retry-after`.
     #[test]
     fn long_waits_tell_clients_not_to_retry() {
         use crate::gateway::ProxyResponse;
-        let header = |e: &GatewayError| {
+        let named = |e: &GatewayError, name: &str| {
             ProxyResponse::error(e, Dialect::Anthropic)
                 .headers
                 .iter()
-                .find(|(n, _)| n == "x-should-retry")
+                .find(|(n, _)| n == name)
                 .map(|(_, v)| v.to_str().unwrap().to_owned())
         };
+        let header = |e: &GatewayError| {
+            let no_retry = named(e, "x-should-retry");
+            if no_retry.is_some() {
+                assert_eq!(named(e, "retry-after"), None, "{e:?}");
+            }
+            no_retry
+        };
+        let short = GatewayError::new(ErrorKind::RateLimit, "accounts_at_cap", "x").retry_after(1);
+        assert_eq!(named(&short, "retry-after"), Some("1".into()));
         let cooling = GatewayError::new(ErrorKind::RateLimit, "upstream_rate_limited", "x");
         assert_eq!(
             header(&cooling.clone().retry_after(3600)),
