@@ -95,7 +95,7 @@ impl ProxyResponse {
         let mut response = ProxyResponse::json(err.status(), &err.body(dialect));
         // A wait no client should sit out is not offered: Codex CLI sleeps for any
         // `retry-after` (a budget's reset a day away would hang it) and ignores
-        // `x-should-retry`; the SDKs and Claude Code obey that header. When the limit resets
+        // `x-should-retry`; the SDKs and Claude Code obey that header. The time of the reset
         // stays in the message and the `x-ratelimit-reset-*` headers.
         if err.retry_may_help() {
             if let Some(secs) = err.retry_after_secs {
