@@ -197,12 +197,8 @@ impl ChatToResponsesStream {
                 refusal,
             });
         }
-        let id = match &mut self.open {
-            Some(OpenItem::Message { id, text: acc, .. }) => {
-                acc.push_str(text);
-                id.clone()
-            }
-            _ => return,
+        let Some(id) = self.append_text(text) else {
+            return;
         };
         let mut body = json!({ "item_id": id, "output_index": self.output.len(),
             "content_index": 0, "delta": text });
@@ -235,16 +231,25 @@ impl ChatToResponsesStream {
                 field,
             });
         }
-        let id = match &mut self.open {
-            Some(OpenItem::Reasoning { id, text: acc, .. }) => {
-                acc.push_str(text);
-                id.clone()
-            }
-            _ => return,
+        let Some(id) = self.append_text(text) else {
+            return;
         };
         let body = json!({ "item_id": id, "output_index": self.output.len(),
             "summary_index": 0, "delta": text });
         out.push(self.event("response.reasoning_summary_text.delta", body));
+    }
+
+    /// Appends `text` to the open message or reasoning item; that item's id, if one is open.
+    fn append_text(&mut self, text: &str) -> Option<String> {
+        match &mut self.open {
+            Some(
+                OpenItem::Message { id, text: acc, .. } | OpenItem::Reasoning { id, text: acc, .. },
+            ) => {
+                acc.push_str(text);
+                Some(id.clone())
+            }
+            _ => None,
+        }
     }
 
     fn call_delta(&mut self, call: &Value, pos: u64, out: &mut Vec<SseEvent>) {
